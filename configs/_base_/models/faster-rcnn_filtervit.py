@@ -1,0 +1,13 @@
+# Faster R-CNN + FPN over FilterViT-xs: MMDetection's base model with our backbone.
+_base_ = ['mmdet::_base_/models/faster-rcnn_r50_fpn.py']
+custom_imports = dict(imports=['mmfilter'], allow_failed_imports=False)
+
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='FilterViT',
+        arch='xs',
+        out_indices=(0, 1, 2, 3),
+        drop_path_rate=0.1,
+        init_cfg=None),
+    neck=dict(in_channels=[32, 64, 96, 160]))  # = FilterViT(arch='xs').channels

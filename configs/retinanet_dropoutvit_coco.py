@@ -1,0 +1,2 @@
+_base_ = ['./retinanet_filtervit_coco.py']
+model = dict(backbone=dict(type='DropoutViT'))

@@ -1,0 +1,93 @@
+"""Pre-flight checks of dataset files: each failure names the file and the problem.
+
+Run before a training or test run builds its datasets, so that a missing folder or
+a broken annotation file stops the run at once instead of minutes later (or never).
+"""
+import json
+import os
+import os.path as osp
+from typing import Optional, Sequence
+
+
+class DatasetError(ValueError):
+    """A dataset file or folder is missing or malformed."""
+
+
+def _require_dir(path: str, what: str, hint: str = '') -> None:
+    if not osp.isdir(path):
+        raise DatasetError(f'{what} folder not found: {path}{hint}')
+
+
+def check_coco_annotations(ann_file: str,
+                           img_dir: str,
+                           classes: Optional[Sequence[str]] = None,
+                           hint: str = '') -> int:
+    """Validate a COCO ``instances_*.json`` and its image folder; return the image count."""
+    if not osp.isfile(ann_file):
+        raise DatasetError(f'annotation file not found: {ann_file}{hint}')
+    _require_dir(img_dir, 'image', hint)
+    if osp.getsize(ann_file) == 0:
+        raise DatasetError(f'annotation file is empty: {ann_file}')
+    try:
+        with open(ann_file) as f:
+            coco = json.load(f)
+    except json.JSONDecodeError as e:
+        raise DatasetError(f'annotation file is not valid JSON: {ann_file} ({e})') from None
+    if not isinstance(coco, dict):
+        raise DatasetError(f'annotation file {ann_file} holds a {type(coco).__name__}, '
+                           'not a COCO dict with images, annotations and categories')
+    missing = [k for k in ('images', 'annotations', 'categories') if not isinstance(coco.get(k), list)]
+    if missing:
+        raise DatasetError(f'annotation file {ann_file} lacks the COCO lists {missing}')
+    if not coco['images']:
+        raise DatasetError(f'annotation file {ann_file} lists no images')
+
+    category_names = {c.get('id'): c.get('name') for c in coco['categories']}
+    if classes is not None:  # a subset is fine (MMDetection drops the rest), unknowns are not
+        absent = [c for c in classes if c not in category_names.values()]
+        if absent:
+            raise DatasetError(f'class list does not match {ann_file}: classes {absent} are not '
+                               f'among its categories {sorted(map(str, category_names.values()))}')
+
+    images = {}
+    for image in coco['images']:
+        if not {'id', 'file_name', 'height', 'width'} <= set(image):
+            raise DatasetError(f'image entry {image} in {ann_file} needs id, file_name, height, width')
+        images[image['id']] = image
+    for ann in coco['annotations']:
+        where = f'annotation {ann.get("id")} in {ann_file}'
+        if ann.get('image_id') not in images:
+            raise DatasetError(f'{where} refers to unknown image_id {ann.get("image_id")}')
+        if ann.get('category_id') not in category_names:
+            raise DatasetError(f'{where} refers to unknown category_id {ann.get("category_id")}')
+        bbox = ann.get('bbox')
+        if not (isinstance(bbox, list) and len(bbox) == 4 and all(isinstance(v, (int, float)) for v in bbox)):
+            raise DatasetError(f'{where} has a malformed bbox {bbox!r}; expected [x, y, w, h]')
+        if bbox[2] < 0 or bbox[3] < 0:
+            raise DatasetError(f'{where} has a negative box size {bbox}')
+
+    present = set(os.listdir(img_dir))
+    lost = [im['file_name'] for im in coco['images'] if osp.basename(im['file_name']) not in present]
+    if lost:
+        raise DatasetError(f'{len(lost)} images listed in {ann_file} are missing from {img_dir}, '
+                           f'e.g. {lost[:3]}')
+    return len(images)
+
+
+def check_segmentation_folders(img_dir: str,
+                               ann_dir: str,
+                               img_suffix: str = '.jpg',
+                               seg_map_suffix: str = '.png',
+                               hint: str = '') -> int:
+    """Every image in ``img_dir`` has a label map in ``ann_dir``; return the pair count."""
+    _require_dir(img_dir, 'image', hint)
+    _require_dir(ann_dir, 'annotation', hint)
+    stems = sorted(f[:-len(img_suffix)] for f in os.listdir(img_dir) if f.endswith(img_suffix))
+    if not stems:
+        raise DatasetError(f'no *{img_suffix} images in {img_dir}{hint}')
+    labels = {f[:-len(seg_map_suffix)] for f in os.listdir(ann_dir) if f.endswith(seg_map_suffix)}
+    lost = [s + seg_map_suffix for s in stems if s not in labels]
+    if lost:
+        raise DatasetError(f'{len(lost)} images in {img_dir} have no label map in {ann_dir}, '
+                           f'e.g. {lost[:3]}')
+    return len(stems)

@@ -1,0 +1,110 @@
+"""Write the embedded demo datasets: COCO detection and ADE20K-layout segmentation.
+
+Both are rendered from :func:`generate_scene` with fixed seeds, so every machine
+gets the same files. Writing goes to a temporary folder that is renamed into
+place when complete, so an interrupted run never leaves half a dataset.
+"""
+import json
+import os
+import os.path as osp
+import shutil
+import tempfile
+from typing import Dict
+
+import cv2
+import numpy as np
+
+from .scene import OBJECT_CLASSES, SEG_CLASSES, generate_scene
+
+DEMO_SPLITS = {'train': 400, 'val': 100}
+VAL_SEED_OFFSET = 1_000_000
+_MARKER = 'mmfilter_demo.json'
+
+
+def _seed(split: str, index: int) -> int:
+    return index + (VAL_SEED_OFFSET if split == 'val' else 0)
+
+
+def _write_image(path: str, rgb: np.ndarray) -> None:
+    if not cv2.imwrite(path, rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95]):
+        raise OSError(f'could not write image {path}')
+
+
+def _build_atomically(root: str, settings: dict, write) -> str:
+    """Run ``write(tmp_dir)`` and move the result to ``root``, unless ``root`` already
+    holds a complete demo dataset made with the same ``settings``."""
+    marker = osp.join(root, _MARKER)
+    if osp.isfile(marker):
+        with open(marker) as f:
+            if json.load(f) == settings:
+                return root
+        raise FileExistsError(f'{root} holds a demo dataset made with other settings '
+                              f'({marker}); delete the folder to regenerate it')
+    if osp.exists(root) and os.listdir(root):
+        raise FileExistsError(f'{root} exists and is not an mmfilter demo dataset '
+                              f'(no {_MARKER}); refusing to write into it')
+    parent = osp.dirname(osp.abspath(root))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix='.demo-', dir=parent)
+    try:
+        write(tmp)
+        with open(osp.join(tmp, _MARKER), 'w') as f:
+            json.dump(settings, f)
+        if osp.isdir(root):
+            os.rmdir(root)  # empty, checked above
+        os.rename(tmp, root)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return root
+
+
+def make_demo_coco(root: str, splits: Dict[str, int] = DEMO_SPLITS, size: int = 256) -> str:
+    """COCO layout under ``root``: ``{split}2017/*.jpg`` and
+    ``annotations/instances_{split}2017.json`` with boxes and polygon masks."""
+    settings = dict(kind='coco', splits=dict(splits), size=size)
+
+    def write(out: str) -> None:
+        os.makedirs(osp.join(out, 'annotations'))
+        categories = [dict(id=i + 1, name=name, supercategory='shape')
+                      for i, name in enumerate(OBJECT_CLASSES)]
+        for split, count in splits.items():
+            img_dir = osp.join(out, f'{split}2017')
+            os.makedirs(img_dir)
+            images, annotations = [], []
+            for index in range(count):
+                image, objects, _ = generate_scene(_seed(split, index), size, size)
+                file_name = f'{index:06d}.jpg'
+                _write_image(osp.join(img_dir, file_name), image)
+                images.append(dict(id=index + 1, file_name=file_name, height=size, width=size))
+                for obj in objects:
+                    annotations.append(dict(
+                        id=len(annotations) + 1, image_id=index + 1,
+                        category_id=OBJECT_CLASSES.index(obj.category) + 1,
+                        bbox=obj.bbox_xywh, area=float(obj.mask.sum()),
+                        segmentation=obj.polygons(), iscrowd=0))
+            with open(osp.join(out, 'annotations', f'instances_{split}2017.json'), 'w') as f:
+                json.dump(dict(images=images, annotations=annotations, categories=categories), f)
+
+    return _build_atomically(root, settings, write)
+
+
+def make_demo_ade(root: str, splits: Dict[str, int] = DEMO_SPLITS, size: int = 256) -> str:
+    """ADE20K layout under ``root``: ``images/{training,validation}/*.jpg`` and
+    ``annotations/{training,validation}/*.png`` label maps (0 = ignore, 1.. = classes)."""
+    settings = dict(kind='ade', splits=dict(splits), size=size, classes=list(SEG_CLASSES))
+    folders = {'train': 'training', 'val': 'validation'}
+
+    def write(out: str) -> None:
+        for split, count in splits.items():
+            img_dir = osp.join(out, 'images', folders[split])
+            ann_dir = osp.join(out, 'annotations', folders[split])
+            os.makedirs(img_dir)
+            os.makedirs(ann_dir)
+            for index in range(count):
+                image, _, labels = generate_scene(_seed(split, index), size, size)
+                name = f'demo_{split}_{index:06d}'
+                _write_image(osp.join(img_dir, name + '.jpg'), image)
+                if not cv2.imwrite(osp.join(ann_dir, name + '.png'), labels):
+                    raise OSError(f'could not write label map {name}.png in {ann_dir}')
+
+    return _build_atomically(root, settings, write)

@@ -1,0 +1,29 @@
+"""MMSegmentation dataset for the embedded demo, in the ADE20K folder layout."""
+import os.path as osp
+from typing import Dict, Optional
+
+from mmseg.datasets import BaseSegDataset
+from mmseg.registry import DATASETS
+
+from .checks import check_segmentation_folders
+from .demo import DEMO_SPLITS, make_demo_ade
+from .scene import SEG_CLASSES, seg_palette
+
+
+@DATASETS.register_module()
+class DemoADE20KDataset(BaseSegDataset):
+    """ADE20K-style dataset over the synthetic scenes: ``.jpg`` images, ``.png``
+    label maps with 0 as ignore, so ``reduce_zero_label=True`` as on ADE20K."""
+    METAINFO = dict(classes=SEG_CLASSES, palette=seg_palette())
+
+    def __init__(self, splits: Optional[Dict[str, int]] = None, image_size: int = 256,
+                 img_suffix: str = '.jpg', seg_map_suffix: str = '.png',
+                 reduce_zero_label: bool = True, **kwargs) -> None:
+        data_root = kwargs.get('data_root') or ''
+        make_demo_ade(data_root, splits or DEMO_SPLITS, image_size)
+        prefix = kwargs.get('data_prefix') or {}
+        check_segmentation_folders(osp.join(data_root, prefix.get('img_path', '')),
+                                   osp.join(data_root, prefix.get('seg_map_path', '')),
+                                   img_suffix, seg_map_suffix)
+        super().__init__(img_suffix=img_suffix, seg_map_suffix=seg_map_suffix,
+                         reduce_zero_label=reduce_zero_label, **kwargs)

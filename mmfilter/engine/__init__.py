@@ -1,0 +1,4 @@
+from .checkpoint import allow_mmengine_checkpoints
+from .preflight import check_data, existing_checkpoints
+
+__all__ = ['allow_mmengine_checkpoints', 'check_data', 'existing_checkpoints']

@@ -1,0 +1,141 @@
+"""Filter attention: self-attention over the K most salient pixels of a map.
+
+FilterViT scores every pixel with a small conv *filter* (sigmoid mask), scales
+the features by the mask (the scorer's gradient path), lets the top-K pixels
+attend to each other and writes them back into the masked map. DropoutViT is the
+same block with a random choice of pixels and no scorer.
+"""
+from typing import Optional, Sequence, Tuple
+
+import torch
+from torch import Tensor, nn
+
+from ..token_selection import (all_indices, check_token_budget, check_token_ratio,
+                               gather_tokens, num_selected_tokens, random_indices,
+                               scatter_tokens, topk_indices, uniform_indices)
+from .conv import ConvNormAct
+from .position import CoordinatePositionEncoding
+from .transformer import TransformerEncoder
+
+SELECTIONS = ('topk', 'random')
+
+
+class FilterScorer(nn.Sequential):
+    """Saliency logits per pixel: 3×3 depthwise conv-BN-SiLU → 1×1 conv, ``[B, C, H, W] -> [B, 1, H, W]``."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__(
+            ConvNormAct(channels, channels, 3, groups=channels),
+            nn.Conv2d(channels, 1, 1))
+
+
+class TokenAttention(nn.Module):
+    """Attend a token set in its own width and add the result back.
+
+    ``tokens + proj_out(encoder(proj_in(tokens) + pos))``: ``[B, K, C] -> [B, K, C]``.
+    """
+
+    def __init__(self,
+                 channels: int,
+                 embed_dim: int,
+                 depth: int,
+                 num_heads: int,
+                 mlp_ratio: float = 2.,
+                 drop_path: 'float | Sequence[float]' = 0.) -> None:
+        super().__init__()
+        self.proj_in = nn.Linear(channels, embed_dim)
+        self.pos_embed = CoordinatePositionEncoding(embed_dim)
+        self.encoder = TransformerEncoder(embed_dim, depth, num_heads, mlp_ratio, drop_path)
+        self.proj_out = nn.Linear(embed_dim, channels)
+
+    def forward(self, tokens: Tensor, indices: Tensor, height: int, width: int) -> Tensor:
+        embedded = self.proj_in(tokens) + self.pos_embed(indices, height, width)
+        return tokens + self.proj_out(self.encoder(embedded))
+
+
+class FilterAttentionBlock(nn.Module):
+    """Sparse self-attention over K selected pixels, written back into the full map.
+
+    ``[B, C, H, W] -> [B, C, H, W]``. With ``selection='topk'`` (FilterViT) a
+    scorer makes a mask ``m = sigmoid(scorer(x))`` and the output is ``x * m``
+    with the K most salient pixels replaced by their attended tokens. With
+    ``selection='random'`` (DropoutViT) there is no mask; K pixels are drawn
+    independently per image in training and spread evenly at evaluation, unless
+    ``random_eval`` keeps the draw random.
+
+    K is ``ceil(token_ratio * H * W)`` capped by ``token_budget`` and clamped to
+    ``[1, H * W]``; attention cost follows K, not the map size.
+
+    Set ``record = True`` to keep the last forward's mask and indices
+    (``last_mask`` ``[B, 1, H, W]`` or None, ``last_indices`` ``[B, K]``,
+    ``last_size`` ``(H, W)``).
+    """
+
+    def __init__(self,
+                 channels: int,
+                 embed_dim: int,
+                 depth: int,
+                 num_heads: int,
+                 token_ratio: Optional[float] = None,
+                 token_budget: Optional[int] = None,
+                 selection: str = 'topk',
+                 random_eval: bool = False,
+                 mlp_ratio: float = 2.,
+                 drop_path: 'float | Sequence[float]' = 0.) -> None:
+        super().__init__()
+        if selection not in SELECTIONS:
+            raise ValueError(f'unknown token selection {selection!r}; choose from {SELECTIONS}')
+        check_token_ratio(token_ratio)
+        check_token_budget(token_budget)
+        self.token_ratio = token_ratio
+        self.token_budget = token_budget
+        self.selection = selection
+        self.random_eval = random_eval
+        self.scorer = FilterScorer(channels) if selection == 'topk' else None
+        self.attention = TokenAttention(channels, embed_dim, depth, num_heads, mlp_ratio,
+                                        drop_path)
+        self.record = False
+        self.last_mask: Optional[Tensor] = None
+        self.last_indices: Optional[Tensor] = None
+        self.last_size: Optional[Tuple[int, int]] = None
+
+    def num_tokens(self, height: int, width: int) -> int:
+        """K for a ``height x width`` map."""
+        return num_selected_tokens(height * width, self.token_ratio, self.token_budget)
+
+    def select(self, mask: Optional[Tensor], batch_size: int, height: int, width: int,
+               k: int, device: torch.device) -> Tensor:
+        """Indices ``[B, K]`` of the pixels that become tokens."""
+        num_pixels = height * width
+        if k == num_pixels:
+            return all_indices(batch_size, num_pixels, device)
+        if mask is not None:
+            return topk_indices(mask.flatten(1), k)
+        if self.training or self.random_eval:
+            return random_indices(batch_size, num_pixels, k, device)
+        return uniform_indices(height, width, k, device).expand(batch_size, k)
+
+    def forward(self, x: Tensor) -> Tensor:
+        batch_size, _, height, width = x.shape
+        k = self.num_tokens(height, width)
+        mask = None
+        if self.scorer is not None:
+            mask = self.scorer(x).sigmoid()
+            x = x * mask
+        indices = self.select(mask, batch_size, height, width, k, x.device)
+        if self.record:
+            self.last_mask = None if mask is None else mask.detach()
+            self.last_indices = indices.detach()
+            self.last_size = (height, width)
+
+        if k == height * width:  # dense: no gather or scatter needed
+            tokens = x.flatten(2).transpose(1, 2)
+            attended = self.attention(tokens, indices, height, width)
+            return attended.transpose(1, 2).reshape_as(x)
+        tokens = gather_tokens(x, indices)
+        attended = self.attention(tokens, indices, height, width)
+        return scatter_tokens(x, indices, attended)
+
+    def extra_repr(self) -> str:
+        return (f'selection={self.selection!r}, token_ratio={self.token_ratio}, '
+                f'token_budget={self.token_budget}, random_eval={self.random_eval}')

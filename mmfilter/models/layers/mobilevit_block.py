@@ -1,0 +1,60 @@
+"""MobileViT block (Mehta & Rastegari, 2021): local conv, unfold, transformer, fold, fusion."""
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .conv import ConvNormAct
+from .transformer import TransformerEncoder
+
+
+def unfold_patches(x: Tensor, patch: int) -> Tensor:
+    """``[B, C, H, W] -> [B * patch², H * W / patch², C]``: one sequence per in-patch position."""
+    batch_size, channels, height, width = x.shape
+    x = x.view(batch_size, channels, height // patch, patch, width // patch, patch)
+    x = x.permute(0, 3, 5, 2, 4, 1)  # B, ph, pw, H/p, W/p, C
+    return x.reshape(batch_size * patch * patch, -1, channels)
+
+
+def fold_patches(tokens: Tensor, batch_size: int, height: int, width: int, patch: int) -> Tensor:
+    """Inverse of :func:`unfold_patches`: ``-> [B, C, H, W]``."""
+    channels = tokens.shape[-1]
+    x = tokens.view(batch_size, patch, patch, height // patch, width // patch, channels)
+    x = x.permute(0, 5, 3, 1, 4, 2)  # B, C, H/p, ph, W/p, pw
+    return x.reshape(batch_size, channels, height, width)
+
+
+class MobileViTBlock(nn.Module):
+    """``[B, C, H, W] -> [B, C, H, W]``; maps whose sides are not multiples of the
+    patch size are zero-padded for the transformer and cropped after it."""
+
+    def __init__(self,
+                 channels: int,
+                 embed_dim: int,
+                 depth: int,
+                 num_heads: int,
+                 patch_size: int = 2,
+                 mlp_ratio: float = 2.,
+                 drop_path: 'float | Sequence[float]' = 0.) -> None:
+        super().__init__()
+        self.patch_size = patch_size
+        self.local = nn.Sequential(
+            ConvNormAct(channels, channels, 3),
+            nn.Conv2d(channels, embed_dim, 1, bias=False))
+        self.encoder = TransformerEncoder(embed_dim, depth, num_heads, mlp_ratio,
+                                          drop_path)
+        self.proj = ConvNormAct(embed_dim, channels)
+        self.fusion = ConvNormAct(2 * channels, channels, 3)
+
+    def forward(self, x: Tensor) -> Tensor:
+        batch_size, _, height, width = x.shape
+        p = self.patch_size
+        y = self.local(x)
+        pad_h, pad_w = -height % p, -width % p
+        if pad_h or pad_w:
+            y = F.pad(y, (0, pad_w, 0, pad_h))
+        tokens = self.encoder(unfold_patches(y, p))
+        y = fold_patches(tokens, batch_size, height + pad_h, width + pad_w, p)
+        y = self.proj(y[:, :, :height, :width])
+        return self.fusion(torch.cat((x, y), dim=1))

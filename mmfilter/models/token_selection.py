@@ -1,0 +1,131 @@
+"""Token selection: which pixels of a feature map become attention tokens.
+
+Pure tensor functions with no module state. Every function works on a whole
+batch at once and never synchronises with the host: K and the map size are
+Python integers read from tensor shapes, indices stay on the device.
+
+Shapes: ``x`` is ``[B, C, H, W]``, ``scores`` is ``[B, N]`` with ``N = H * W``,
+``indices`` is ``[B, K]`` (flat raster positions), ``tokens`` is ``[B, K, C]``.
+"""
+import math
+from typing import Optional
+
+import torch
+from torch import Tensor
+
+
+def check_token_ratio(ratio: Optional[float]) -> None:
+    """Raise if ``ratio`` is given and outside (0, 1]."""
+    if ratio is not None and not 0 < ratio <= 1:
+        raise ValueError(f'token ratio must lie in (0, 1], got {ratio}')
+
+
+def check_token_budget(budget: Optional[int]) -> None:
+    """Raise if ``budget`` is given and is not a positive integer."""
+    if budget is not None and (not isinstance(budget, int) or budget < 1):
+        raise ValueError(f'token budget must be a positive integer, got {budget!r}')
+
+
+def num_selected_tokens(num_tokens: int,
+                        ratio: Optional[float] = None,
+                        budget: Optional[int] = None) -> int:
+    """K for a map of ``num_tokens`` pixels: ``ceil(ratio * N)`` capped by ``budget``.
+
+    With neither rule every token is selected. The result is clamped to
+    ``[1, num_tokens]`` so that small inputs still work with a large budget.
+    """
+    check_token_ratio(ratio)
+    check_token_budget(budget)
+    k = num_tokens if ratio is None else math.ceil(ratio * num_tokens)
+    if budget is not None:
+        k = min(k, budget)
+    return max(1, min(k, num_tokens))
+
+
+def pool_stride_for_budget(height: int, width: int, budget: Optional[int]) -> int:
+    """Smallest stride whose ceil-pooled ``height x width`` grid has ≤ ``budget`` cells."""
+    check_token_budget(budget)
+    if budget is None:
+        return 1
+    stride = max(1, math.ceil(math.sqrt(height * width / budget)))
+    while math.ceil(height / stride) * math.ceil(width / stride) > budget:
+        stride += 1
+    return stride
+
+
+def _check_k(k: int, num_tokens: int) -> None:
+    if not 1 <= k <= num_tokens:
+        raise ValueError(f'cannot select K={k} tokens from a map of {num_tokens} '
+                         f'pixels: K must lie in [1, {num_tokens}]')
+
+
+def topk_indices(scores: Tensor, k: int) -> Tensor:
+    """Positions of the ``k`` highest scores per image: ``[B, N] -> [B, K]``."""
+    _check_k(k, scores.shape[1])
+    return scores.topk(k, dim=1, sorted=False).indices
+
+
+def random_indices(batch_size: int,
+                   num_tokens: int,
+                   k: int,
+                   device: torch.device,
+                   generator: Optional[torch.Generator] = None) -> Tensor:
+    """``k`` distinct positions drawn uniformly, independently per image: ``[B, K]``."""
+    _check_k(k, num_tokens)
+    noise = torch.rand(batch_size, num_tokens, device=device, generator=generator)
+    return noise.topk(k, dim=1, sorted=False).indices
+
+
+def uniform_indices(height: int, width: int, k: int, device: torch.device) -> Tensor:
+    """``k`` positions spread evenly over a ``height x width`` map: ``[K]``.
+
+    Deterministic: a grid of about ``k`` cells with the map's aspect ratio is laid
+    over the map, its cell centres are taken in raster order and ``k`` of them are
+    picked at even steps. Distinct whenever ``k <= height * width``.
+    """
+    num_tokens = height * width
+    _check_k(k, num_tokens)
+    if k == num_tokens:
+        return torch.arange(num_tokens, device=device)
+    rows = min(height, max(1, round(math.sqrt(k * height / width))))
+    cols = min(width, math.ceil(k / rows))
+    while rows * cols < k:  # the width cap can leave too few cells
+        rows += 1
+    row_pos = ((torch.arange(rows, device=device) + 0.5) * height / rows).long()
+    col_pos = ((torch.arange(cols, device=device) + 0.5) * width / cols).long()
+    grid = (row_pos[:, None] * width + col_pos[None, :]).flatten()
+    pick = torch.linspace(0, grid.numel() - 1, k, device=device).round().long()
+    return grid[pick]
+
+
+def all_indices(batch_size: int, num_tokens: int, device: torch.device) -> Tensor:
+    """Every position, in raster order: ``[B, N]`` (the dense twin's selection)."""
+    return torch.arange(num_tokens, device=device).expand(batch_size, num_tokens)
+
+
+def gather_tokens(x: Tensor, indices: Tensor) -> Tensor:
+    """Pick pixels as tokens: ``[B, C, H, W], [B, K] -> [B, K, C]``."""
+    batch_size, channels = x.shape[:2]
+    index = indices.unsqueeze(1).expand(batch_size, channels, indices.shape[1])
+    return x.flatten(2).gather(2, index).transpose(1, 2)
+
+
+def scatter_tokens(x: Tensor, indices: Tensor, tokens: Tensor) -> Tensor:
+    """Write tokens back at their pixels, out of place: ``-> [B, C, H, W]``.
+
+    Pixels not in ``indices`` keep the values of ``x``.
+    """
+    batch_size, channels, height, width = x.shape
+    if tokens.shape != (batch_size, indices.shape[1], channels):
+        raise ValueError(f'tokens of shape {tuple(tokens.shape)} do not match '
+                         f'{indices.shape[1]} indices into a map of {channels} channels')
+    index = indices.unsqueeze(1).expand(batch_size, channels, indices.shape[1])
+    out = x.flatten(2).scatter(2, index, tokens.transpose(1, 2).to(x.dtype))
+    return out.view(batch_size, channels, height, width)
+
+
+def token_coordinates(indices: Tensor, height: int, width: int) -> Tensor:
+    """Pixel-centre coordinates normalised to (0, 1): ``[B, K] -> [B, K, 2]`` as (y, x)."""
+    rows = torch.div(indices, width, rounding_mode='floor')
+    cols = indices - rows * width
+    return torch.stack(((rows + 0.5) / height, (cols + 0.5) / width), dim=-1)

@@ -1,0 +1,252 @@
+"""Backbone behaviour with torch and mmengine only (no mmcv, mmdet or mmseg)."""
+import math
+
+import pytest
+import torch
+
+from mmfilter import DropoutViT, FilterViT, MobileViT
+from mmfilter.models.layers import FilterAttentionBlock
+
+BACKBONES = [FilterViT, DropoutViT, MobileViT]
+
+
+def small(cls, **kwargs):
+    return cls(arch='xxs', **kwargs)
+
+
+@pytest.mark.parametrize('cls', BACKBONES)
+@pytest.mark.parametrize('size', [(64, 64), (97, 131), (33, 47)])
+def test_output_shapes_and_strides(cls, size):
+    model = small(cls).eval()
+    with torch.no_grad():
+        outs = model(torch.rand(2, 3, *size))
+    assert len(outs) == 4
+    for i, (out, channels) in enumerate(zip(outs, model.channels)):
+        stride = 2**(i + 2)
+        assert out.shape == (2, channels, math.ceil(size[0] / stride), math.ceil(size[1] / stride))
+
+
+@pytest.mark.parametrize('cls', BACKBONES)
+def test_large_odd_input_and_batch_of_one(cls):
+    model = small(cls).eval()
+    with torch.no_grad():
+        outs = model(torch.rand(1, 3, 511, 511))
+    assert [o.shape[-1] for o in outs] == [128, 64, 32, 16]
+    assert all(torch.isfinite(o).all() for o in outs)
+
+
+def test_out_indices_and_channel_list():
+    model = FilterViT(arch='xs', out_indices=(1, 3))
+    assert model.channels == [32, 64, 96, 160]
+    assert model.out_channels == [64, 160]
+    outs = model.eval()(torch.rand(1, 3, 64, 64))
+    assert [o.shape[1] for o in outs] == [64, 160]
+
+
+def test_scorer_receives_gradient():
+    model = small(FilterViT).train()
+    sum(o.mean() for o in model(torch.rand(2, 3, 64, 64))).backward()
+    scorers = [b.scorer for _, b in model.filter_blocks()]
+    assert len(scorers) == 3
+    for scorer in scorers:
+        grad = scorer[-1].weight.grad
+        assert grad is not None and grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize('selection', ['topk', 'random'])
+def test_exactly_k_tokens_attended_and_others_change_only_through_mask(selection):
+    torch.manual_seed(0)
+    block = FilterAttentionBlock(16, 32, 1, 4, token_ratio=0.25, token_budget=40,
+                                 selection=selection).eval()
+    block.record = True
+    x = torch.randn(3, 16, 13, 17)  # 221 pixels: the budget (40) binds
+    with torch.no_grad():
+        out = block(x)
+    k = block.last_indices.shape[1]
+    assert k == block.num_tokens(13, 17) == 40
+    assert block.last_indices.shape == (3, 40)
+    base = x if block.last_mask is None else x * block.last_mask
+    changed = (out != base).any(dim=1).flatten(1)
+    assert changed.sum(dim=1).tolist() == [k] * 3
+    selected = torch.zeros_like(changed).scatter_(1, block.last_indices, True)
+    assert torch.equal(changed, selected)
+
+
+def test_topk_selects_the_most_salient_pixels():
+    block = FilterAttentionBlock(8, 16, 1, 4, token_budget=5).eval()
+    block.record = True
+    with torch.no_grad():
+        block(torch.randn(2, 8, 6, 6))
+    flat = block.last_mask.flatten(1)
+    chosen = flat.gather(1, block.last_indices)
+    assert torch.all(chosen.min(dim=1).values >= flat.topk(5, dim=1).values[:, -1])
+
+
+@pytest.mark.parametrize('cls', BACKBONES)
+def test_evaluation_is_deterministic(cls):
+    model = small(cls).eval()
+    x = torch.rand(2, 3, 80, 96)
+    with torch.no_grad():
+        first = model(x)
+        torch.manual_seed(123)
+        second = model(x)
+    for a, b in zip(first, second):
+        assert torch.equal(a, b)
+
+
+def test_dropoutvit_is_random_in_training_and_optionally_at_evaluation():
+    x = torch.rand(1, 3, 64, 64).expand(2, -1, -1, -1)
+    model = small(DropoutViT).train()
+    with model.record_selections():
+        model(x)
+    train_idx = model.last_selections()[0]['indices']
+    assert not torch.equal(train_idx[0].sort().values, train_idx[1].sort().values)
+
+    model = small(DropoutViT, random_eval=True).eval()
+    with torch.no_grad():
+        a, b = model(x)[0], model(x)[0]
+    assert not torch.equal(a, b)
+
+
+def test_dense_twin_matches_topk_when_every_token_is_selected():
+    sparse = small(FilterViT, token_rule=dict(ratio=1.0, budget=None)).eval()
+    block = next(b for _, b in sparse.filter_blocks())
+    x = torch.randn(2, block.scorer[0][0].in_channels, 5, 6)
+    with torch.no_grad():
+        dense_out = block(x)
+        mask = block.scorer(x).sigmoid()
+        idx = torch.randperm(30).expand(2, 30)  # any order of all pixels: same result
+        from mmfilter.models.token_selection import gather_tokens, scatter_tokens
+        xm = x * mask
+        perm_out = scatter_tokens(xm, idx, block.attention(gather_tokens(xm, idx), idx, 5, 6))
+    assert torch.allclose(dense_out, perm_out, atol=1e-5)
+
+
+@pytest.mark.parametrize('cls', BACKBONES)
+def test_frozen_stages_get_no_gradient_and_stay_in_eval(cls):
+    model = small(cls, frozen_stages=2).train()
+    for module in [model.stem, model.stages[0], model.stages[1]]:
+        assert not module.training
+        assert all(not p.requires_grad for p in module.parameters())
+    assert model.stages[2].training
+    sum(o.mean() for o in model(torch.rand(2, 3, 64, 64))).backward()
+    assert all(p.grad is None for p in model.stages[1].parameters())
+    assert any(p.grad is not None for p in model.stages[2].parameters())
+
+
+def test_norm_eval_keeps_batch_norms_frozen():
+    model = small(FilterViT, norm_eval=True).train()
+    bn = model.stages[2][0].conv[0][1]
+    before = bn.running_mean.clone()
+    model(torch.rand(2, 3, 64, 64))
+    assert not bn.training
+    assert torch.equal(bn.running_mean, before)
+
+
+@pytest.mark.parametrize('cls', [FilterViT, MobileViT, DropoutViT])
+def test_with_cp_gives_same_outputs_and_gradients(cls):
+    torch.manual_seed(0)
+    plain = small(cls, drop_path_rate=0.1).train()
+    ckpt = small(cls, drop_path_rate=0.1, with_cp=True).train()
+    ckpt.load_state_dict(plain.state_dict())
+    x = torch.rand(2, 3, 64, 64)
+    results = []
+    for model in (plain, ckpt):
+        torch.manual_seed(1)  # same drop-path and random-token draws
+        outs = model(x)
+        sum(o.square().mean() for o in outs).backward()
+        results.append((outs, {n: p.grad.clone() for n, p in model.named_parameters()}))
+    (outs_a, grads_a), (outs_b, grads_b) = results
+    for a, b in zip(outs_a, outs_b):
+        assert torch.allclose(a, b, atol=1e-5)
+    assert grads_a.keys() == grads_b.keys()
+    for name in grads_a:
+        assert torch.allclose(grads_a[name], grads_b[name], atol=1e-5), name
+
+
+def test_pretrained_loading_round_trips_with_prefix(tmp_path):
+    source = small(FilterViT)
+    state = {f'backbone.{k}': v for k, v in source.state_dict().items()}
+    state['neck.lateral.weight'] = torch.zeros(1)  # ignored: outside the prefix
+    path = tmp_path / 'detector.pth'
+    torch.save({'state_dict': state, 'meta': {}}, path)
+    target = small(FilterViT, init_cfg=dict(type='Pretrained', checkpoint=str(path),
+                                            prefix='backbone.'))
+    assert not torch.equal(target.stem[0][0].weight, source.stem[0][0].weight)
+    target.init_weights()
+    for key, value in source.state_dict().items():
+        assert torch.equal(target.state_dict()[key], value), key
+
+
+def test_records_masks_and_indices_only_when_asked():
+    model = small(FilterViT).eval()
+    x = torch.rand(2, 3, 96, 64)
+    with torch.no_grad():
+        model(x)
+        assert model.last_selections() == []
+        with model.record_selections():
+            model(x)
+    records = model.last_selections()
+    assert [r['stage'] for r in records] == [0, 1, 2]
+    for r in records:
+        h, w = r['size']
+        assert r['mask'].shape == (2, 1, h, w)
+        assert r['indices'].shape[0] == 2
+    assert records[0]['size'] == (24, 16)
+    assert all(not b.record for _, b in model.filter_blocks())
+
+
+def test_forward_never_synchronises_with_host(monkeypatch):
+    model = small(FilterViT).train()
+    x = torch.rand(2, 3, 64, 64)
+
+    def forbidden(name):
+        def fail(*args, **kwargs):
+            raise AssertionError(f'{name} called in forward: host-device sync')
+        return fail
+
+    for name in ('item', 'tolist', '__bool__', 'nonzero', 'cpu', 'numpy'):
+        monkeypatch.setattr(torch.Tensor, name, forbidden(name))
+    monkeypatch.setattr(torch, 'nonzero', forbidden('torch.nonzero'))
+    outs = model(x)
+    monkeypatch.undo()
+    assert len(outs) == 4
+
+
+@pytest.mark.parametrize('cls', BACKBONES)
+def test_wrong_input_channels_is_a_clear_error(cls):
+    with pytest.raises(ValueError, match=r'expects \[B, 3, H, W\] input, got shape \(1, 4, 32, 32\)'):
+        small(cls)(torch.rand(1, 4, 32, 32))
+
+
+def test_invalid_arguments_are_clear_errors():
+    with pytest.raises(KeyError, match="unknown FilterViT arch 'xl'"):
+        FilterViT(arch='xl')
+    with pytest.raises(ValueError, match=r'out_indices \(0, 4\) out of range'):
+        FilterViT(out_indices=(0, 4))
+    with pytest.raises(ValueError, match=r'token ratio must lie in \(0, 1\]'):
+        FilterViT(token_rule=dict(ratio=1.5))
+    with pytest.raises(ValueError, match='token ratio'):
+        FilterViT(token_rule=dict(ratio=0))
+    with pytest.raises(KeyError, match='unknown token_rule keys'):
+        FilterViT(token_rule=dict(k=5))
+    with pytest.raises(TypeError, match='MobileViT has no filter attention'):
+        MobileViT(token_rule=dict(ratio=0.5))
+    with pytest.raises(ValueError, match='frozen_stages'):
+        MobileViT(frozen_stages=7)
+
+
+def test_token_rule_sets_k_per_stage():
+    model = FilterViT(arch='xxs', token_rule=[dict(budget=10), None, dict(ratio=1.0, budget=None), None])
+    blocks = [b for _, b in model.filter_blocks()]
+    assert blocks[0].num_tokens(16, 16) == 10
+    assert blocks[1].num_tokens(8, 8) == 32  # arch default ratio 0.5
+    assert blocks[2].num_tokens(4, 4) == 16
+
+
+@pytest.mark.parametrize('cls, arch, low, high', [
+    (MobileViT, 'xxs', 0.9e6, 0.96e6), (MobileViT, 'xs', 1.85e6, 1.95e6), (MobileViT, 's', 4.75e6, 4.9e6),
+])
+def test_mobilevit_matches_paper_sizes(cls, arch, low, high):
+    """Backbone-only counts: the paper's 1.3 M / 2.3 M / 5.6 M less the classifier."""
+    assert low < sum(p.numel() for p in cls(arch=arch).parameters()) < high
