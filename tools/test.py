@@ -1,6 +1,6 @@
 """Evaluate a checkpoint with an MMDetection or MMSegmentation config.
 
-    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--show-dir DIR]
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--show-dir DIR] [--filter-masks N]
                          [--cfg-options KEY=VALUE ...] [--launcher none|pytorch|slurm]
 """
 import argparse
@@ -23,6 +23,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='folder for the evaluation log and metrics')
     parser.add_argument('--show-dir', help='save drawn predictions in WORK_DIR/TIMESTAMP/SHOW_DIR')
+    parser.add_argument('--filter-masks', type=int, metavar='N',
+                        help='save filter-mask sheets of the first N images (FilterMaskHook)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
@@ -49,6 +51,10 @@ def main(argv=None) -> dict:
             cfg.visualizer.save_dir = args.show_dir
         else:
             hook.test_out_dir = args.show_dir
+    if args.filter_masks:
+        import mmfilter.visualization.hook  # noqa: F401  registers FilterMaskHook
+        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
+            dict(type='FilterMaskHook', num_images=args.filter_masks)]
     try:
         check_data(cfg)
     except DatasetError as e:

@@ -91,10 +91,11 @@ def uniform_indices(height: int, width: int, k: int, device: torch.device) -> Te
     cols = min(width, math.ceil(k / rows))
     while rows * cols < k:  # the width cap can leave too few cells
         rows += 1
-    row_pos = ((torch.arange(rows, device=device) + 0.5) * height / rows).long()
-    col_pos = ((torch.arange(cols, device=device) + 0.5) * width / cols).long()
+    # Integer arithmetic only, so traced and exported graphs pick the same pixels.
+    row_pos = (2 * torch.arange(rows, device=device) + 1) * height // (2 * rows)
+    col_pos = (2 * torch.arange(cols, device=device) + 1) * width // (2 * cols)
     grid = (row_pos[:, None] * width + col_pos[None, :]).flatten()
-    pick = torch.linspace(0, grid.numel() - 1, k, device=device).round().long()
+    pick = torch.arange(k, device=device) * (grid.numel() - 1) // max(k - 1, 1)
     return grid[pick]
 
 

@@ -1,0 +1,49 @@
+"""ONNX export and torch.compile of the backbones."""
+import importlib.util
+import os.path as osp
+
+import pytest
+import torch
+
+from conftest import REPO
+from mmfilter import DropoutViT, FilterViT, MobileViT
+
+
+def _export_tool():
+    spec = importlib.util.spec_from_file_location(
+        'export_onnx', osp.join(REPO, 'tools', 'deploy', 'export_onnx.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize('backbone', ['FilterViT', 'DropoutViT', 'MobileViT'])
+def test_onnx_export_matches_pytorch(tmp_path, backbone):
+    out = tmp_path / 'model.onnx'
+    errors = _export_tool().main(['--backbone', backbone, '--arch', 'xxs', '--shape', '97', '131',
+                                  '--out', str(out)])
+    assert out.stat().st_size > 100_000
+    assert len(errors) == 4 and max(errors) < 1e-4
+
+
+def test_onnx_export_loads_detector_checkpoint_weights(tmp_path):
+    source = FilterViT(arch='xxs').eval()
+    ckpt = tmp_path / 'det.pth'
+    torch.save({'state_dict': {f'backbone.{k}': v for k, v in source.state_dict().items()}}, ckpt)
+    tool = _export_tool()
+    model = tool.build_backbone('FilterViT', 'xxs', None, str(ckpt), 'backbone.')
+    for key, value in source.state_dict().items():
+        assert torch.equal(model.state_dict()[key], value)
+
+
+@pytest.mark.parametrize('cls', [FilterViT, DropoutViT, MobileViT])
+def test_torch_compile_captures_one_graph_with_the_same_output(cls):
+    """fullgraph=True fails on any graph break, such as a host sync (.item(), nonzero)."""
+    torch._dynamo.reset()
+    model = cls(arch='xxs').eval()
+    x = torch.rand(2, 3, 64, 96)
+    compiled = torch.compile(model, backend='aot_eager', fullgraph=True, dynamic=False)
+    with torch.no_grad():
+        expected, got = model(x), compiled(x)
+    for a, b in zip(expected, got):
+        assert torch.allclose(a, b, atol=1e-5, rtol=1e-4)

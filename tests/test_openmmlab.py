@@ -1,0 +1,91 @@
+"""The backbones inside MMDetection and MMSegmentation models built from our configs."""
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.model import revert_sync_batchnorm
+from mmengine.registry import init_default_scope
+
+from conftest import config_path
+
+BACKBONES = {
+    'FilterViT': dict(type='FilterViT', arch='xxs'),
+    'DropoutViT': dict(type='DropoutViT', arch='xxs'),
+    'MobileViT': dict(type='MobileViT', arch='xxs'),
+}
+XXS_CHANNELS = {'FilterViT': [24, 48, 80, 112], 'DropoutViT': [24, 48, 80, 112],
+                'MobileViT': [24, 48, 64, 80]}
+
+
+def _load(config: str, backbone: str) -> Config:
+    cfg = Config.fromfile(config_path(config))
+    assert cfg.model.backbone.type == 'FilterViT'  # what the shipped config holds
+    cfg.model.backbone = dict(BACKBONES[backbone], out_indices=(0, 1, 2, 3))
+    init_default_scope(cfg.default_scope)
+    return cfg
+
+
+def _total(losses: dict) -> torch.Tensor:
+    return sum(v if torch.is_tensor(v) else sum(v) for k, v in losses.items() if 'loss' in k)
+
+
+@pytest.mark.parametrize('backbone', BACKBONES)
+@pytest.mark.parametrize('config', ['retinanet_filtervit_coco.py', 'faster-rcnn_filtervit_coco.py'])
+def test_detector_builds_and_computes_losses(config, backbone):
+    from mmdet.registry import MODELS
+    from mmdet.testing import demo_mm_inputs
+    cfg = _load(config, backbone)
+    cfg.model.neck.in_channels = XXS_CHANNELS[backbone]
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    assert type(model.backbone).__name__ == backbone
+    packed = demo_mm_inputs(2, [[3, 128, 160], [3, 97, 131]], num_items=[3, 2], num_classes=80)
+    data = model.data_preprocessor(packed, True)
+    loss = _total(model(**data, mode='loss'))
+    assert torch.isfinite(loss) and loss > 0
+    loss.backward()
+    assert model.backbone.stem[0][0].weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize('backbone', BACKBONES)
+def test_segmentor_builds_and_computes_losses(backbone):
+    from mmengine.structures import PixelData
+    from mmseg.registry import MODELS
+    from mmseg.structures import SegDataSample
+    cfg = _load('upernet_filtervit_ade20k.py', backbone)
+    cfg.model.decode_head.in_channels = XXS_CHANNELS[backbone]
+    cfg.model.auxiliary_head.in_channels = XXS_CHANNELS[backbone][2]
+    model = revert_sync_batchnorm(MODELS.build(cfg.model))  # SyncBN needs a process group
+    model.init_weights()
+    samples = []
+    for _ in range(2):
+        sample = SegDataSample(gt_sem_seg=PixelData(data=torch.randint(0, 150, (1, 128, 128))))
+        sample.set_metainfo(dict(img_shape=(128, 128), ori_shape=(128, 128), pad_shape=(128, 128)))
+        samples.append(sample)
+    packed = dict(inputs=[torch.randint(0, 256, (3, 128, 128), dtype=torch.uint8)] * 2,
+                  data_samples=samples)
+    data = model.data_preprocessor(packed, True)
+    loss = _total(model(**data, mode='loss'))
+    assert torch.isfinite(loss) and loss > 0
+    loss.backward()
+    assert model.backbone.stem[0][0].weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize('config, channels_key', [
+    ('retinanet_filtervit_coco.py', 'neck'), ('faster-rcnn_filtervit_coco.py', 'neck'),
+    ('retinanet_filtervit-s_coco.py', 'neck'), ('faster-rcnn_filtervit-s_coco.py', 'neck'),
+    ('retinanet_dropoutvit_coco.py', 'neck'), ('upernet_filtervit_ade20k.py', 'decode_head'),
+    ('upernet_filtervit-s_ade20k.py', 'decode_head'), ('upernet_mobilevit_ade20k.py', 'decode_head'),
+    ('retinanet_filtervit_demo.py', 'neck'), ('faster-rcnn_filtervit_demo.py', 'neck'),
+    ('upernet_filtervit_demo.py', 'decode_head'), ('upernet_mobilevit_demo.py', 'decode_head'),
+])
+def test_config_channels_match_backbone(config, channels_key):
+    """Every shipped config feeds its neck or head the widths its backbone returns."""
+    from mmengine.registry import MODELS
+
+    import mmfilter  # noqa: F401
+    cfg = Config.fromfile(config_path(config))
+    backbone = MODELS.build(cfg.model.backbone)
+    assert cfg.model[channels_key].in_channels == backbone.out_channels
+    if 'auxiliary_head' in cfg.model:
+        aux = cfg.model.auxiliary_head
+        assert aux.in_channels == backbone.channels[aux.in_index]

@@ -1,0 +1,113 @@
+"""See what the filter chose: salient masks and selected tokens of every filter block.
+
+    python tools/visualize_filter.py CONFIG [--checkpoint CKPT] IMAGE [IMAGE ...] --out-dir DIR
+                                     [--gradcam STAGE [--class-id C]] [--score-thr 0.3]
+
+For each image and each filter-attention block it writes
+``{image}_stage{i}_mask.png`` (the sigmoid mask as a heat map over the image; not
+for DropoutViT, which has no mask) and ``{image}_stage{i}_tokens.png`` (the K
+selected positions), plus ``{image}_sheet.png`` with the predictions (boxes or
+segmentation overlay) and all blocks side by side. ``--gradcam STAGE`` adds a
+Grad-CAM map of that backbone stage for a class (default: the top prediction)
+and prints the fraction of the stage's K tokens inside the K most Grad-CAM-salient cells.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+import mmcv
+import numpy as np
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
+from mmfilter.engine import allow_mmengine_checkpoints  # noqa: E402
+from mmfilter.visualization import heatmap_overlay, mark_tokens, sheet  # noqa: E402
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Draw filter masks and selected tokens')
+    parser.add_argument('config', help='detector or segmentor config with a FilterViT/DropoutViT backbone')
+    parser.add_argument('images', nargs='+')
+    parser.add_argument('--checkpoint', help='trained weights (default: the config as initialised)')
+    parser.add_argument('--out-dir', required=True)
+    parser.add_argument('--gradcam', type=int, metavar='STAGE', help='add Grad-CAM at this stage (0-3)')
+    parser.add_argument('--class-id', type=int, help='Grad-CAM class (default: top prediction)')
+    parser.add_argument('--score-thr', type=float, default=0.3, help='box score threshold')
+    parser.add_argument('--device', default='cpu')
+    return parser.parse_args(argv)
+
+
+def build_model(cfg: Config, checkpoint, device: str):
+    if cfg.default_scope == 'mmseg':
+        from mmseg.apis import init_model
+        from mmseg.registry import VISUALIZERS
+        model = init_model(cfg, checkpoint, device=device)
+    else:
+        from mmdet.apis import init_detector
+        from mmdet.registry import VISUALIZERS
+        model = init_detector(cfg, checkpoint, device=device)
+    visualizer = VISUALIZERS.build(cfg.visualizer)
+    visualizer.dataset_meta = model.dataset_meta
+    if not hasattr(model.backbone, 'record_selections'):
+        sys.exit(f'error: {type(model.backbone).__name__} has no filter blocks; use a FilterViT '
+                 'or DropoutViT config')
+    return model, visualizer
+
+
+def read_rgb(path: str) -> np.ndarray:
+    image = mmcv.imread(path, channel_order='rgb') if osp.isfile(path) else None
+    if image is None:
+        sys.exit(f'error: cannot read image {path}')
+    return image
+
+
+def save(path: str, rgb: np.ndarray) -> None:
+    mmcv.imwrite(np.ascontiguousarray(rgb[..., ::-1]), path)
+
+
+def main(argv=None) -> list:
+    args = parse_args(argv)
+    images = {path: read_rgb(path) for path in args.images}
+    allow_mmengine_checkpoints()
+    cfg = Config.fromfile(args.config)
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    from mmfilter.visualization.explain import explain, selection_panels
+    model, visualizer = build_model(cfg, args.checkpoint, args.device)
+    if args.gradcam is not None and not 0 <= args.gradcam < len(model.backbone.stages):
+        sys.exit(f'error: --gradcam stage must lie in [0, {len(model.backbone.stages) - 1}]')
+    os.makedirs(args.out_dir, exist_ok=True)
+    explanations = []
+    for path, image in images.items():
+        stem = osp.join(args.out_dir, osp.splitext(osp.basename(path))[0])
+        result = explain(model, image, args.gradcam, args.class_id)
+        for sel in result.selections:
+            if sel['mask'] is not None:
+                save(f"{stem}_stage{sel['stage']}_mask.png",
+                     heatmap_overlay(image, result.geometry.map_to_image(sel['mask'])))
+            save(f"{stem}_stage{sel['stage']}_tokens.png",
+                 mark_tokens(image, result.geometry.token_pixels(sel['indices'], sel['size'])))
+        extra = {} if cfg.default_scope == 'mmseg' else dict(pred_score_thr=args.score_thr)
+        visualizer.add_datasample('prediction', image, data_sample=result.prediction, draw_gt=False,
+                                  show=False, **extra)
+        panels = [('prediction', visualizer.get_image())]
+        panels += selection_panels(image, result.geometry, result.selections)
+        if result.gradcam is not None:
+            cam = result.gradcam
+            name = visualizer.dataset_meta['classes'][cam.class_id] if cfg.default_scope == 'mmseg' \
+                or hasattr(model, 'bbox_head') else 'objectness'
+            overlay = heatmap_overlay(image, result.geometry.map_to_image(cam.cam))
+            save(f'{stem}_gradcam_stage{cam.stage}.png', overlay)
+            panels.append((f'Grad-CAM stage {cam.stage}: {name}', overlay))
+            if cam.agreement is not None:
+                print(f'{path}: {cam.agreement:.0%} of stage {cam.stage} tokens lie in the top-K '
+                      f'Grad-CAM cells (chance {cam.chance:.0%})')
+        save(f'{stem}_sheet.png', sheet(panels, columns=4))
+        print(f'{path} -> {stem}_sheet.png')
+        explanations.append(result)
+    return explanations
+
+
+if __name__ == '__main__':
+    main()
