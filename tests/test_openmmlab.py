@@ -52,8 +52,8 @@ def test_segmentor_builds_and_computes_losses(backbone):
     from mmseg.registry import MODELS
     from mmseg.structures import SegDataSample
     cfg = _load('upernet_filtervit_ade20k.py', backbone)
-    cfg.model.decode_head.in_channels = XXS_CHANNELS[backbone]
-    cfg.model.auxiliary_head.in_channels = XXS_CHANNELS[backbone][2]
+    cfg.model.decode_head.update(in_channels=XXS_CHANNELS[backbone], channels=32)
+    cfg.model.auxiliary_head.update(in_channels=XXS_CHANNELS[backbone][2], channels=16)
     model = revert_sync_batchnorm(MODELS.build(cfg.model))  # SyncBN needs a process group
     model.init_weights()
     samples = []

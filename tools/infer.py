@@ -11,12 +11,11 @@ import os
 import os.path as osp
 import sys
 
-import mmcv
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
-from mmfilter.engine import allow_mmengine_checkpoints  # noqa: E402
+from mmfilter.engine import allow_mmengine_checkpoints, read_rgb  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -29,16 +28,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--opacity', type=float, default=0.5, help='segmentation overlay opacity')
     parser.add_argument('--device', default='cpu')
     return parser.parse_args(argv)
-
-
-def read_rgb(path: str):
-    """The image as RGB, or exit naming the file."""
-    if not osp.isfile(path):
-        sys.exit(f'error: image not found: {path}')
-    image = mmcv.imread(path, channel_order='rgb')
-    if image is None:
-        sys.exit(f'error: cannot read image {path}: not a decodable image file')
-    return image
 
 
 def main(argv=None) -> list:

@@ -8,13 +8,13 @@ import os
 import os.path as osp
 import sys
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
 from mmfilter.datasets import DatasetError  # noqa: E402
-from mmfilter.engine import allow_mmengine_checkpoints, check_data  # noqa: E402
+from mmfilter.engine import allow_mmengine_checkpoints, check_data, load_config  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -37,12 +37,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> dict:
     args = parse_args(argv)
     allow_mmengine_checkpoints()
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or \
-        osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir)
     cfg.load_from = args.checkpoint
     if args.show_dir:
         hook = cfg.default_hooks.visualization

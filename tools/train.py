@@ -16,7 +16,8 @@ from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
 from mmfilter.datasets import DatasetError  # noqa: E402
-from mmfilter.engine import allow_mmengine_checkpoints, check_data, existing_checkpoints  # noqa: E402
+from mmfilter.engine import (allow_mmengine_checkpoints, check_data,  # noqa: E402
+                             existing_checkpoints, load_config)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -40,12 +41,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def build_config(args: argparse.Namespace) -> Config:
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or \
-        osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir)
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'

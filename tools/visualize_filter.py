@@ -22,7 +22,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
-from mmfilter.engine import allow_mmengine_checkpoints  # noqa: E402
+from mmfilter.engine import allow_mmengine_checkpoints, read_rgb  # noqa: E402
 from mmfilter.visualization import heatmap_overlay, mark_tokens, sheet  # noqa: E402
 
 
@@ -54,13 +54,6 @@ def build_model(cfg: Config, checkpoint, device: str):
         sys.exit(f'error: {type(model.backbone).__name__} has no filter blocks; use a FilterViT '
                  'or DropoutViT config')
     return model, visualizer
-
-
-def read_rgb(path: str) -> np.ndarray:
-    image = mmcv.imread(path, channel_order='rgb') if osp.isfile(path) else None
-    if image is None:
-        sys.exit(f'error: cannot read image {path}')
-    return image
 
 
 def save(path: str, rgb: np.ndarray) -> None:

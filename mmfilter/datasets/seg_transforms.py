@@ -8,7 +8,8 @@ from mmseg.registry import TRANSFORMS
 class ValidateSegMap(BaseTransform):
     """Stop on a label map that does not fit its image or holds unknown labels.
 
-    Place right after ``LoadAnnotations``. Valid values are ``0 .. num_classes-1``
+    Place after ``LoadAnnotations``; the map is compared with the image as loaded
+    (``ori_shape``), so a ``Resize`` before it is fine. Valid values are ``0 .. num_classes-1``
     and ``ignore_index`` (after ``reduce_zero_label`` when the loader applies it).
     """
 
@@ -17,11 +18,14 @@ class ValidateSegMap(BaseTransform):
         self.ignore_index = ignore_index
 
     def transform(self, results: dict) -> dict:
+        if 'gt_seg_map' not in results:  # inference pipelines load no labels
+            return results
         seg = results['gt_seg_map']
         path = results.get('seg_map_path')
-        if seg.shape[:2] != results['img'].shape[:2]:
+        height, width = results.get('ori_shape', results['img'].shape[:2])  # before any Resize
+        if seg.shape[:2] != (height, width):
             raise ValueError(f'label map {path} is {seg.shape[1]}x{seg.shape[0]} but its image '
-                             f'{results.get("img_path")} is {results["img"].shape[1]}x{results["img"].shape[0]}')
+                             f'{results.get("img_path")} is {width}x{height}')
         values = np.unique(seg)
         bad = values[(values >= self.num_classes) & (values != self.ignore_index)]
         if bad.size:

@@ -16,16 +16,16 @@ DEMO_HINTS = {
 
 
 def _datasets(cfg: Config) -> Iterator[ConfigDict]:
-    """Every leaf dataset config of the train/val/test loaders (through wrappers)."""
-    stack = [cfg.get(f'{split}_dataloader', {}).get('dataset') for split in ('train', 'val', 'test')]
+    """Every leaf dataset config of the train, val and test loaders, in that order."""
+    stack = [cfg.get(f'{split}_dataloader', {}).get('dataset') for split in ('test', 'val', 'train')]
     while stack:
         ds = stack.pop()
         if not ds:
             continue
-        if 'dataset' in ds:
+        if 'dataset' in ds:  # wrappers such as RepeatDataset
             stack.append(ds.dataset)
-        elif 'datasets' in ds:
-            stack.extend(ds.datasets)
+        elif 'datasets' in ds:  # ConcatDataset
+            stack.extend(reversed(ds.datasets))
         else:
             yield ds
 

@@ -29,7 +29,6 @@ import torch
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
 from mmfilter import DropoutViT, FilterViT, MobileViT  # noqa: E402
-from mmfilter.models.layers import FilterAttentionBlock  # noqa: E402
 from mmfilter.models.token_selection import gather_tokens, scatter_tokens, topk_indices  # noqa: E402
 
 Size = Tuple[int, int]

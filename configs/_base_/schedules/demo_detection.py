@@ -2,7 +2,7 @@
 # one evaluation at the end, a checkpoint every epoch (so --resume auto can continue).
 _base_ = ['mmdet::_base_/default_runtime.py']
 
-max_epochs = 12
+max_epochs = 9
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')

@@ -143,6 +143,7 @@ class HybridBackbone(BaseModule):
                 build_stage(in_ch, spec, rates[start:start + spec.depth], selection, random_eval))
             in_ch = spec.channels
         self.apply(_init_module)
+        self._freeze_stages()
 
     @property
     def out_channels(self) -> List[int]:
