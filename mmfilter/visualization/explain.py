@@ -2,7 +2,7 @@
 
 Needs MMDetection or MMSegmentation (whichever the model comes from).
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import List, Optional
 
 import numpy as np
@@ -31,7 +31,6 @@ class Explanation:
     selections: List[dict]  # per filter block: stage, mask [h, w] or None, indices [K], size
     prediction: object  # DetDataSample or SegDataSample
     gradcam: Optional[GradCam] = None
-    extras: dict = field(default_factory=dict)
 
 
 def _inference_pipeline(cfg) -> Compose:
