@@ -1,6 +1,7 @@
 """Short end-to-end runs through tools/train.py, tools/test.py and tools/infer.py
 on tiny splits of the demo data, and the clear failures without data."""
 import glob
+import importlib
 import shutil
 
 import cv2
@@ -9,9 +10,12 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
+from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import init_default_scope
+from mmengine.runner import set_random_seed
 
-from conftest import config_path, run_tool, scalars, tiny_detection_config
+from conftest import (config_path, run_tool, scalars, tiny_detection_config,
+                      tiny_segmentation_config)
 
 
 def test_detection_training_evaluates_coco_map(trained_detector):
@@ -78,34 +82,40 @@ def test_a_run_says_when_it_would_overwrite_checkpoints(tmp_path):
     assert 'already holds 1 checkpoint(s) (epoch_1.pth' in proc.stderr
 
 
-def test_detection_loss_falls_on_a_tiny_split(tmp_path):
-    cfg = Config.fromfile(tiny_detection_config(tmp_path))
-    init_default_scope('mmdet')
-    from mmdet.registry import DATASETS, MODELS
-    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+def losses_on_a_fixed_batch(config: str, steps: int = 12) -> list:
+    """Total loss per AdamW step on the first 4 training samples of ``config``."""
+    set_random_seed(0)  # the pipelines' random resize, crop and flip, and the weights
+    cfg = Config.fromfile(config)
+    init_default_scope(cfg.default_scope)
+    registry = importlib.import_module(f'{cfg.default_scope}.registry')
+    dataset = registry.DATASETS.build(cfg.train_dataloader.dataset)
     batch = pseudo_collate([dataset[i] for i in range(4)])
-    torch.manual_seed(0)
-    model = MODELS.build(cfg.model)
+    model = revert_sync_batchnorm(registry.MODELS.build(cfg.model))
     model.init_weights()
     model.train()
     data = model.data_preprocessor(batch, True)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     losses = []
-    for _ in range(12):
+    for _ in range(steps):
         loss = sum(v if torch.is_tensor(v) else sum(v)
                    for k, v in model(**data, mode='loss').items() if 'loss' in k)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
+    return losses
+
+
+@pytest.mark.parametrize('make_config', [tiny_detection_config, tiny_segmentation_config])
+def test_loss_falls_on_a_tiny_split(tmp_path, make_config):
+    losses = losses_on_a_fixed_batch(make_config(tmp_path))
     assert np.mean(losses[-3:]) < 0.8 * np.mean(losses[:3]), losses
 
 
-def test_segmentation_trains_lowers_loss_evaluates_and_infers_on_odd_sizes(trained_segmentor, tmp_path):
+def test_segmentation_trains_evaluates_and_infers_on_odd_sizes(trained_segmentor, tmp_path):
     cfg, work, _ = trained_segmentor
     records = scalars(work)
-    losses = [r['loss'] for r in records if 'loss' in r]
-    assert len(losses) == 4 and losses[-1] < losses[0]
+    assert len([r for r in records if 'loss' in r]) == 4
     miou = [r['mIoU'] for r in records if 'mIoU' in r]
     assert len(miou) == 1 and 0 <= miou[0] <= 100
 
