@@ -43,18 +43,21 @@ def _mmdet_backbone(cfg: dict) -> Callable[[], torch.nn.Module]:
     return build
 
 
+def _filtervit_xs() -> torch.nn.Module:
+    torch.manual_seed(0)  # fixed weights, shared with the dense twin
+    return FilterViT(arch='xs')
+
+
 def _dense_twin() -> torch.nn.Module:
     """FilterViT-xs with every token selected, carrying FilterViT-xs's weights."""
-    torch.manual_seed(0)
-    sparse = FilterViT(arch='xs')
     dense = FilterViT(arch='xs', token_rule=dict(ratio=1.0, budget=None))
-    dense.load_state_dict(sparse.state_dict())
+    dense.load_state_dict(_filtervit_xs().state_dict())
     return dense
 
 
 MODELS: Dict[str, Callable[[], torch.nn.Module]] = {
     'FilterViT-xxs': lambda: FilterViT(arch='xxs'),
-    'FilterViT-xs': lambda: (torch.manual_seed(0), FilterViT(arch='xs'))[1],
+    'FilterViT-xs': _filtervit_xs,
     'FilterViT-s': lambda: FilterViT(arch='s'),
     'DropoutViT-xs': lambda: DropoutViT(arch='xs'),
     'FilterViT-xs-dense': _dense_twin,
