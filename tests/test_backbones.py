@@ -27,6 +27,19 @@ def test_output_shapes_and_strides(cls, size):
 
 
 @pytest.mark.parametrize('cls', BACKBONES)
+def test_channels_last_changes_speed_not_results(cls):
+    torch.manual_seed(0)
+    fast = small(cls).eval()
+    plain = small(cls, channels_last=False).eval()
+    plain.load_state_dict(fast.state_dict())
+    x = torch.rand(2, 3, 75, 101)
+    with torch.no_grad():
+        for a, b in zip(fast(x), plain(x)):
+            assert a.is_contiguous()  # NCHW for the necks, whatever ran inside
+            assert torch.allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize('cls', BACKBONES)
 def test_large_odd_input_and_batch_of_one(cls):
     model = small(cls).eval()
     with torch.no_grad():

@@ -1,10 +1,10 @@
 import pytest
 import torch
 
-from mmfilter.models.token_selection import (gather_tokens, num_selected_tokens,
-                                             pool_stride_for_budget, random_indices,
-                                             scatter_tokens, token_coordinates, topk_indices,
-                                             uniform_indices)
+from mmfilter.models.token_selection import (as_tokens, from_tokens, gather_tokens,
+                                             num_selected_tokens, pool_stride_for_budget,
+                                             random_indices, scatter_tokens, scatter_tokens_,
+                                             token_coordinates, topk_indices, uniform_indices)
 
 
 @pytest.mark.parametrize('n, ratio, budget, expected', [
@@ -78,6 +78,33 @@ def test_gather_then_scatter_round_trips():
     expected = torch.zeros_like(changed)
     expected.scatter_(1, idx, True)
     assert torch.equal(changed, expected & (x != 0).any(dim=1).flatten(1))
+
+
+def test_gather_and_scatter_agree_across_memory_layouts():
+    x = torch.randn(2, 3, 4, 5)
+    x_cl = x.contiguous(memory_format=torch.channels_last)
+    idx = torch.tensor([[0, 7, 19], [3, 4, 5]])
+    tokens = torch.randn(2, 3, 3)
+    assert torch.equal(gather_tokens(x_cl, idx), gather_tokens(x, idx))
+    written = scatter_tokens(x_cl, idx, tokens)
+    assert written.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(written, scatter_tokens(x, idx, tokens))
+    assert torch.equal(x_cl, x)  # out of place: the input is untouched
+
+
+def test_in_place_scatter_writes_into_its_input():
+    x = torch.zeros(1, 2, 3, 3)
+    out = scatter_tokens_(x, torch.tensor([[4]]), torch.ones(1, 1, 2))
+    assert out is x
+    assert x[0, :, 1, 1].tolist() == [1, 1] and x.sum() == 2
+
+
+def test_token_views_share_memory_in_both_layouts():
+    for x in (torch.randn(2, 3, 4, 5), torch.randn(2, 3, 4, 5).contiguous(memory_format=torch.channels_last)):
+        tokens = as_tokens(x)
+        assert tokens.shape == (2, 20, 3) and tokens.data_ptr() == x.data_ptr()
+        assert torch.equal(tokens[1, 7], x[1, :, 1, 2])
+        assert torch.equal(from_tokens(tokens, 4, 5), x)
 
 
 def test_scatter_rejects_mismatched_tokens():

@@ -4,8 +4,9 @@ Pure tensor functions with no module state. Every function works on a whole
 batch at once and never synchronises with the host: K and the map size are
 Python integers read from tensor shapes, indices stay on the device.
 
-Shapes: ``x`` is ``[B, C, H, W]``, ``scores`` is ``[B, N]`` with ``N = H * W``,
-``indices`` is ``[B, K]`` (flat raster positions), ``tokens`` is ``[B, K, C]``.
+Shapes: ``x`` is ``[B, C, H, W]`` (NCHW or channels-last), ``scores`` is
+``[B, N]`` with ``N = H * W``, ``indices`` is ``[B, K]`` (flat raster
+positions), ``tokens`` is ``[B, K, C]``.
 """
 import math
 from typing import Optional
@@ -104,25 +105,49 @@ def all_indices(batch_size: int, num_tokens: int, device: torch.device) -> Tenso
     return torch.arange(num_tokens, device=device).expand(batch_size, num_tokens)
 
 
+def as_tokens(x: Tensor) -> Tensor:
+    """Every pixel as a token, a view of ``x`` in NCHW or channels-last layout:
+    ``[B, C, H, W] -> [B, H * W, C]``."""
+    return x.permute(0, 2, 3, 1).flatten(1, 2)
+
+
+def from_tokens(tokens: Tensor, height: int, width: int) -> Tensor:
+    """Inverse of :func:`as_tokens`, a view with channels-last strides:
+    ``[B, H * W, C] -> [B, C, H, W]``."""
+    return tokens.unflatten(1, (height, width)).permute(0, 3, 1, 2)
+
+
+def _token_index(indices: Tensor, channels: int) -> Tensor:
+    return indices.unsqueeze(-1).expand(-1, -1, channels)
+
+
 def gather_tokens(x: Tensor, indices: Tensor) -> Tensor:
     """Pick pixels as tokens: ``[B, C, H, W], [B, K] -> [B, K, C]``."""
-    batch_size, channels = x.shape[:2]
-    index = indices.unsqueeze(1).expand(batch_size, channels, indices.shape[1])
-    return x.flatten(2).gather(2, index).transpose(1, 2)
+    return as_tokens(x).gather(1, _token_index(indices, x.shape[1]))
 
 
-def scatter_tokens(x: Tensor, indices: Tensor, tokens: Tensor) -> Tensor:
-    """Write tokens back at their pixels, out of place: ``-> [B, C, H, W]``.
+def scatter_tokens_(x: Tensor, indices: Tensor, tokens: Tensor) -> Tensor:
+    """Write tokens ``[B, K, C]`` back at their pixels of ``x``, in place; returns ``x``.
 
-    Pixels not in ``indices`` keep the values of ``x``.
+    Pixels not in ``indices`` keep their values. Autograd allows it when no
+    earlier op saved ``x`` for its backward (gather does: gather from the input
+    of the op that made ``x``, not from ``x``). Under ONNX export it returns a
+    new tensor instead.
     """
-    batch_size, channels, height, width = x.shape
+    batch_size, channels = x.shape[:2]
     if tokens.shape != (batch_size, indices.shape[1], channels):
         raise ValueError(f'tokens of shape {tuple(tokens.shape)} do not match '
                          f'{indices.shape[1]} indices into a map of {channels} channels')
-    index = indices.unsqueeze(1).expand(batch_size, channels, indices.shape[1])
-    out = x.flatten(2).scatter(2, index, tokens.transpose(1, 2).to(x.dtype))
-    return out.view(batch_size, channels, height, width)
+    index, tokens = _token_index(indices, channels), tokens.to(x.dtype)
+    if torch.onnx.is_in_onnx_export():  # the TorchScript exporter loses writes into views
+        return from_tokens(as_tokens(x).scatter(1, index, tokens), *x.shape[2:])
+    as_tokens(x).scatter_(1, index, tokens)
+    return x
+
+
+def scatter_tokens(x: Tensor, indices: Tensor, tokens: Tensor) -> Tensor:
+    """Out-of-place :func:`scatter_tokens_`: ``-> [B, C, H, W]`` in the layout of ``x``."""
+    return scatter_tokens_(x.clone(), indices, tokens)
 
 
 def token_coordinates(indices: Tensor, height: int, width: int) -> Tensor:

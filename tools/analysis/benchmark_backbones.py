@@ -6,10 +6,12 @@
 
 Every model is timed in one process and the models are interleaved round by
 round, so machine drift affects all alike; latency is the median over rounds
-after warm-up. Peak memory is measured per model in a fresh subprocess (peak
-RSS growth over the built model on CPU, ``max_memory_allocated`` on CUDA).
-A model is skipped at a size where its previous size's latency, scaled by the
-pixel ratio to the power 1.5, exceeds ``--max-seconds``. Writes
+after warm-up. Peak memory is measured per model in a fresh subprocess (growth
+of the resident set's high-water mark over the built model on Linux CPUs,
+``max_memory_allocated`` on CUDA).
+A measurement (model and batch size or training step) is skipped at a size
+where its time at the previous size, scaled by the pixel ratio to the power
+1.5, exceeds ``--max-seconds``; FLOPs and memory follow batch-1 latency. Writes
 ``benchmark.md`` (tables and target ratios) and ``latency.png`` (log-log).
 """
 import argparse
@@ -29,7 +31,7 @@ import torch
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
 from mmfilter import DropoutViT, FilterViT, MobileViT  # noqa: E402
-from mmfilter.models.token_selection import gather_tokens, scatter_tokens, topk_indices  # noqa: E402
+from mmfilter.models.token_selection import gather_tokens, scatter_tokens_, topk_indices  # noqa: E402
 
 Size = Tuple[int, int]
 
@@ -126,53 +128,76 @@ def peak_memory(name: str, size: Size, device: str, amp: str) -> Optional[float]
     return float(lines[-1].split()[1]) if lines else None
 
 
+def _rss_kib(field: str) -> int:
+    with open('/proc/self/status') as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ':'))
+
+
 def _memory_probe(name: str, size: Size, device: str, amp: str) -> None:
-    import resource
-    model = MODELS[name]().eval().to(device)
+    model = MODELS[name]().to(device)
+    model.eval()  # not chained: mmdet's ResNet.train() returns None
     image = torch.rand(1, 3, *size, device=device)
     if device == 'cuda':
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
         forward_fn(model, image, device, amp)()
         peak = (torch.cuda.max_memory_allocated() - base) / 2**20
-    else:
-        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    else:  # Linux: reset the resident-set high-water mark, run, read it back
+        base = _rss_kib('VmRSS')
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')
         forward_fn(model, image, device, amp)()
-        peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024  # KiB -> MiB
+        peak = (_rss_kib('VmHWM') - base) / 1024
     print(f'PEAK_MIB {peak:.1f}')
 
 
-def profile_filter_block(size: Size, device: str, repeats: int) -> Dict[str, float]:
-    """Time of the first filter block of FilterViT-xs, split into selection overhead
-    (scoring, mask, top-K, gather, scatter) and the attention on the K tokens."""
+def filter_block_inputs(model: torch.nn.Module, image: torch.Tensor) -> list:
+    """``(block, input map)`` for every filter block, from one forward of ``model``."""
+    captured = []
+    hooks = [block.register_forward_pre_hook(lambda b, args: captured.append((b, args[0])))
+             for _, block in model.filter_blocks()]
+    model(image)
+    for hook in hooks:
+        hook.remove()
+    return captured
+
+
+def profile_filter_blocks(size: Size, device: str, repeats: int) -> List[Dict[str, float]]:
+    """Per filter block of FilterViT-xs: the time of the block and of each step of
+    its forward (score, top-K, gather, scatter, mask multiply, attention)."""
     model = FilterViT(arch='xs').eval().to(device)
-    block = next(b for _, b in model.filter_blocks())
+    profiles = []
     with torch.inference_mode():
-        x = model.stages[0][:-1](model.stem(torch.rand(1, 3, *size, device=device)))
-        h, w = x.shape[2:]
-        k = block.num_tokens(h, w)
+        for block, x in filter_block_inputs(model, torch.rand(1, 3, *size, device=device)):
+            h, w = x.shape[2:]
+            k = block.num_tokens(h, w)
+            logits = block.scorer(x)
+            mask = logits.sigmoid()
+            idx = topk_indices(logits.flatten(1), k)
+            out = x * mask
+            tokens = gather_tokens(x, idx) * gather_tokens(mask, idx)
+            attended = block.attention(tokens, idx, h, w)
+            parts = {
+                'block': lambda: block(x),
+                'score': lambda: block.scorer(x).sigmoid(),
+                'top-K': lambda: topk_indices(logits.flatten(1), k),
+                'gather': lambda: gather_tokens(x, idx) * gather_tokens(mask, idx),
+                'scatter': lambda: scatter_tokens_(out, idx, attended),
+                'mask multiply': lambda: x * mask,
+                'attention': lambda: block.attention(tokens, idx, h, w),
+            }
+            for fn in parts.values():
+                fn()
+            times = {name: [] for name in parts}
+            for _ in range(repeats):
+                for name, fn in parts.items():
+                    times[name].append(time_call(fn, device))
+            profiles.append(dict({name: median(t) for name, t in times.items()},
+                                 map=f'{h}x{w}', channels=x.shape[1], k=k))
+    return profiles
 
-        def select():
-            mask = block.scorer(x).sigmoid()
-            xm = x * mask
-            idx = topk_indices(mask.flatten(1), k)
-            return xm, idx, gather_tokens(xm, idx)
 
-        xm, idx, tokens = select()
-        attended = block.attention(tokens, idx, h, w)
-        parts = {
-            'block': lambda: block(x),
-            'score+mask+topk+gather': select,
-            'scatter': lambda: scatter_tokens(xm, idx, attended),
-            'attention on K tokens': lambda: block.attention(tokens, idx, h, w),
-        }
-        for fn in parts.values():
-            fn()
-        times = {name: [] for name in parts}
-        for _ in range(repeats):
-            for name, fn in parts.items():
-                times[name].append(time_call(fn, device))
-    return dict({name: median(t) for name, t in times.items()}, map=f'{h}x{w}', k=k)
+SELECTION_STEPS = ('score', 'top-K', 'gather', 'scatter')
 
 
 def main(argv=None) -> dict:
@@ -186,7 +211,7 @@ def main(argv=None) -> dict:
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--amp', default='none', choices=['none', 'bf16', 'fp16'])
     parser.add_argument('--threads', type=int, default=None, help='CPU threads (default: torch)')
-    parser.add_argument('--max-seconds', type=float, default=20.0)
+    parser.add_argument('--max-seconds', type=float, default=10.0)
     parser.add_argument('--no-memory', action='store_true')
     parser.add_argument('--quick', action='store_true', help='4 models, 224 and 512, 2 repeats')
     parser.add_argument('--out-dir', default=osp.join(REPO, 'results', 'benchmark'))
@@ -211,29 +236,23 @@ def main(argv=None) -> dict:
             print(f'skipping {name}: {e}', file=sys.stderr)
     results: Dict[str, dict] = {name: {'params': sum(p.numel() for p in m.parameters())}
                                 for name, m in models.items()}
-    skipped: Dict[str, Size] = {}
-    previous: Dict[str, Tuple[Size, float]] = {}
+    seen: Dict[Tuple[str, str], Tuple[int, float]] = {}  # (model, label) -> (pixels, seconds)
     for size in sizes:
-        active = []
-        for name in models:
-            if name in skipped:
-                continue
-            if name in previous:
-                (ph, pw), seconds = previous[name]
-                projected = seconds * (size[0] * size[1] / (ph * pw))**1.5
-                if projected > args.max_seconds:
-                    skipped[name] = size
-                    print(f'skipping {name} from {size[0]}x{size[1]}: projected {projected:.0f} s',
-                          file=sys.stderr)
-                    continue
-            active.append(name)
-        key = f'{size[0]}x{size[1]}'
+        key, pixels = f'{size[0]}x{size[1]}', size[0] * size[1]
         for batch in args.batch_sizes + ['train']:
-            bs = args.train_batch_size if batch == 'train' else batch
-            image = torch.rand(bs, 3, *size, device=args.device)
+            label = 'train' if batch == 'train' else f'b{batch}'
+            image = torch.rand(args.train_batch_size if batch == 'train' else batch, 3, *size,
+                               device=args.device)
             runners = {}
-            for name in active:
-                model = models[name]
+            for name, model in models.items():
+                if (name, label) in seen:
+                    last_pixels, seconds = seen[name, label]
+                    projected = seconds * (pixels / last_pixels)**1.5
+                    if projected > args.max_seconds:
+                        seen[name, label] = (pixels, projected)  # stays skipped at larger sizes
+                        print(f'skipping {name} {key} {label}: projected {projected:.0f} s',
+                              file=sys.stderr)
+                        continue
                 model.train(batch == 'train')
                 make = train_step_fn if batch == 'train' else forward_fn
                 runners[name] = make(model, image, args.device, args.amp)
@@ -244,22 +263,24 @@ def main(argv=None) -> dict:
             for _ in range(args.repeats):  # interleaved rounds
                 for name, fn in runners.items():
                     times[name].append(time_call(fn, args.device))
-            label = 'train' if batch == 'train' else f'b{batch}'
             for name, t in times.items():
                 results[name][f'{key}/{label}'] = median(t)
+                seen[name, label] = (pixels, median(t))
                 print(f'{name:20s} {key:>10s} {label:>6s} {median(t) * 1000:9.1f} ms', flush=True)
-        for name in active:
-            previous[name] = (size, results[name][f'{key}/b{args.batch_sizes[0]}'])
-            models[name].eval()
-            flops = flops_of(models[name], torch.rand(1, 3, *size, device=args.device))
+        for name, model in models.items():
+            if f'{key}/b{args.batch_sizes[0]}' not in results[name]:
+                continue
+            model.eval()
+            flops = flops_of(model, torch.rand(1, 3, *size, device=args.device))
             results[name][f'{key}/gflops'] = None if flops is None else flops / 1e9
             if not args.no_memory:
                 results[name][f'{key}/mem'] = peak_memory(name, size, args.device, args.amp)
 
     profile_size = (800, 1344) if (800, 1344) in sizes else sizes[-1]
-    block = profile_filter_block(profile_size, args.device, args.repeats)
-    report = dict(results=results, filter_block=block, device=describe_device(args.device),
-                  amp=args.amp, sizes=args.sizes, batch_sizes=args.batch_sizes)
+    blocks = profile_filter_blocks(profile_size, args.device, args.repeats)
+    report = dict(results=results, filter_blocks=blocks, device=describe_device(args.device),
+                  amp=args.amp, sizes=args.sizes, batch_sizes=args.batch_sizes,
+                  train_batch_size=args.train_batch_size)
     os.makedirs(args.out_dir, exist_ok=True)
     with open(osp.join(args.out_dir, 'benchmark.json'), 'w') as f:
         json.dump(report, f, indent=1)
@@ -282,50 +303,56 @@ def _fmt(value, scale=1.0, digits=0) -> str:
 
 
 def render_markdown(report: dict) -> str:
-    results, sizes = report['results'], report['sizes']
-    lines = [f"Device: {report['device']}; amp: {report['amp']}; torch {torch.__version__}.", '',
-             '| model | params | ' + ' | '.join(f'{s} b1 ms' for s in sizes) + ' | '
-             + ' | '.join(f'{s} b2 ms' for s in sizes) + ' | '
-             + ' | '.join(f'{s} train ms' for s in sizes) + ' | '
-             + ' | '.join(f'{s} GFLOPs' for s in sizes) + ' | '
-             + ' | '.join(f'{s} peak MiB' for s in sizes) + ' |',
-             '|---|---|' + '---|' * (5 * len(sizes))]
-    for name, r in results.items():
-        cells = [f"{r['params'] / 1e6:.2f} M"]
-        cells += [_fmt(r.get(f'{s}/b1'), 1000) for s in sizes]
-        cells += [_fmt(r.get(f'{s}/b2'), 1000) for s in sizes]
-        cells += [_fmt(r.get(f'{s}/train'), 1000) for s in sizes]
-        cells += [_fmt(r.get(f'{s}/gflops'), 1, 1) for s in sizes]
-        cells += [_fmt(r.get(f'{s}/mem')) for s in sizes]
-        lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
-    lines += ['', 'Targets (FilterViT-xs, batch 1):', '']
+    """One table per input size; '–' marks a skipped (too slow) or failed measurement."""
+    results = report['results']
+    labels = [f'b{b}' for b in report['batch_sizes']] + ['train']
+    lines = [f"Device: {report['device']}; amp: {report['amp']}; torch {torch.__version__}. "
+             'Milliseconds, median over rounds; train = forward + backward, batch '
+             f"{report['train_batch_size']}; peak MiB = memory growth of one batch-1 forward.", '']
+    for size in report['sizes']:
+        lines += [f'{size}:', '',
+                  '| model | params | ' + ' | '.join(f'{label} ms' for label in labels)
+                  + ' | GFLOPs | peak MiB |',
+                  '|---|---:|' + '---:|' * (len(labels) + 2)]
+        for name, r in results.items():
+            cells = [f"{r['params'] / 1e6:.2f} M"]
+            cells += [_fmt(r.get(f'{size}/{label}'), 1000) for label in labels]
+            cells += [_fmt(r.get(f'{size}/gflops'), 1, 1), _fmt(r.get(f'{size}/mem'))]
+            lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
+        lines.append('')
+    lines += ['Targets (FilterViT-xs, batch 1):', '']
     lines += [f'- {text}' for text in target_lines(report)]
     return '\n'.join(lines) + '\n'
 
 
 def target_lines(report: dict) -> List[str]:
-    r, block = report['results'], report['filter_block']
+    """FilterViT-xs's target ratios at 800x1344 (else the largest size) and the
+    share of each filter block's time that selection takes."""
+    r, sizes = report['results'], report['sizes']
+    ref = '800x1344' if '800x1344' in sizes else sizes[-1]
+    fv = r.get('FilterViT-xs', {})
     out = []
 
     def ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
         return None if a is None or b is None or b == 0 else a / b
 
-    fv = r.get('FilterViT-xs', {})
     for other, limit in (('MobileViT-xs', 0.35), ('FilterViT-xs-dense', 0.25), ('ResNet-18', 1.0)):
-        value = ratio(fv.get('800x1344/b1'), r.get(other, {}).get('800x1344/b1'))
+        value = ratio(fv.get(f'{ref}/b1'), r.get(other, {}).get(f'{ref}/b1'))
         if value is not None:
-            out.append(f'latency / {other} at 800x1344 = {value:.2f} (target ≤ {limit})')
+            out.append(f'latency / {other} at {ref} = {value:.2f} (target ≤ {limit})')
     value = ratio(fv.get('1600x2688/b1'), fv.get('800x1344/b1'))
     if value is not None:
         out.append(f'latency 1600x2688 / 800x1344 = {value:.2f} (target ≤ 4.5)')
-    value = ratio(fv.get('800x1344/mem'), r.get('ResNet-50', {}).get('800x1344/mem'))
+    value = ratio(fv.get(f'{ref}/mem'), r.get('ResNet-50', {}).get(f'{ref}/mem'))
     if value is not None:
-        out.append(f'peak memory / ResNet-50 at 800x1344 = {value:.2f} (target ≤ 1.0)')
-    overhead = block['score+mask+topk+gather'] + block['scatter']
-    out.append(f"first filter block at {block['map']} (K={block['k']}): {block['block'] * 1000:.1f} ms; "
-               f"score+mask+top-K+gather+scatter {overhead * 1000:.1f} ms = "
-               f"{overhead / block['block']:.0%} of it (target ≤ 20%), attention on K tokens "
-               f"{block['attention on K tokens'] * 1000:.1f} ms")
+        out.append(f'peak memory / ResNet-50 at {ref} = {value:.2f} (target ≤ 1.0)')
+    for i, b in enumerate(report['filter_blocks']):
+        selection = sum(b[step] for step in SELECTION_STEPS)
+        steps = ', '.join(f'{step} {b[step] * 1000:.2f}' for step in SELECTION_STEPS)
+        out.append(f"filter block {i} ({b['channels']} ch, map {b['map']}, K={b['k']}): "
+                   f"{b['block'] * 1000:.1f} ms, selection {selection / b['block']:.0%} of it "
+                   f"(target ≤ 20%; ms: {steps}); the rest: attention on K tokens "
+                   f"{b['attention'] * 1000:.2f}, mask multiply {b['mask multiply'] * 1000:.2f}")
     return out
 
 

@@ -4,7 +4,8 @@ from typing import Optional, Sequence
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..token_selection import all_indices, check_token_budget, pool_stride_for_budget
+from ..token_selection import (all_indices, as_tokens, check_token_budget, from_tokens,
+                               pool_stride_for_budget)
 from .filter_attention import TokenAttention
 
 
@@ -32,14 +33,14 @@ class PooledAttentionBlock(nn.Module):
                                         drop_path)
 
     def forward(self, x: Tensor) -> Tensor:
-        batch_size, channels, height, width = x.shape
+        batch_size, _, height, width = x.shape
         stride = pool_stride_for_budget(height, width, self.token_budget)
         pooled = F.avg_pool2d(x, stride, stride, ceil_mode=True) if stride > 1 else x
         grid_h, grid_w = pooled.shape[2:]
-        tokens = pooled.flatten(2).transpose(1, 2)
+        tokens = as_tokens(pooled)
         indices = all_indices(batch_size, grid_h * grid_w, x.device)
         delta = self.attention(tokens, indices, grid_h, grid_w) - tokens
-        delta = delta.transpose(1, 2).reshape(batch_size, channels, grid_h, grid_w)
+        delta = from_tokens(delta, grid_h, grid_w)
         if stride > 1:
             delta = F.interpolate(delta, size=(height, width), mode='bilinear', align_corners=False)
         return x + delta

@@ -18,11 +18,11 @@ def unfold_patches(x: Tensor, patch: int) -> Tensor:
 
 
 def fold_patches(tokens: Tensor, batch_size: int, height: int, width: int, patch: int) -> Tensor:
-    """Inverse of :func:`unfold_patches`: ``-> [B, C, H, W]``."""
+    """Inverse of :func:`unfold_patches`: ``-> [B, C, H, W]`` with channels-last strides."""
     channels = tokens.shape[-1]
     x = tokens.view(batch_size, patch, patch, height // patch, width // patch, channels)
-    x = x.permute(0, 5, 3, 1, 4, 2)  # B, C, H/p, ph, W/p, pw
-    return x.reshape(batch_size, channels, height, width)
+    x = x.permute(0, 3, 1, 4, 2, 5)  # B, H/p, ph, W/p, pw, C
+    return x.reshape(batch_size, height, width, channels).permute(0, 3, 1, 2)
 
 
 class MobileViTBlock(nn.Module):

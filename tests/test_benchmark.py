@@ -1,0 +1,40 @@
+"""The benchmark tool on tiny inputs: tables, target lines, plot and the skip rule."""
+import importlib.util
+import json
+import os.path as osp
+
+from conftest import REPO
+
+
+def _benchmark_tool():
+    spec = importlib.util.spec_from_file_location(
+        'benchmark_backbones', osp.join(REPO, 'tools', 'analysis', 'benchmark_backbones.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_writes_tables_targets_and_plot(tmp_path):
+    report = _benchmark_tool().main([
+        '--models', 'FilterViT-xs', 'FilterViT-xs-dense', 'ResNet-18', '--sizes', '64x64', '256x320',
+        '--batch-sizes', '1', '--repeats', '1', '--out-dir', str(tmp_path)])
+    results = report['results']
+    assert results['FilterViT-xs']['params'] == results['FilterViT-xs-dense']['params']
+    for name in results:
+        for key in ('64x64/b1', '64x64/train', '256x320/b1', '256x320/gflops', '256x320/mem'):
+            assert results[name][key] > 0, (name, key)
+    markdown = (tmp_path / 'benchmark.md').read_text()
+    assert '256x320:' in markdown and '| FilterViT-xs-dense | 1.56 M |' in markdown
+    assert 'latency / ResNet-18' in markdown and 'selection' in markdown
+    assert (tmp_path / 'latency.png').stat().st_size > 10_000
+    assert json.loads((tmp_path / 'benchmark.json').read_text())['sizes'] == ['64x64', '256x320']
+
+
+def test_benchmark_skips_measurements_projected_too_slow(tmp_path):
+    report = _benchmark_tool().main([
+        '--models', 'FilterViT-xxs', '--sizes', '64x64', '96x96', '--batch-sizes', '1',
+        '--repeats', '1', '--max-seconds', '1e-6', '--no-memory',
+        '--out-dir', str(tmp_path)])
+    measured = report['results']['FilterViT-xxs']
+    assert '64x64/b1' in measured and '64x64/train' in measured
+    assert not any(key.startswith('96x96/') for key in measured)
