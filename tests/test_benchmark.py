@@ -1,9 +1,12 @@
 """The benchmark tool on tiny inputs: tables, target lines, plot and the skip rule."""
 import importlib.util
 import json
+import os
 import os.path as osp
+import platform
 
 from conftest import REPO
+from mmfilter.engine import keep_freed_memory
 
 
 def _benchmark_tool():
@@ -38,3 +41,12 @@ def test_benchmark_skips_measurements_projected_too_slow(tmp_path):
     measured = report['results']['FilterViT-xxs']
     assert '64x64/b1' in measured and '64x64/train' in measured
     assert not any(key.startswith('96x96/') for key in measured)
+
+
+def test_keep_freed_memory_applies_on_glibc_unless_the_user_chose(monkeypatch):
+    for key in [k for k in os.environ if k.startswith('MALLOC_') or k == 'LD_PRELOAD']:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv('MALLOC_ARENA_MAX', '2')
+    assert keep_freed_memory() is False
+    monkeypatch.delenv('MALLOC_ARENA_MAX')
+    assert keep_freed_memory() is (platform.libc_ver()[0] == 'glibc')

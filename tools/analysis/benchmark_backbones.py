@@ -31,6 +31,7 @@ import torch
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
 from mmfilter import DropoutViT, FilterViT, MobileViT  # noqa: E402
+from mmfilter.engine import keep_freed_memory  # noqa: E402
 from mmfilter.models.token_selection import gather_tokens, scatter_tokens_, topk_indices  # noqa: E402
 
 Size = Tuple[int, int]
@@ -120,10 +121,11 @@ def flops_of(model, image) -> Optional[float]:
         return None
 
 
-def peak_memory(name: str, size: Size, device: str, amp: str) -> Optional[float]:
+def peak_memory(name: str, size: Size, device: str, amp: str, *extra_args: str) -> Optional[float]:
     """Peak memory (MiB) of one batch-1 forward, measured in a fresh process."""
     proc = subprocess.run([sys.executable, __file__, '--_memory-probe', name, f'{size[0]}x{size[1]}',
-                           '--device', device, '--amp', amp], capture_output=True, text=True)
+                           '--device', device, '--amp', amp] + list(extra_args), capture_output=True,
+                          text=True)
     lines = [line for line in proc.stdout.splitlines() if line.startswith('PEAK_MIB ')]
     return float(lines[-1].split()[1]) if lines else None
 
@@ -213,10 +215,13 @@ def main(argv=None) -> dict:
     parser.add_argument('--threads', type=int, default=None, help='CPU threads (default: torch)')
     parser.add_argument('--max-seconds', type=float, default=10.0)
     parser.add_argument('--no-memory', action='store_true')
+    parser.add_argument('--glibc-default', action='store_true',
+                        help="keep glibc's malloc defaults (mmap per large block) as they are")
     parser.add_argument('--quick', action='store_true', help='4 models, 224 and 512, 2 repeats')
     parser.add_argument('--out-dir', default=osp.join(REPO, 'results', 'benchmark'))
     parser.add_argument('--_memory-probe', nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    tuned = not args.glibc_default and keep_freed_memory()
     if args.threads:
         torch.set_num_threads(args.threads)
     if args._memory_probe:
@@ -274,11 +279,13 @@ def main(argv=None) -> dict:
             flops = flops_of(model, torch.rand(1, 3, *size, device=args.device))
             results[name][f'{key}/gflops'] = None if flops is None else flops / 1e9
             if not args.no_memory:
-                results[name][f'{key}/mem'] = peak_memory(name, size, args.device, args.amp)
+                results[name][f'{key}/mem'] = peak_memory(name, size, args.device, args.amp,
+                                                          *([] if tuned else ['--glibc-default']))
 
     profile_size = (800, 1344) if (800, 1344) in sizes else sizes[-1]
     blocks = profile_filter_blocks(profile_size, args.device, args.repeats)
     report = dict(results=results, filter_blocks=blocks, device=describe_device(args.device),
+                  malloc='freed memory kept (mallopt)' if tuned else 'defaults',
                   amp=args.amp, sizes=args.sizes, batch_sizes=args.batch_sizes,
                   train_batch_size=args.train_batch_size)
     os.makedirs(args.out_dir, exist_ok=True)
@@ -306,7 +313,8 @@ def render_markdown(report: dict) -> str:
     """One table per input size; '–' marks a skipped (too slow) or failed measurement."""
     results = report['results']
     labels = [f'b{b}' for b in report['batch_sizes']] + ['train']
-    lines = [f"Device: {report['device']}; amp: {report['amp']}; torch {torch.__version__}. "
+    lines = [f"Device: {report['device']}; amp: {report['amp']}; torch {torch.__version__}; "
+             f"glibc malloc: {report['malloc']}. "
              'Milliseconds, median over rounds; train = forward + backward, batch '
              f"{report['train_batch_size']}; peak MiB = memory growth of one batch-1 forward.", '']
     for size in report['sizes']:

