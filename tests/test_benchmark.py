@@ -4,6 +4,8 @@ import json
 import os
 import os.path as osp
 import platform
+import subprocess
+import sys
 
 from conftest import REPO
 from mmfilter.engine import keep_freed_memory
@@ -43,10 +45,15 @@ def test_benchmark_skips_measurements_projected_too_slow(tmp_path):
     assert not any(key.startswith('96x96/') for key in measured)
 
 
-def test_keep_freed_memory_applies_on_glibc_unless_the_user_chose(monkeypatch):
-    for key in [k for k in os.environ if k.startswith('MALLOC_') or k == 'LD_PRELOAD']:
-        monkeypatch.delenv(key)
-    monkeypatch.setenv('MALLOC_ARENA_MAX', '2')
-    assert keep_freed_memory() is False
-    monkeypatch.delenv('MALLOC_ARENA_MAX')
-    assert keep_freed_memory() is (platform.libc_ver()[0] == 'glibc')
+def test_keep_freed_memory_applies_on_glibc_unless_the_user_chose():
+    """In a child process: the setting lasts for the whole process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith('MALLOC_') and k != 'LD_PRELOAD'}
+    code = 'from mmfilter.engine import keep_freed_memory; print(keep_freed_memory())'
+
+    def applied(extra: dict) -> str:
+        proc = subprocess.run([sys.executable, '-c', code], env={**env, **extra}, cwd=REPO,
+                              capture_output=True, text=True, check=True)
+        return proc.stdout.strip()
+
+    assert applied({'MALLOC_ARENA_MAX': '2'}) == 'False'
+    assert applied({}) == str(platform.libc_ver()[0] == 'glibc')

@@ -15,7 +15,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
-from mmfilter.engine import allow_mmengine_checkpoints, keep_freed_memory, read_rgb  # noqa: E402
+from mmfilter.engine import allow_mmengine_checkpoints, read_rgb  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -34,7 +34,6 @@ def main(argv=None) -> list:
     args = parse_args(argv)
     images = {path: read_rgb(path) for path in args.images}  # fail before loading a model
     allow_mmengine_checkpoints()
-    keep_freed_memory()
     cfg = Config.fromfile(args.config)
     scope = cfg.get('default_scope', 'mmdet')
     init_default_scope(scope)

@@ -17,7 +17,7 @@ from mmengine.runner import Runner
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
 from mmfilter.datasets import DatasetError  # noqa: E402
 from mmfilter.engine import (allow_mmengine_checkpoints, check_data,  # noqa: E402
-                             existing_checkpoints, keep_freed_memory, load_config)
+                             existing_checkpoints, load_config)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -57,7 +57,6 @@ def build_config(args: argparse.Namespace) -> Config:
 def main(argv=None) -> None:
     args = parse_args(argv)
     allow_mmengine_checkpoints()
-    keep_freed_memory()
     cfg = build_config(args)
     try:
         check_data(cfg)

@@ -215,13 +215,14 @@ def main(argv=None) -> dict:
     parser.add_argument('--threads', type=int, default=None, help='CPU threads (default: torch)')
     parser.add_argument('--max-seconds', type=float, default=10.0)
     parser.add_argument('--no-memory', action='store_true')
-    parser.add_argument('--glibc-default', action='store_true',
-                        help="keep glibc's malloc defaults (mmap per large block) as they are")
+    parser.add_argument('--no-mmap', action='store_true',
+                        help='glibc: serve large blocks from the heap and keep freed memory (no page '
+                        'faults per large activation; for a few models: the heap only grows)')
     parser.add_argument('--quick', action='store_true', help='4 models, 224 and 512, 2 repeats')
     parser.add_argument('--out-dir', default=osp.join(REPO, 'results', 'benchmark'))
     parser.add_argument('--_memory-probe', nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    tuned = not args.glibc_default and keep_freed_memory()
+    tuned = args.no_mmap and keep_freed_memory()
     if args.threads:
         torch.set_num_threads(args.threads)
     if args._memory_probe:
@@ -280,12 +281,12 @@ def main(argv=None) -> dict:
             results[name][f'{key}/gflops'] = None if flops is None else flops / 1e9
             if not args.no_memory:
                 results[name][f'{key}/mem'] = peak_memory(name, size, args.device, args.amp,
-                                                          *([] if tuned else ['--glibc-default']))
+                                                          *(['--no-mmap'] if tuned else []))
 
     profile_size = (800, 1344) if (800, 1344) in sizes else sizes[-1]
     blocks = profile_filter_blocks(profile_size, args.device, args.repeats)
     report = dict(results=results, filter_blocks=blocks, device=describe_device(args.device),
-                  malloc='freed memory kept (mallopt)' if tuned else 'defaults',
+                  malloc='no mmap, freed memory kept' if tuned else 'defaults',
                   amp=args.amp, sizes=args.sizes, batch_sizes=args.batch_sizes,
                   train_batch_size=args.train_batch_size)
     os.makedirs(args.out_dir, exist_ok=True)
