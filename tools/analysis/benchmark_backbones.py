@@ -370,13 +370,15 @@ def plot_latency(report: dict, path: str) -> None:
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(7, 5))
-    for name, r in report['results'].items():
+    colours = plt.get_cmap('tab20').colors
+    for i, (name, r) in enumerate(report['results'].items()):
         points = [(h * w, r[f'{h}x{w}/b1']) for h, w in
                   (tuple(int(v) for v in s.split('x')) for s in report['sizes'])
                   if r.get(f'{h}x{w}/b1') is not None]
         if points:
             xs, ys = zip(*points)
-            ax.plot(xs, ys, marker='o', label=name, linestyle='-' if 'Filter' in name else '--')
+            ax.plot(xs, ys, marker='o', label=name, color=colours[2 * i % 20 + 2 * i // 20],
+                    linestyle='-' if 'Filter' in name else '--')
     ax.set_xscale('log')
     ax.set_yscale('log')
     ax.set_xlabel('pixels per image')

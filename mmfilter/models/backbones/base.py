@@ -100,8 +100,8 @@ class HybridBackbone(BaseModule):
             filter-attention stages: one dict for all or a list, one per stage.
         selection: ``'topk'`` (FilterViT) or ``'random'`` (DropoutViT).
         random_eval: keep random selection at evaluation (DropoutViT only).
-        channels_last: run in channels-last memory layout (oneDNN's depthwise
-            convolutions on CPU are an order of magnitude faster in it); the
+        channels_last: run in channels-last memory layout (faster on CPU:
+            FilterViT-xs at 1600×2688 takes 1.5 s instead of 2.3 s); the
             returned maps are contiguous NCHW either way.
         init_cfg: e.g. ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')``.
     """
