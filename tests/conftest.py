@@ -1,4 +1,5 @@
 import glob
+import importlib.util
 import json
 import os.path as osp
 import subprocess
@@ -10,6 +11,15 @@ import torch
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY_SPLITS = dict(train=8, val=4)
 torch.set_num_threads(2)
+
+
+def load_tool(path: str):
+    """Import ``tools/<path>`` as a module, to call its functions in-process."""
+    spec = importlib.util.spec_from_file_location(osp.splitext(osp.basename(path))[0],
+                                                  osp.join(REPO, 'tools', path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def config_path(name: str) -> str:

@@ -1,22 +1,15 @@
 """The benchmark tool on tiny inputs: tables, target lines, plot and the skip rule."""
-import importlib.util
 import json
 import os
-import os.path as osp
 import platform
 import subprocess
 import sys
 
-from conftest import REPO
-from mmfilter.engine import keep_freed_memory
+from conftest import REPO, load_tool
 
 
 def _benchmark_tool():
-    spec = importlib.util.spec_from_file_location(
-        'benchmark_backbones', osp.join(REPO, 'tools', 'analysis', 'benchmark_backbones.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('analysis/benchmark_backbones.py')
 
 
 def test_benchmark_writes_tables_targets_and_plot(tmp_path):

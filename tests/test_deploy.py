@@ -1,20 +1,13 @@
 """ONNX export and torch.compile of the backbones."""
-import importlib.util
-import os.path as osp
-
 import pytest
 import torch
 
-from conftest import REPO
+from conftest import load_tool
 from mmfilter import DropoutViT, FilterViT, MobileViT
 
 
 def _export_tool():
-    spec = importlib.util.spec_from_file_location(
-        'export_onnx', osp.join(REPO, 'tools', 'deploy', 'export_onnx.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('deploy/export_onnx.py')
 
 
 @pytest.mark.parametrize('backbone', ['FilterViT', 'DropoutViT', 'MobileViT'])
