@@ -80,22 +80,22 @@ default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=4))
 """)
 
 
-@pytest.fixture(scope='session')
-def trained_detector(tmp_path_factory):
-    """``(config, work_dir, first run's output)`` of a 2-epoch tiny run through tools/train.py."""
-    folder = tmp_path_factory.mktemp('detector')
-    cfg = tiny_detection_config(folder)
+def _train_tiny(tmp_path_factory, name: str, make_config) -> tuple:
+    folder = tmp_path_factory.mktemp(name)
+    cfg = make_config(folder)
     work = folder / 'work'
     proc = run_tool('train.py', cfg, '--work-dir', work)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return cfg, work, proc
+
+
+@pytest.fixture(scope='session')
+def trained_detector(tmp_path_factory):
+    """``(config, work_dir, first run's output)`` of a 2-epoch tiny run through tools/train.py."""
+    return _train_tiny(tmp_path_factory, 'detector', tiny_detection_config)
 
 
 @pytest.fixture(scope='session')
 def trained_segmentor(tmp_path_factory):
-    folder = tmp_path_factory.mktemp('segmentor')
-    cfg = tiny_segmentation_config(folder)
-    work = folder / 'work'
-    proc = run_tool('train.py', cfg, '--work-dir', work)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return cfg, work, proc
+    """``(config, work_dir, first run's output)`` of a 4-iteration tiny run through tools/train.py."""
+    return _train_tiny(tmp_path_factory, 'segmentor', tiny_segmentation_config)

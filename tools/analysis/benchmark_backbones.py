@@ -121,11 +121,11 @@ def flops_of(model, image) -> Optional[float]:
         return None
 
 
-def peak_memory(name: str, size: Size, device: str, amp: str, *extra_args: str) -> Optional[float]:
+def peak_memory(name: str, size: Size, device: str, amp: str, no_mmap: bool) -> Optional[float]:
     """Peak memory (MiB) of one batch-1 forward, measured in a fresh process."""
     proc = subprocess.run([sys.executable, __file__, '--_memory-probe', name, f'{size[0]}x{size[1]}',
-                           '--device', device, '--amp', amp] + list(extra_args), capture_output=True,
-                          text=True)
+                           '--device', device, '--amp', amp] + ['--no-mmap'] * no_mmap,
+                          capture_output=True, text=True)
     lines = [line for line in proc.stdout.splitlines() if line.startswith('PEAK_MIB ')]
     return float(lines[-1].split()[1]) if lines else None
 
@@ -280,8 +280,7 @@ def main(argv=None) -> dict:
             flops = flops_of(model, torch.rand(1, 3, *size, device=args.device))
             results[name][f'{key}/gflops'] = None if flops is None else flops / 1e9
             if not args.no_memory:
-                results[name][f'{key}/mem'] = peak_memory(name, size, args.device, args.amp,
-                                                          *(['--no-mmap'] if tuned else []))
+                results[name][f'{key}/mem'] = peak_memory(name, size, args.device, args.amp, tuned)
 
     profile_size = (800, 1344) if (800, 1344) in sizes else sizes[-1]
     blocks = profile_filter_blocks(profile_size, args.device, args.repeats)
@@ -370,7 +369,7 @@ def plot_latency(report: dict, path: str) -> None:
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(7, 5))
-    colours = plt.get_cmap('tab20').colors
+    colours = plt.get_cmap('tab20').colors  # pairs of shades: the dark ones first, then the light
     for i, (name, r) in enumerate(report['results'].items()):
         points = [(h * w, r[f'{h}x{w}/b1']) for h, w in
                   (tuple(int(v) for v in s.split('x')) for s in report['sizes'])
