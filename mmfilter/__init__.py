@@ -4,8 +4,16 @@ Importing the package registers the backbones in mmengine's root ``MODELS``
 registry, which MMDetection's and MMSegmentation's registries inherit from, so
 ``custom_imports=dict(imports=['mmfilter'])`` makes ``type='FilterViT'`` work in
 both. Only torch and mmengine are needed to import it.
+
+Importing it also allows, for ``torch.load``'s weights-only mode, the few types
+mmengine checkpoints hold (see :mod:`mmfilter.engine.checkpoint`), so any code
+that loads an mmfilter config (``mmdet.apis.init_detector``,
+``mmseg.apis.init_model``, ``--resume``) loads its checkpoints on torch ≥ 2.6.
 """
+from .engine import allow_mmengine_checkpoints
 from .models import DropoutViT, FilterViT, MobileViT
 from .version import __version__
+
+allow_mmengine_checkpoints()
 
 __all__ = ['FilterViT', 'DropoutViT', 'MobileViT', '__version__']

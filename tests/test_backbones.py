@@ -21,7 +21,7 @@ def test_output_shapes_and_strides(cls, size):
     with torch.no_grad():
         outs = model(torch.rand(2, 3, *size))
     assert len(outs) == 4
-    for i, (out, channels) in enumerate(zip(outs, model.channels)):
+    for i, (out, channels) in enumerate(zip(outs, model.stage_channels)):
         stride = 2**(i + 2)
         assert out.shape == (2, channels, math.ceil(size[0] / stride), math.ceil(size[1] / stride))
 
@@ -50,19 +50,22 @@ def test_large_odd_input_and_batch_of_one(cls):
 
 def test_out_indices_and_channel_list():
     model = FilterViT(arch='xs', out_indices=(1, 3))
-    assert model.channels == [32, 64, 96, 160]
+    assert model.stage_channels == [32, 64, 96, 160]
     assert model.out_channels == [64, 160]
+    assert not hasattr(model, 'channels')  # necks read out_channels; no ambiguous list
     outs = model.eval()(torch.rand(1, 3, 64, 64))
     assert [o.shape[1] for o in outs] == [64, 160]
+    single = FilterViT(arch='xs', out_indices=3)  # an int, as ResNet's configs write it
+    assert single.out_indices == (3, ) and single.out_channels == [160]
 
 
 def test_scorer_receives_gradient():
     model = small(FilterViT).train()
     sum(o.mean() for o in model(torch.rand(2, 3, 64, 64))).backward()
-    scorers = [b.scorer for _, b in model.filter_blocks()]
+    scorers = [b.scorer for _, b in model.selecting_blocks()]
     assert len(scorers) == 3
     for scorer in scorers:
-        grad = scorer[-1].weight.grad
+        grad = scorer.logit.weight.grad
         assert grad is not None and grad.abs().sum() > 0
 
 
@@ -123,15 +126,15 @@ def test_dropoutvit_is_random_in_training_and_optionally_at_evaluation():
 
 def test_dense_twin_matches_topk_when_every_token_is_selected():
     sparse = small(FilterViT, token_rule=dict(ratio=1.0, budget=None)).eval()
-    block = next(b for _, b in sparse.filter_blocks())
-    x = torch.randn(2, block.scorer[0][0].in_channels, 5, 6)
+    block = next(b for _, b in sparse.selecting_blocks())
+    x = torch.randn(2, block.scorer.reduce.conv.in_channels, 5, 6)
     with torch.no_grad():
         dense_out = block(x)
         mask = block.scorer(x).sigmoid()
         idx = torch.randperm(30).expand(2, 30)  # any order of all pixels: same result
         from mmfilter.models.token_selection import gather_tokens, scatter_tokens
         xm = x * mask
-        perm_out = scatter_tokens(xm, idx, block.attention(gather_tokens(xm, idx), idx, 5, 6))
+        perm_out = scatter_tokens(xm, idx, block.transformer(gather_tokens(xm, idx), idx, 5, 6))
     assert torch.allclose(dense_out, perm_out, atol=1e-5)
 
 
@@ -149,7 +152,7 @@ def test_frozen_stages_get_no_gradient_and_stay_in_eval(cls):
 
 def test_norm_eval_keeps_batch_norms_frozen():
     model = small(FilterViT, norm_eval=True).train()
-    bn = model.stages[2][0].conv[0][1]
+    bn = model.stages[2].blocks[0].expand.bn
     before = bn.running_mean.clone()
     model(torch.rand(2, 3, 64, 64))
     assert not bn.training
@@ -185,7 +188,7 @@ def test_pretrained_loading_round_trips_with_prefix(tmp_path):
     torch.save({'state_dict': state, 'meta': {}}, path)
     target = small(FilterViT, init_cfg=dict(type='Pretrained', checkpoint=str(path),
                                             prefix='backbone.'))
-    assert not torch.equal(target.stem[0][0].weight, source.stem[0][0].weight)
+    assert not torch.equal(target.stem.conv.conv.weight, source.stem.conv.conv.weight)
     target.init_weights()
     for key, value in source.state_dict().items():
         assert torch.equal(target.state_dict()[key], value), key
@@ -206,7 +209,7 @@ def test_records_masks_and_indices_only_when_asked():
         assert r['mask'].shape == (2, 1, h, w)
         assert r['indices'].shape[0] == 2
     assert records[0]['size'] == (24, 16)
-    assert all(not b.record for _, b in model.filter_blocks())
+    assert all(not b.record for _, b in model.selecting_blocks())
 
 
 def test_forward_never_synchronises_with_host(monkeypatch):
@@ -243,15 +246,21 @@ def test_invalid_arguments_are_clear_errors():
         FilterViT(token_rule=dict(ratio=0))
     with pytest.raises(KeyError, match='unknown token_rule keys'):
         FilterViT(token_rule=dict(k=5))
-    with pytest.raises(TypeError, match='MobileViT has no filter attention'):
+    with pytest.raises(TypeError, match='MobileViT has no token-selecting attention'):
         MobileViT(token_rule=dict(ratio=0.5))
+    with pytest.raises(TypeError, match=r"MobileViT stage 1: MobileViTBlock takes no \['selection'\]"):
+        MobileViT(attention_args=dict(mobilevit=dict(selection='topk')))
+    with pytest.raises(ValueError, match="unknown mask_mode 'half'"):
+        FilterViT(mask_mode='half')
+    with pytest.raises(ValueError, match="unknown attention type 'swin'"):
+        FilterViT(arch=dict(stages=[dict(channels=8, attention=dict(type='swin'))] * 4))
     with pytest.raises(ValueError, match='frozen_stages'):
         MobileViT(frozen_stages=7)
 
 
 def test_token_rule_sets_k_per_stage():
     model = FilterViT(arch='xxs', token_rule=[dict(budget=10), None, dict(ratio=1.0, budget=None), None])
-    blocks = [b for _, b in model.filter_blocks()]
+    blocks = [b for _, b in model.selecting_blocks()]
     assert blocks[0].num_tokens(16, 16) == 10
     assert blocks[1].num_tokens(8, 8) == 32  # arch default ratio 0.5
     assert blocks[2].num_tokens(4, 4) == 16
@@ -280,3 +289,118 @@ def test_backbones_need_only_torch_and_mmengine():
         "print('ok')\n")
     proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0 and proc.stdout.strip() == 'ok', proc.stderr[-2000:]
+
+
+LISTS = {'stages', 'blocks', 'layers'}  # the only modules whose children are a homogeneous list
+
+
+@pytest.mark.parametrize('cls', BACKBONES)
+def test_checkpoint_keys_are_names_not_positions(cls):
+    for key in cls(arch='xs').state_dict():
+        parts = key.split('.')
+        for parent, part in zip(parts, parts[1:]):
+            assert not part.isdigit() or parent in LISTS, f'positional segment in {key}'
+    keys = set(cls(arch='xs').state_dict())
+    assert 'stem.conv.conv.weight' in keys and 'stem.block.depthwise.bn.running_mean' in keys
+    assert 'stages.1.blocks.0.project.conv.weight' in keys
+
+
+def test_key_names_of_each_block_kind():
+    filter_keys = set(FilterViT(arch='xxs').stages[0].state_dict())
+    assert {'attention.scorer.reduce.conv.weight', 'attention.scorer.logit.weight',
+            'attention.transformer.encoder.layers.0.attn.qkv.weight',
+            'attention.transformer.encoder.layers.0.mlp.fc2.bias',
+            'attention.transformer.encoder.norm.weight',
+            'attention.transformer.pos_embed.proj.weight'} <= filter_keys
+    assert 'attention.transformer.proj_out.weight' in FilterViT(arch='xxs').stages[3].state_dict()
+    mobilevit_keys = set(MobileViT(arch='xxs').stages[1].state_dict())
+    assert {'attention.local_conv.conv.weight', 'attention.local_proj.weight',
+            'attention.encoder.layers.1.norm2.weight', 'attention.encoder.norm.weight',
+            'attention.proj.conv.weight', 'attention.fusion.bn.weight'} <= mobilevit_keys
+
+
+def test_gate_mode_leaves_unselected_pixels_untouched_and_trains_the_scorer():
+    torch.manual_seed(0)
+    block = FilterAttentionBlock(16, 32, 1, 4, token_budget=20, mask_mode='gate').train()
+    block.record = True
+    x = torch.randn(2, 16, 9, 11, requires_grad=True)
+    out = block(x)
+    changed = (out != x).any(dim=1).flatten(1)
+    selected = torch.zeros_like(changed).scatter_(1, block.last_indices, True)
+    assert torch.equal(changed, selected)  # only the K attended pixels differ from x
+    out.square().sum().backward()
+    assert block.scorer.logit.weight.grad.abs().sum() > 0
+
+
+def test_gate_mode_at_a_zero_logit_is_dropoutvit_with_the_same_tokens():
+    torch.manual_seed(0)
+    gated = FilterAttentionBlock(8, 16, 1, 4, token_budget=6, mask_mode='gate').eval()
+    nn_init = torch.nn.init
+    nn_init.zeros_(gated.scorer.logit.weight)
+    nn_init.zeros_(gated.scorer.logit.bias)  # gate = 2 * sigmoid(0) = 1 everywhere
+    plain = FilterAttentionBlock(8, 16, 1, 4, token_budget=6, selection='uniform').eval()
+    plain.transformer.load_state_dict(gated.transformer.state_dict())
+    x = torch.randn(2, 8, 6, 7)
+    with torch.no_grad():
+        plain.record = gated.record = True
+        a = gated(x)
+        index = gated.last_indices
+        with_same_tokens = plain.merge(x.clone(), index, *_tokens(plain, x, index))
+    assert torch.allclose(a, with_same_tokens, atol=1e-6)
+
+
+def _tokens(block, x, index):
+    base, tokens, gate = block.split(x, None, index)
+    return tokens, block.transformer.delta(tokens, index, *x.shape[2:]), gate
+
+
+def test_exploration_draws_part_of_k_at_random_in_training_only():
+    torch.manual_seed(0)
+    block = FilterAttentionBlock(8, 16, 1, 4, token_budget=8, explore_ratio=0.5)
+    block.record = True
+    x = torch.randn(1, 8, 10, 10)
+    block.eval()
+    with torch.no_grad():
+        block(x)
+    top8 = set(block.last_indices[0].tolist())
+    block.train()
+    block(x)
+    trained = block.last_indices[0].tolist()
+    assert len(set(trained)) == 8
+    ranked = block.last_mask.flatten(1)[0].argsort(descending=True)[:4].tolist()
+    assert set(trained[:4]) == set(ranked)  # the top half by score
+    assert not set(trained[4:]) & set(ranked)  # the rest drawn among the others
+    assert set(trained[:4]) <= top8
+
+
+def test_override_selection_changes_k_and_rule_and_restores_them():
+    model = small(FilterViT).eval()
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad(), model.record_selections():
+        model(x)
+        trained = [r['indices'].clone() for r in model.last_selections()]
+        with model.override_selection(token_rule=dict(budget=7), selection='uniform'):
+            model(x)
+            overridden = model.last_selections()
+            assert [r['indices'].shape[1] for r in overridden] == [7, 7, 7]
+            from mmfilter.models.token_selection import uniform_indices
+            h, w = overridden[0]['size']
+            assert torch.equal(overridden[0]['indices'][0], uniform_indices(h, w, 7, 'cpu'))
+        model(x)
+    for a, r in zip(trained, model.last_selections()):
+        assert torch.equal(a, r['indices'])
+    with pytest.raises(ValueError, match="cannot select tokens by 'nearest'"):
+        with model.override_selection(selection='nearest'):
+            pass
+    assert all(b.selection == 'topk' for _, b in model.selecting_blocks())
+    dropout = small(DropoutViT).eval()
+    with pytest.raises(ValueError, match='top-K selection needs a scorer'):
+        with dropout.override_selection(selection='topk'), torch.no_grad():
+            dropout(x)
+
+
+def test_attn_drop_reaches_every_attention():
+    model = small(FilterViT, attn_drop_rate=0.2)
+    from mmfilter.models.layers import MultiheadSelfAttention
+    rates = {m.attn_drop for m in model.modules() if isinstance(m, MultiheadSelfAttention)}
+    assert rates == {0.2}

@@ -1,4 +1,7 @@
 """The backbones inside MMDetection and MMSegmentation models built from our configs."""
+import glob
+import os.path as osp
+
 import pytest
 import torch
 from mmengine.config import Config
@@ -43,7 +46,7 @@ def test_detector_builds_and_computes_losses(config, backbone):
     loss = _total(model(**data, mode='loss'))
     assert torch.isfinite(loss) and loss > 0
     loss.backward()
-    assert model.backbone.stem[0][0].weight.grad.abs().sum() > 0
+    assert model.backbone.stem.conv.conv.weight.grad.abs().sum() > 0
 
 
 @pytest.mark.parametrize('backbone', BACKBONES)
@@ -67,7 +70,7 @@ def test_segmentor_builds_and_computes_losses(backbone):
     loss = _total(model(**data, mode='loss'))
     assert torch.isfinite(loss) and loss > 0
     loss.backward()
-    assert model.backbone.stem[0][0].weight.grad.abs().sum() > 0
+    assert model.backbone.stem.conv.conv.weight.grad.abs().sum() > 0
 
 
 @pytest.mark.parametrize('config, channels_key', [
@@ -88,4 +91,35 @@ def test_config_channels_match_backbone(config, channels_key):
     assert cfg.model[channels_key].in_channels == backbone.out_channels
     if 'auxiliary_head' in cfg.model:
         aux = cfg.model.auxiliary_head
-        assert aux.in_channels == backbone.channels[aux.in_index]
+        assert aux.in_channels == backbone.stage_channels[aux.in_index]
+
+
+ALL_CONFIGS = sorted(osp.basename(p) for p in glob.glob(config_path('*.py')))
+
+
+@pytest.mark.parametrize('config', ALL_CONFIGS)
+def test_optimizer_exempts_every_norm_and_bias_from_weight_decay(config):
+    """The built optimizer's groups: weight decay on conv/linear weights only."""
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import MODELS
+
+    import mmfilter  # noqa: F401
+    cfg = Config.fromfile(config_path(config))
+    init_default_scope(cfg.default_scope)
+    model = revert_sync_batchnorm(MODELS.build(cfg.model))
+    norms = {f'{m}.{p}' for m, module in model.named_modules()
+             if isinstance(module, (torch.nn.modules.batchnorm._NormBase, torch.nn.LayerNorm,
+                                    torch.nn.GroupNorm))
+             for p, _ in module.named_parameters(recurse=False)}
+    names = {id(p): n for n, p in model.named_parameters()}
+    decay = cfg.optim_wrapper.optimizer.weight_decay
+    assert decay > 0
+    groups = build_optim_wrapper(model, cfg.optim_wrapper).optimizer.param_groups
+    for group in groups:
+        for param in group['params']:
+            name = names[id(param)]
+            if not param.requires_grad:  # frozen (ResNet's stem): never updated
+                continue
+            exempt = name in norms or name.endswith('.bias')
+            assert group['weight_decay'] == (0 if exempt else decay), name
+    assert sum(len(g['params']) for g in groups) == len(names)

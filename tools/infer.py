@@ -11,11 +11,8 @@ import os
 import os.path as osp
 import sys
 
-from mmengine.config import Config
-from mmengine.registry import init_default_scope
-
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
-from mmfilter.engine import allow_mmengine_checkpoints, read_rgb  # noqa: E402
+from mmfilter.engine.cli import read_rgb  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -33,33 +30,20 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> list:
     args = parse_args(argv)
     images = {path: read_rgb(path) for path in args.images}  # fail before loading a model
-    allow_mmengine_checkpoints()
-    cfg = Config.fromfile(args.config)
-    scope = cfg.get('default_scope', 'mmdet')
-    init_default_scope(scope)
+    from mmfilter.apis import build_visualizer, init_model, predict, scope_of
+    from mmfilter.engine import CheckpointError
+    try:
+        model = init_model(args.config, args.checkpoint, device=args.device)
+    except CheckpointError as e:
+        sys.exit(f'error: {e}')
+    visualizer = build_visualizer(model, opacity=args.opacity)
+    extra = {} if scope_of(model.cfg) == 'mmseg' else dict(pred_score_thr=args.score_thr)
     os.makedirs(args.out_dir, exist_ok=True)
-    if scope == 'mmseg':
-        from mmseg.apis import inference_model, init_model
-        from mmseg.registry import VISUALIZERS
-        model = init_model(cfg, args.checkpoint, device=args.device)
-        infer = inference_model
-    else:
-        from mmdet.apis import inference_detector, init_detector
-        from mmdet.registry import VISUALIZERS
-        model = init_detector(cfg, args.checkpoint, device=args.device)
-        infer = inference_detector
-    visualizer = VISUALIZERS.build(cfg.visualizer)
-    visualizer.dataset_meta = model.dataset_meta
-    if scope == 'mmseg':
-        visualizer.alpha = args.opacity
-
     written = []
     for path, image in images.items():
-        result = infer(model, image[..., ::-1].copy())  # the pipelines expect BGR arrays
         out_file = osp.join(args.out_dir, osp.splitext(osp.basename(path))[0] + '.png')
-        extra = {} if scope == 'mmseg' else dict(pred_score_thr=args.score_thr)
-        visualizer.add_datasample(osp.basename(path), image, data_sample=result, draw_gt=False,
-                                  show=False, out_file=out_file, **extra)
+        visualizer.add_datasample(osp.basename(path), image, data_sample=predict(model, image),
+                                  draw_gt=False, show=False, out_file=out_file, **extra)
         written.append(out_file)
         print(f'{path} -> {out_file}')
     return written

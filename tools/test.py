@@ -14,7 +14,10 @@ from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
 from mmfilter.datasets import DatasetError  # noqa: E402
-from mmfilter.engine import allow_mmengine_checkpoints, check_data, load_config  # noqa: E402
+from mmfilter.engine import CheckpointError, check_checkpoint  # noqa: E402
+from mmfilter.engine.cli import load_config  # noqa: E402
+from mmfilter.engine.distributed import setup_distributed  # noqa: E402
+from mmfilter.engine.preflight import check_data  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -36,7 +39,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    allow_mmengine_checkpoints()
     cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir)
     cfg.load_from = args.checkpoint
     if args.show_dir:
@@ -51,8 +53,13 @@ def main(argv=None) -> dict:
         cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
             dict(type='FilterMaskHook', num_images=args.filter_masks)]
     try:
-        check_data(cfg)
-    except DatasetError as e:
+        check_checkpoint(args.checkpoint)
+        check_data(cfg, splits=('test', ))
+    except (CheckpointError, DatasetError) as e:
+        sys.exit(f'error: {e}')
+    try:
+        setup_distributed(cfg)
+    except ValueError as e:
         sys.exit(f'error: {e}')
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     return runner.test()

@@ -16,8 +16,11 @@ from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
 from mmfilter.datasets import DatasetError  # noqa: E402
-from mmfilter.engine import (allow_mmengine_checkpoints, check_data,  # noqa: E402
-                             existing_checkpoints, load_config)
+from mmfilter.engine import (CheckpointError, check_checkpoint,  # noqa: E402
+                             latest_checkpoint, write_checkpoints_atomically)
+from mmfilter.engine.cli import load_config  # noqa: E402
+from mmfilter.engine.distributed import setup_distributed  # noqa: E402
+from mmfilter.engine.preflight import check_data, existing_checkpoints  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -29,11 +32,16 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='scale the learning rate with the total batch size')
     parser.add_argument('--resume', nargs='?', const='auto', metavar='auto|PATH',
                         help="resume from PATH, or with no value (or 'auto') from the "
-                        'latest checkpoint in the work dir')
+                        'latest complete checkpoint in the work dir')
+    parser.add_argument('--fresh-if-none', action='store_true',
+                        help='with --resume auto: start from scratch when there is nothing to '
+                        'resume (otherwise that stops the run)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, e.g. train_dataloader.batch_size=4')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
                         help='job launcher for distributed training')
+    parser.add_argument('--sync-bn', action='store_true',
+                        help='SyncBatchNorm across processes (distributed training on CUDA)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
@@ -45,21 +53,33 @@ def build_config(args: argparse.Namespace) -> Config:
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'
+    if args.sync_bn:
+        cfg.sync_bn = 'torch'
     if args.auto_scale_lr:
         cfg.setdefault('auto_scale_lr', {})['enable'] = True
     if args.resume == 'auto':
-        cfg.resume, cfg.load_from = True, None
+        latest = latest_checkpoint(cfg.work_dir)
+        if latest is None and not args.fresh_if_none:
+            raise CheckpointError(f'--resume auto: no complete checkpoint in {cfg.work_dir} '
+                                  '(a mistyped --work-dir?); add --fresh-if-none to start from '
+                                  'scratch when there is nothing to resume')
+        cfg.resume, cfg.load_from = latest is not None, latest
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
+    if cfg.get('load_from'):
+        check_checkpoint(cfg.load_from)
     return cfg
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    allow_mmengine_checkpoints()
-    cfg = build_config(args)
     try:
-        check_data(cfg)
+        cfg = build_config(args)
+    except CheckpointError as e:
+        sys.exit(f'error: {e}')
+    write_checkpoints_atomically()
+    try:
+        check_data(cfg, splits=('train', 'val') if cfg.get('val_cfg') else ('train', ))
     except DatasetError as e:
         sys.exit(f'error: {e}')
     previous = existing_checkpoints(cfg.work_dir)
@@ -68,6 +88,10 @@ def main(argv=None) -> None:
               f'({osp.basename(previous[-1])}, ...); this run starts afresh and will overwrite '
               'those of the same name. Use --resume to continue or --work-dir for a new folder.',
               file=sys.stderr)
+    try:
+        setup_distributed(cfg)
+    except ValueError as e:
+        sys.exit(f'error: {e}')
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()
 

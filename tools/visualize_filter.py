@@ -18,11 +18,9 @@ import sys
 
 import mmcv
 import numpy as np
-from mmengine.config import Config
-from mmengine.registry import init_default_scope
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
-from mmfilter.engine import allow_mmengine_checkpoints, read_rgb  # noqa: E402
+from mmfilter.engine.cli import read_rgb  # noqa: E402
 from mmfilter.visualization import heatmap_overlay, mark_tokens, sheet  # noqa: E402
 
 
@@ -39,23 +37,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def build_model(cfg: Config, checkpoint, device: str):
-    if cfg.default_scope == 'mmseg':
-        from mmseg.apis import init_model
-        from mmseg.registry import VISUALIZERS
-        model = init_model(cfg, checkpoint, device=device)
-    else:
-        from mmdet.apis import init_detector
-        from mmdet.registry import VISUALIZERS
-        model = init_detector(cfg, checkpoint, device=device)
-    visualizer = VISUALIZERS.build(cfg.visualizer)
-    visualizer.dataset_meta = model.dataset_meta
-    if not hasattr(model.backbone, 'record_selections'):
-        sys.exit(f'error: {type(model.backbone).__name__} has no filter blocks; use a FilterViT '
-                 'or DropoutViT config')
-    return model, visualizer
-
-
 def save(path: str, rgb: np.ndarray) -> None:
     mmcv.imwrite(np.ascontiguousarray(rgb[..., ::-1]), path)
 
@@ -63,11 +44,19 @@ def save(path: str, rgb: np.ndarray) -> None:
 def main(argv=None) -> list:
     args = parse_args(argv)
     images = {path: read_rgb(path) for path in args.images}
-    allow_mmengine_checkpoints()
-    cfg = Config.fromfile(args.config)
-    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    from mmfilter.apis import build_visualizer, init_model, require_token_selection, scope_of
     from mmfilter.visualization.explain import explain, selection_panels
-    model, visualizer = build_model(cfg, args.checkpoint, args.device)
+    from mmfilter.engine import CheckpointError
+    try:
+        model = init_model(args.config, args.checkpoint, device=args.device)
+    except CheckpointError as e:
+        sys.exit(f'error: {e}')
+    try:
+        require_token_selection(model)
+    except ValueError as e:
+        sys.exit(f'error: {e}')
+    visualizer = build_visualizer(model)
+    scope = scope_of(model.cfg)
     if args.gradcam is not None and not 0 <= args.gradcam < len(model.backbone.stages):
         sys.exit(f'error: --gradcam stage must lie in [0, {len(model.backbone.stages) - 1}]')
     os.makedirs(args.out_dir, exist_ok=True)
@@ -81,14 +70,14 @@ def main(argv=None) -> list:
                      heatmap_overlay(image, result.geometry.map_to_image(sel['mask'])))
             save(f"{stem}_stage{sel['stage']}_tokens.png",
                  mark_tokens(image, result.geometry.token_pixels(sel['indices'], sel['size'])))
-        extra = {} if cfg.default_scope == 'mmseg' else dict(pred_score_thr=args.score_thr)
+        extra = {} if scope == 'mmseg' else dict(pred_score_thr=args.score_thr)
         visualizer.add_datasample('prediction', image, data_sample=result.prediction, draw_gt=False,
                                   show=False, **extra)
         panels = [('prediction', visualizer.get_image())]
         panels += selection_panels(image, result.geometry, result.selections)
         if result.gradcam is not None:
             cam = result.gradcam
-            name = visualizer.dataset_meta['classes'][cam.class_id] if cfg.default_scope == 'mmseg' \
+            name = visualizer.dataset_meta['classes'][cam.class_id] if scope == 'mmseg' \
                 or hasattr(model, 'bbox_head') else 'objectness'
             overlay = heatmap_overlay(image, result.geometry.map_to_image(cam.cam))
             save(f'{stem}_gradcam_stage{cam.stage}.png', overlay)

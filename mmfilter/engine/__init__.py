@@ -1,7 +1,10 @@
+"""Run-time support that needs torch and mmengine only. The tools' helpers live in
+``mmfilter.engine.cli`` and ``mmfilter.engine.preflight`` (they need mmcv)."""
 from .allocator import keep_freed_memory
-from .checkpoint import allow_mmengine_checkpoints
-from .cli import load_config, read_rgb
-from .preflight import check_data, existing_checkpoints
+from .checkpoint import (CheckpointError, allow_mmengine_checkpoints, check_checkpoint,
+                         latest_checkpoint, write_checkpoints_atomically)
+from .hooks import DivergedError, StopOnNonFiniteLoss
 
-__all__ = ['allow_mmengine_checkpoints', 'check_data', 'existing_checkpoints', 'keep_freed_memory',
-           'load_config', 'read_rgb']
+__all__ = ['allow_mmengine_checkpoints', 'check_checkpoint', 'CheckpointError', 'DivergedError',
+           'keep_freed_memory', 'latest_checkpoint', 'StopOnNonFiniteLoss',
+           'write_checkpoints_atomically']

@@ -3,7 +3,7 @@ import glob
 import inspect
 import importlib
 import os.path as osp
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Sequence
 
 from mmengine.config import Config, ConfigDict
 
@@ -15,9 +15,12 @@ DEMO_HINTS = {
 }
 
 
-def _datasets(cfg: Config) -> Iterator[ConfigDict]:
-    """Every leaf dataset config of the train, val and test loaders, in that order."""
-    stack = [cfg.get(f'{split}_dataloader', {}).get('dataset') for split in ('test', 'val', 'train')]
+SPLITS = ('train', 'val', 'test')
+
+
+def _datasets(cfg: Config, splits: Sequence[str] = SPLITS) -> Iterator[ConfigDict]:
+    """Every leaf dataset config of the given splits' loaders, in that order."""
+    stack = [(cfg.get(f'{split}_dataloader') or {}).get('dataset') for split in reversed(splits)]
     while stack:
         ds = stack.pop()
         if not ds:
@@ -37,8 +40,9 @@ def _dataset_class(scope: Optional[str], type_name: str):
     return registry.get(type_name) if registry is not None else None
 
 
-def check_data(cfg: Config) -> None:
-    """Raise :class:`DatasetError` naming the first missing or malformed dataset file.
+def check_data(cfg: Config, splits: Sequence[str] = SPLITS) -> None:
+    """Raise :class:`DatasetError` naming the first missing or malformed dataset file
+    of the ``splits`` a run will read (training: train and val; testing: test).
 
     Demo datasets (types starting with ``Demo``) generate their files on first
     use and check them themselves, so they are skipped here.
@@ -48,7 +52,7 @@ def check_data(cfg: Config) -> None:
     if scope in DEMO_HINTS:
         hint = (f'\nPut the dataset there in its standard layout (see README.md), set '
                 f'data_root with --cfg-options, or run the embedded demo instead: {DEMO_HINTS[scope]}')
-    for ds in _datasets(cfg):
+    for ds in _datasets(cfg, splits):
         type_name = ds.get('type', '')
         if isinstance(type_name, str) and type_name.startswith('Demo'):
             continue

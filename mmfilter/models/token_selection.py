@@ -77,6 +77,23 @@ def random_indices(batch_size: int,
     return noise.topk(k, dim=1, sorted=False).indices
 
 
+def topk_and_random_indices(scores: Tensor,
+                            k: int,
+                            num_random: int,
+                            generator: Optional[torch.Generator] = None) -> Tensor:
+    """The ``k - num_random`` highest scores per image and ``num_random`` other
+    positions drawn uniformly from the rest: ``[B, N] -> [B, K]`` (distinct)."""
+    _check_k(k, scores.shape[1])
+    if not 0 <= num_random <= k:
+        raise ValueError(f'cannot draw {num_random} of K={k} tokens at random')
+    if num_random == 0:
+        return topk_indices(scores, k)
+    top = topk_indices(scores, k - num_random)
+    noise = torch.rand(scores.shape, device=scores.device, generator=generator)
+    noise.scatter_(1, top, -1.)  # drawn noise lies in [0, 1): the top ones are never drawn
+    return torch.cat((top, noise.topk(num_random, dim=1, sorted=False).indices), dim=1)
+
+
 def uniform_indices(height: int, width: int, k: int, device: torch.device) -> Tensor:
     """``k`` positions spread evenly over a ``height x width`` map: ``[K]``.
 

@@ -33,7 +33,7 @@ class FilterMaskHook(Hook):
         return model.backbone
 
     def _set_recording(self, runner, on: bool) -> None:
-        for _, block in self._backbone(runner).filter_blocks():
+        for _, block in self._backbone(runner).selecting_blocks():
             block.record = on
 
     def before_test(self, runner) -> None:

@@ -12,8 +12,8 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from mmfilter import DropoutViT, FilterViT, MobileViT  # noqa: E402
-from mmfilter.models.layers import (FilterAttentionBlock, MobileViTBlock,  # noqa: E402
-                                    PooledAttentionBlock)
+from mmfilter.models.layers import (MobileViTBlock, PooledAttentionBlock,  # noqa: E402
+                                    TokenSelectingBlock)
 from mmfilter.models.token_selection import pool_stride_for_budget  # noqa: E402
 
 BACKBONES = [(cls, arch) for cls in (FilterViT, DropoutViT, MobileViT) for arch in ('xxs', 'xs', 's')]
@@ -30,15 +30,15 @@ def attention_tokens(model, height: int, width: int) -> list:
     rows = []
     for i, stage in enumerate(model.stages):
         h, w = stage_map_size(height, width, i)
-        for block in stage:
-            if isinstance(block, FilterAttentionBlock):
-                rows.append((i, 'filter', h * w, block.num_tokens(h, w)))
-            elif isinstance(block, PooledAttentionBlock):
-                s = pool_stride_for_budget(h, w, block.token_budget)
-                rows.append((i, f'pooled/{s}', h * w, math.ceil(h / s) * math.ceil(w / s)))
-            elif isinstance(block, MobileViTBlock):
-                p = block.patch_size
-                rows.append((i, f'mobilevit {p}x{p}', h * w, math.ceil(h / p) * math.ceil(w / p)))
+        block = getattr(stage, 'attention', None)
+        if isinstance(block, TokenSelectingBlock):
+            rows.append((i, 'filter', h * w, block.num_tokens(h, w)))
+        elif isinstance(block, PooledAttentionBlock):
+            s = pool_stride_for_budget(h, w, block.token_budget)
+            rows.append((i, f'pooled/{s}', h * w, math.ceil(h / s) * math.ceil(w / s)))
+        elif isinstance(block, MobileViTBlock):
+            p = block.patch_size
+            rows.append((i, f'mobilevit {p}x{p}', h * w, math.ceil(h / p) * math.ceil(w / p)))
     return rows
 
 
@@ -59,7 +59,7 @@ def main(argv=None) -> None:
     for cls, arch in BACKBONES:
         model = cls(arch=arch)
         params = sum(p.numel() for p in model.parameters())
-        with_head = params + classifier_head_params(model.channels[-1])
+        with_head = params + classifier_head_params(model.stage_channels[-1])
         cells = []
         for h, w in sizes:
             cells.append('<br>'.join(f's{i} {kind} {n}→{k}' for i, kind, n, k in attention_tokens(model, h, w)))

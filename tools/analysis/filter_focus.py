@@ -17,12 +17,9 @@ from collections import defaultdict
 
 import mmcv
 import numpy as np
-from mmengine.config import Config
-from mmengine.registry import init_default_scope
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from mmfilter.datasets.scene import OBJECT_CLASSES  # noqa: E402
-from mmfilter.engine import allow_mmengine_checkpoints  # noqa: E402
 from mmfilter.visualization import on_object_fraction  # noqa: E402
 
 
@@ -63,18 +60,17 @@ def main(argv=None) -> dict:
     parser.add_argument('--object-classes', nargs='+', default=list(OBJECT_CLASSES))
     parser.add_argument('--device', default='cpu')
     args = parser.parse_args(argv)
-    allow_mmengine_checkpoints()
-    cfg = Config.fromfile(args.config)
-    scope = cfg.get('default_scope', 'mmdet')
-    init_default_scope(scope)
+    from mmfilter.apis import init_model, scope_of
     from mmfilter.visualization.explain import explain
-    if scope == 'mmseg':
-        from mmseg.apis import init_model
-        model = init_model(cfg, args.checkpoint, device=args.device)
+    from mmfilter.engine import CheckpointError
+    try:
+        model = init_model(args.config, args.checkpoint, device=args.device)
+    except CheckpointError as e:
+        sys.exit(f'error: {e}')
+    cfg = model.cfg
+    if scope_of(cfg) == 'mmseg':
         samples = segmentation_samples(cfg, args.object_classes)
     else:
-        from mmdet.apis import init_detector
-        model = init_detector(cfg, args.checkpoint, device=args.device)
         samples = detection_samples(cfg)
 
     on_object, area, tokens = defaultdict(list), [], {}

@@ -1,6 +1,8 @@
 # Faster R-CNN + FPN over FilterViT-xs: MMDetection's base model with our backbone.
 _base_ = ['mmdet::_base_/models/faster-rcnn_r50_fpn.py']
 custom_imports = dict(imports=['mmfilter'], allow_failed_imports=False)
+# A loss that is nan or inf stops the run at that iteration with a non-zero exit.
+custom_hooks = [dict(type='StopOnNonFiniteLoss')]
 
 model = dict(
     backbone=dict(
@@ -10,4 +12,4 @@ model = dict(
         out_indices=(0, 1, 2, 3),
         drop_path_rate=0.1,
         init_cfg=None),
-    neck=dict(in_channels=[32, 64, 96, 160]))  # = FilterViT(arch='xs').channels
+    neck=dict(in_channels=[32, 64, 96, 160]))  # = FilterViT(arch='xs').out_channels

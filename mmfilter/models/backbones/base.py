@@ -1,12 +1,16 @@
 """A table-driven CNN/transformer hybrid backbone with the OpenMMLab knobs.
 
-FilterViT, DropoutViT and MobileViT differ only in their arch tables and in the
-token selection of their filter-attention stages; everything else lives here.
+A stem (stride 2) and four stages of inverted residuals, each stage optionally
+ending in a stage-attention block of a registered kind (``ATTENTION_BLOCKS``:
+``'filter'``, ``'pooled'``, ``'mobilevit'``). FilterViT, DropoutViT and MobileViT
+are arch tables plus the keyword arguments of their block kinds.
 """
+from collections import OrderedDict
 from contextlib import contextmanager
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
+from inspect import signature
 from itertools import accumulate
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.utils.checkpoint as cp
@@ -14,11 +18,10 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..layers import (ConvNormAct, FilterAttentionBlock, InvertedResidual, MobileViTBlock,
-                      PooledAttentionBlock)
+from ..layers import ATTENTION_BLOCKS, ConvNormAct, InvertedResidual, TokenSelectingBlock
 
-ATTENTION_KINDS = (None, 'filter', 'pooled', 'mobilevit')
 NUM_STAGES = 4
+TokenRule = Union[None, dict, Sequence[Optional[dict]]]
 
 
 @dataclass(frozen=True)
@@ -31,30 +34,44 @@ class StemSpec:
 
 @dataclass(frozen=True)
 class StageSpec:
-    """One stage: ``blocks`` inverted residuals (the first with stride 2), then attention.
+    """One stage: ``blocks`` inverted residuals (the first with stride 2), then
+    optionally a stage-attention block.
 
-    ``attention`` is None, ``'filter'`` (top-K or random tokens, K from
-    ``token_ratio`` / ``token_budget``), ``'pooled'`` (global attention over at
-    most ``token_budget`` pooled cells) or ``'mobilevit'`` (2×2-patch attention).
+    ``attention`` is None or a dict with the block kind as ``type`` (a key of
+    ``ATTENTION_BLOCKS``) and its arguments, e.g. ``dict(type='filter',
+    embed_dim=64, depth=1, num_heads=4, token_ratio=0.25, token_budget=1024)``.
+    ``channels``, ``drop_path`` and ``attn_drop`` are filled in by the backbone.
     """
     channels: int
     blocks: int = 1
     expand_ratio: float = 4
-    attention: Optional[str] = None
-    embed_dim: int = 0
-    depth: int = 0
-    num_heads: int = 4
-    mlp_ratio: float = 2.
-    token_ratio: Optional[float] = None
-    token_budget: Optional[int] = None
+    attention: Optional[Mapping[str, Any]] = None
 
     def __post_init__(self) -> None:
-        if self.attention not in ATTENTION_KINDS:
-            raise ValueError(f'unknown attention {self.attention!r}; choose from {ATTENTION_KINDS}')
         if self.blocks < 1:
             raise ValueError(f'a stage needs at least one (strided) block, got blocks={self.blocks}')
-        if self.attention is not None and (self.embed_dim < 1 or self.depth < 1):
-            raise ValueError(f'{self.attention} attention needs embed_dim and depth ≥ 1')
+        if self.attention is None:
+            return
+        kind = self.attention.get('type')
+        if kind not in ATTENTION_BLOCKS.module_dict:
+            raise ValueError(f'unknown attention type {kind!r}; choose from '
+                             f'{sorted(ATTENTION_BLOCKS.module_dict)}')
+        if self.attention.get('embed_dim', 0) < 1 or self.attention.get('depth', 0) < 1:
+            raise ValueError(f'{kind} attention needs embed_dim and depth ≥ 1')
+
+    @property
+    def depth(self) -> int:
+        """Transformer layers in this stage."""
+        return self.attention['depth'] if self.attention else 0
+
+    @property
+    def block_class(self) -> Optional[type]:
+        return ATTENTION_BLOCKS.get(self.attention['type']) if self.attention else None
+
+    @property
+    def selects_tokens(self) -> bool:
+        cls = self.block_class
+        return cls is not None and issubclass(cls, TokenSelectingBlock)
 
 
 def _spec(cls, cfg, where: str):
@@ -90,18 +107,19 @@ class HybridBackbone(BaseModule):
     Args:
         arch: a name from ``arch_settings`` or a custom dict (see :class:`StageSpec`).
         in_channels: image channels.
-        out_indices: stages whose outputs are returned, in ``[0, 3]``.
+        out_indices: stages whose outputs are returned, in ``[0, 3]`` (an int or a
+            sequence).
         frozen_stages: stages up to this one get no gradient and stay in eval
             mode; 0 freezes the stem only, -1 nothing.
         norm_eval: keep every BatchNorm in eval mode while training.
         with_cp: activation checkpointing per stage (saves memory, costs time).
         drop_path_rate: stochastic depth, rising linearly over all transformer layers.
-        token_rule: overrides ``token_ratio`` / ``token_budget`` of the
-            filter-attention stages: one dict for all or a list, one per stage.
-        selection: ``'topk'`` (FilterViT) or ``'random'`` (DropoutViT).
-        random_eval: keep random selection at evaluation (DropoutViT only).
-        channels_last: run in channels-last memory layout (faster on CPU:
-            FilterViT-xs at 1600×2688 takes 1.5 s instead of 2.3 s); the
+        attn_drop_rate: dropout on the attention weights of every transformer layer.
+        token_rule: overrides ``token_ratio`` / ``token_budget`` of the stages
+            whose blocks select tokens: one dict for all or a list, one per stage.
+        attention_args: extra keyword arguments per block kind, e.g.
+            ``{'filter': dict(selection='random')}``.
+        channels_last: run in channels-last memory layout (faster on CPU); the
             returned maps are contiguous NCHW either way.
         init_cfg: e.g. ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')``.
     """
@@ -111,20 +129,20 @@ class HybridBackbone(BaseModule):
     def __init__(self,
                  arch: Union[str, dict] = 'xs',
                  in_channels: int = 3,
-                 out_indices: Sequence[int] = (0, 1, 2, 3),
+                 out_indices: Union[int, Sequence[int]] = (0, 1, 2, 3),
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  with_cp: bool = False,
                  drop_path_rate: float = 0.,
-                 token_rule: Union[None, dict, Sequence[Optional[dict]]] = None,
-                 selection: str = 'topk',
-                 random_eval: bool = False,
+                 attn_drop_rate: float = 0.,
+                 token_rule: TokenRule = None,
+                 attention_args: Optional[Dict[str, dict]] = None,
                  channels_last: bool = True,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         name = type(self).__name__
         stem, stages = resolve_arch(arch, self.arch_settings, name)
-        stages = apply_token_rule(stages, token_rule)
+        stages = apply_token_rule(stages, token_rule, name)
         self.out_indices = normalize_out_indices(out_indices, name)
         if not -1 <= frozen_stages <= NUM_STAGES:
             raise ValueError(f'frozen_stages must lie in [-1, {NUM_STAGES}], got {frozen_stages}')
@@ -134,26 +152,28 @@ class HybridBackbone(BaseModule):
         self.with_cp = with_cp
         self.channels_last = channels_last
         self.stage_specs = stages
-        self.channels: List[int] = [s.channels for s in stages]
+        self.stage_channels: List[int] = [s.channels for s in stages]
 
-        self.stem = nn.Sequential(
-            ConvNormAct(in_channels, stem.channels, 3, stride=2),
-            InvertedResidual(stem.channels, stem.out_channels, 1, stem.expand_ratio))
-        depths = [s.depth if s.attention else 0 for s in stages]
+        self.stem = nn.Sequential(OrderedDict(
+            conv=ConvNormAct(in_channels, stem.channels, 3, stride=2),
+            block=InvertedResidual(stem.channels, stem.out_channels, 1, stem.expand_ratio)))
+        depths = [s.depth for s in stages]
         rates = torch.linspace(0, drop_path_rate, max(sum(depths), 1)).tolist()
         self.stages = nn.ModuleList()
         in_ch = stem.out_channels
-        for spec, start in zip(stages, accumulate([0] + depths[:-1])):
-            self.stages.append(
-                build_stage(in_ch, spec, rates[start:start + spec.depth], selection, random_eval))
+        for i, (spec, start) in enumerate(zip(stages, accumulate([0] + depths[:-1]))):
+            self.stages.append(build_stage(
+                in_ch, spec, rates[start:start + spec.depth], attn_drop_rate,
+                attention_args or {}, f'{name} stage {i}'))
             in_ch = spec.channels
         self.apply(_init_module)
         self._freeze_stages()
 
     @property
     def out_channels(self) -> List[int]:
-        """Channels of the returned maps, in ``out_indices`` order (for necks)."""
-        return [self.channels[i] for i in self.out_indices]
+        """Channels of the returned maps, in ``out_indices`` order: what a neck's
+        ``in_channels`` must be. ``stage_channels`` lists all four stages."""
+        return [self.stage_channels[i] for i in self.out_indices]
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """``[B, in_channels, H, W]`` → one ``[B, C_i, ceil(H / 2^(i+2)), ...]`` map per out index."""
@@ -190,18 +210,18 @@ class HybridBackbone(BaseModule):
             for param in module.parameters():
                 param.requires_grad = False
 
-    # -- token selections, for visualisation ---------------------------------
-    def filter_blocks(self) -> Iterator[Tuple[int, FilterAttentionBlock]]:
-        """``(stage index, block)`` for every filter-attention block."""
+    # -- blocks that select tokens: recording and overrides -------------------
+    def selecting_blocks(self) -> Iterator[Tuple[int, TokenSelectingBlock]]:
+        """``(stage index, block)`` for every block that attends a selected subset."""
         for i, stage in enumerate(self.stages):
             for module in stage.modules():
-                if isinstance(module, FilterAttentionBlock):
+                if isinstance(module, TokenSelectingBlock):
                     yield i, module
 
     @contextmanager
     def record_selections(self) -> Iterator[None]:
-        """Within this context, filter blocks keep their masks and token indices."""
-        blocks = [b for _, b in self.filter_blocks()]
+        """Within this context, token-selecting blocks keep their masks and indices."""
+        blocks = [b for _, b in self.selecting_blocks()]
         for block in blocks:
             block.record = True
         try:
@@ -211,58 +231,100 @@ class HybridBackbone(BaseModule):
                 block.record = False
 
     def last_selections(self) -> List[dict]:
-        """Per filter block of the last recorded forward: ``stage``, ``mask``
-        (``[B, 1, h, w]``, None for random selection), ``indices`` ``[B, K]``,
-        ``size`` ``(h, w)`` of the map the tokens were picked from."""
+        """Per token-selecting block of the last recorded forward: ``stage``,
+        ``mask`` (``[B, 1, h, w]``, None where nothing is scored), ``indices``
+        ``[B, K]``, ``size`` ``(h, w)`` of the map the tokens were picked from."""
         return [
             dict(stage=i, mask=b.last_mask, indices=b.last_indices, size=b.last_size)
-            for i, b in self.filter_blocks() if b.last_indices is not None
+            for i, b in self.selecting_blocks() if b.last_indices is not None
         ]
 
+    @contextmanager
+    def override_selection(self, token_rule: TokenRule = None,
+                           selection: Optional[str] = None) -> Iterator[None]:
+        """Within this context, the token-selecting blocks use ``token_rule``
+        (as the constructor's; ``dict(ratio=1.0, budget=None)`` attends every
+        pixel) and/or the ``selection`` rule (``'random'`` draws at evaluation
+        too); the trained settings come back after."""
+        blocks = list(self.selecting_blocks())
+        names = ('token_ratio', 'token_budget', 'selection', 'random_eval')
+        saved = [{n: getattr(b, n) for n in names if hasattr(b, n)} for _, b in blocks]
+        rules = _rules_per_stage(token_rule, type(self).__name__)
+        try:
+            for stage, block in blocks:
+                rule = rules[stage]
+                if rule:
+                    _check_rule(rule)
+                    block.token_ratio = rule.get('ratio', block.token_ratio)
+                    block.token_budget = rule.get('budget', block.token_budget)
+                if selection is not None:
+                    block.check_selection(selection)
+                    block.selection = selection
+                    if hasattr(block, 'random_eval'):
+                        block.random_eval = selection == 'random'
+            yield
+        finally:
+            for (_, block), attributes in zip(blocks, saved):
+                for name, value in attributes.items():
+                    setattr(block, name, value)
 
-def build_stage(in_channels: int, spec: StageSpec, drop_path: List[float], selection: str,
-                random_eval: bool) -> nn.Sequential:
-    """Inverted residuals (first strided), then the stage's attention block."""
-    blocks: List[nn.Module] = [InvertedResidual(in_channels, spec.channels, 2, spec.expand_ratio)]
+
+def build_stage(in_channels: int, spec: StageSpec, drop_path: List[float], attn_drop: float,
+                attention_args: Dict[str, dict], where: str) -> nn.Sequential:
+    """``blocks``: inverted residuals (the first strided); ``attention``: the stage's block."""
+    blocks = [InvertedResidual(in_channels, spec.channels, 2, spec.expand_ratio)]
     blocks += [
         InvertedResidual(spec.channels, spec.channels, 1, spec.expand_ratio)
         for _ in range(spec.blocks - 1)
     ]
-    attention = dict(channels=spec.channels, embed_dim=spec.embed_dim, depth=spec.depth,
-                     num_heads=spec.num_heads, mlp_ratio=spec.mlp_ratio, drop_path=drop_path)
-    if spec.attention == 'filter':
-        blocks.append(FilterAttentionBlock(
-            **attention, token_ratio=spec.token_ratio, token_budget=spec.token_budget,
-            selection=selection, random_eval=random_eval))
-    elif spec.attention == 'pooled':
-        blocks.append(PooledAttentionBlock(**attention, token_budget=spec.token_budget))
-    elif spec.attention == 'mobilevit':
-        blocks.append(MobileViTBlock(**attention))
-    return nn.Sequential(*blocks)
+    stage = OrderedDict(blocks=nn.Sequential(*blocks))
+    if spec.attention is not None:
+        cfg = dict(spec.attention, channels=spec.channels, drop_path=drop_path,
+                   attn_drop=attn_drop, **attention_args.get(spec.attention['type'], {}))
+        known = signature(spec.block_class).parameters
+        unknown = sorted(set(cfg) - {'type'} - set(known))
+        if unknown:
+            raise TypeError(f'{where}: {spec.block_class.__name__} takes no {unknown}; '
+                            f'its arguments: {sorted(known)}')
+        stage['attention'] = ATTENTION_BLOCKS.build(cfg)
+    return nn.Sequential(stage)
 
 
-def apply_token_rule(stages: List[StageSpec],
-                     token_rule: Union[None, dict, Sequence[Optional[dict]]]) -> List[StageSpec]:
-    """Replace ``token_ratio`` / ``token_budget`` of the filter-attention stages."""
+def _check_rule(rule: dict) -> None:
+    unknown = set(rule) - {'ratio', 'budget'}
+    if unknown:
+        raise KeyError(f'unknown token_rule keys {sorted(unknown)}; use ratio and budget')
+
+
+def _rules_per_stage(token_rule: TokenRule, backbone: str) -> List[Optional[dict]]:
+    if token_rule is None or isinstance(token_rule, dict):
+        return [token_rule] * NUM_STAGES
+    rules = list(token_rule)
+    if len(rules) != NUM_STAGES:
+        raise ValueError(f'{backbone} token_rule has {len(rules)} entries for {NUM_STAGES} stages')
+    return rules
+
+
+def apply_token_rule(stages: List[StageSpec], token_rule: TokenRule,
+                     backbone: str) -> List[StageSpec]:
+    """Replace ``token_ratio`` / ``token_budget`` of the stages whose blocks select tokens."""
     if token_rule is None:
         return stages
-    rules = [token_rule] * len(stages) if isinstance(token_rule, dict) else list(token_rule)
-    if len(rules) != len(stages):
-        raise ValueError(f'token_rule has {len(rules)} entries for {len(stages)} stages')
+    if not any(spec.selects_tokens for spec in stages):
+        raise TypeError(f'{backbone} has no token-selecting attention; drop token_rule')
     out = []
-    for spec, rule in zip(stages, rules):
-        if rule and spec.attention == 'filter':
-            unknown = set(rule) - {'ratio', 'budget'}
-            if unknown:
-                raise KeyError(f'unknown token_rule keys {sorted(unknown)}; use ratio and budget')
-            spec = replace(spec, **{f'token_{key}': value for key, value in rule.items()})
+    for spec, rule in zip(stages, _rules_per_stage(token_rule, backbone)):
+        if rule and spec.selects_tokens:
+            _check_rule(rule)
+            attention = dict(spec.attention, **{f'token_{k}': v for k, v in rule.items()})
+            spec = StageSpec(spec.channels, spec.blocks, spec.expand_ratio, attention)
         out.append(spec)
     return out
 
 
-def normalize_out_indices(out_indices: Sequence[int], backbone: str) -> Tuple[int, ...]:
-    indices = tuple(out_indices)
-    bad = [i for i in indices if not -NUM_STAGES <= i < NUM_STAGES]
+def normalize_out_indices(out_indices: Union[int, Sequence[int]], backbone: str) -> Tuple[int, ...]:
+    indices = (out_indices, ) if isinstance(out_indices, int) else tuple(out_indices)
+    bad = [i for i in indices if not isinstance(i, int) or not -NUM_STAGES <= i < NUM_STAGES]
     if bad or not indices:
         raise ValueError(f'{backbone} out_indices {indices} out of range: '
                          f'{NUM_STAGES} stages, indices must lie in [0, {NUM_STAGES - 1}]')

@@ -1,11 +1,13 @@
 """FilterViT and DropoutViT (Sun & Chen, arXiv 2410.22709) for dense prediction.
 
 Narrow MobileNetV2 stages at strides 2-4, filter attention over a bounded number
-of salient tokens at strides 4-16, pooled global attention at stride 32. K is a
+of selected tokens at strides 4-16, pooled global attention at stride 32. K is a
 ratio of the map capped by a budget, so attention cost stops growing with the
 image: at 224×224 the ratios apply (784 / 392 / 98 tokens), at detection sizes
 the budget does.
 """
+from typing import Optional
+
 from mmengine.registry import MODELS
 
 from .base import HybridBackbone
@@ -15,14 +17,14 @@ def _filter_vit_arch(channels, embed_dims, depths, expand_ratios, blocks=(2, 1, 
                      budget: int = 1024) -> dict:
     kinds = ('filter', 'filter', 'filter', 'pooled')
     ratios = (0.25, 0.5, 0.5, None)
-    return dict(
-        stem=dict(channels=16, out_channels=16, expand_ratio=2),
-        stages=[
-            dict(channels=c, blocks=b, expand_ratio=e, attention=kind, embed_dim=d, depth=n,
-                 num_heads=4, token_ratio=r, token_budget=budget)
-            for c, b, e, kind, d, n, r in zip(channels, blocks, expand_ratios, kinds, embed_dims,
-                                              depths, ratios)
-        ])
+    stages = []
+    for c, b, e, kind, d, n, r in zip(channels, blocks, expand_ratios, kinds, embed_dims, depths,
+                                      ratios):
+        attention = dict(type=kind, embed_dim=d, depth=n, num_heads=4, token_budget=budget)
+        if kind == 'filter':
+            attention['token_ratio'] = r
+        stages.append(dict(channels=c, blocks=b, expand_ratio=e, attention=attention))
+    return dict(stem=dict(channels=16, out_channels=16, expand_ratio=2), stages=stages)
 
 
 FILTERVIT_ARCHS = {
@@ -36,10 +38,17 @@ FILTERVIT_ARCHS = {
 class FilterViT(HybridBackbone):
     """FilterViT: a conv scorer picks the top-K pixels per image for attention.
 
-    Returns four NCHW maps at strides 4, 8, 16, 32 (``self.channels`` lists their
-    widths); the unselected pixels of each filtered map are the features scaled
-    by the salient mask. See :class:`HybridBackbone` for the arguments; the arch
-    is ``'xxs'``, ``'xs'``, ``'s'`` or a custom dict.
+    Returns four NCHW maps at strides 4, 8, 16, 32 (``out_channels`` lists the
+    widths of those in ``out_indices``). See :class:`HybridBackbone` for the
+    common arguments; the arch is ``'xxs'``, ``'xs'``, ``'s'`` or a custom dict.
+
+    Args:
+        mask_mode: how the saliency reaches the output (see
+            :mod:`mmfilter.models.layers.filter_attention`): ``'scale'`` multiplies
+            the whole map by the mask (the paper's), ``'gate'`` scales only the
+            attention updates of the selected tokens.
+        explore_ratio: share of K drawn at random among the unselected pixels
+            in training (evaluation takes the plain top-K).
 
     Example:
         >>> model = FilterViT(arch='xs', token_rule=dict(ratio=0.25, budget=2048))
@@ -48,19 +57,35 @@ class FilterViT(HybridBackbone):
     """
     arch_settings = FILTERVIT_ARCHS
 
-    def __init__(self, arch='xs', **kwargs) -> None:
-        super().__init__(arch=arch, **kwargs)
+    def __init__(self,
+                 arch='xs',
+                 mask_mode: str = 'scale',
+                 explore_ratio: float = 0.,
+                 attention_args: Optional[dict] = None,
+                 **kwargs) -> None:
+        filter_args = dict(selection='topk', mask_mode=mask_mode, explore_ratio=explore_ratio)
+        super().__init__(arch=arch, attention_args=_merged(attention_args, filter_args), **kwargs)
 
 
 @MODELS.register_module()
-class DropoutViT(FilterViT):
-    """DropoutViT: FilterViT with K pixels drawn at random instead of scored.
+class DropoutViT(HybridBackbone):
+    """DropoutViT: FilterViT's network with K pixels drawn at random instead of scored.
 
     Training draws independently per image; evaluation takes a fixed, evenly
     spread subsample, unless ``random_eval=True`` keeps it random.
     """
+    arch_settings = FILTERVIT_ARCHS
 
-    def __init__(self, arch='xs', random_eval: bool = False, **kwargs) -> None:
-        if kwargs.pop('selection', 'random') != 'random':
-            raise ValueError('DropoutViT always selects tokens at random; use FilterViT for top-K')
-        super().__init__(arch=arch, selection='random', random_eval=random_eval, **kwargs)
+    def __init__(self,
+                 arch='xs',
+                 random_eval: bool = False,
+                 attention_args: Optional[dict] = None,
+                 **kwargs) -> None:
+        filter_args = dict(selection='random', random_eval=random_eval)
+        super().__init__(arch=arch, attention_args=_merged(attention_args, filter_args), **kwargs)
+
+
+def _merged(attention_args: Optional[dict], filter_args: dict) -> dict:
+    args = dict(attention_args or {})
+    args['filter'] = dict(args.get('filter', {}), **filter_args)
+    return args

@@ -1,4 +1,10 @@
-"""MobileViT (Mehta & Rastegari, arXiv 2110.02178) with four dense outputs, as the baseline."""
+"""MobileViT (Mehta & Rastegari, arXiv 2110.02178) with four dense outputs, as the baseline.
+
+MobileViT differs from FilterViT in its widths and depths and in its attention:
+every stage from stride 8 ends in a MobileViT block (local conv, global
+attention over the 2×2-interleaved patch sequences of the whole map, fusion);
+nothing is selected, and stride 4 has no attention.
+"""
 from mmengine.registry import MODELS
 
 from .base import HybridBackbone
@@ -7,8 +13,9 @@ from .base import HybridBackbone
 def _mobilevit_arch(stem_out: int, channels, embed_dims, expand_ratio: float) -> dict:
     stages = [dict(channels=channels[0], blocks=3, expand_ratio=expand_ratio)]
     stages += [
-        dict(channels=c, blocks=1, expand_ratio=expand_ratio, attention='mobilevit', embed_dim=d,
-             depth=n, num_heads=4) for c, d, n in zip(channels[1:], embed_dims, (2, 4, 3))
+        dict(channels=c, blocks=1, expand_ratio=expand_ratio,
+             attention=dict(type='mobilevit', embed_dim=d, depth=n, num_heads=4))
+        for c, d, n in zip(channels[1:], embed_dims, (2, 4, 3))
     ]
     return dict(stem=dict(channels=16, out_channels=stem_out, expand_ratio=expand_ratio),
                 stages=stages)
@@ -32,7 +39,4 @@ class MobileViT(HybridBackbone):
     arch_settings = MOBILEVIT_ARCHS
 
     def __init__(self, arch='xs', **kwargs) -> None:
-        for key in ('selection', 'random_eval', 'token_rule'):
-            if key in kwargs:
-                raise TypeError(f'MobileViT has no filter attention; drop {key!r}')
         super().__init__(arch=arch, **kwargs)

@@ -1,12 +1,15 @@
+from .blocks import ATTENTION_BLOCKS, TokenSelectingBlock
 from .conv import ConvNormAct, InvertedResidual
-from .filter_attention import FilterAttentionBlock, FilterScorer, TokenAttention
+from .filter_attention import FilterAttentionBlock, FilterScorer
 from .global_attention import PooledAttentionBlock
 from .mobilevit_block import MobileViTBlock
 from .position import CoordinatePositionEncoding
+from .token_attention import TokenAttention
 from .transformer import DropPath, MultiheadSelfAttention, TransformerEncoder, TransformerLayer
 
 __all__ = [
-    'ConvNormAct', 'InvertedResidual', 'FilterAttentionBlock', 'FilterScorer', 'TokenAttention',
-    'PooledAttentionBlock', 'MobileViTBlock', 'CoordinatePositionEncoding', 'DropPath',
-    'MultiheadSelfAttention', 'TransformerEncoder', 'TransformerLayer'
+    'ATTENTION_BLOCKS', 'TokenSelectingBlock', 'ConvNormAct', 'InvertedResidual',
+    'FilterAttentionBlock', 'FilterScorer', 'TokenAttention', 'PooledAttentionBlock',
+    'MobileViTBlock', 'CoordinatePositionEncoding', 'DropPath', 'MultiheadSelfAttention',
+    'TransformerEncoder', 'TransformerLayer'
 ]

@@ -1,9 +1,14 @@
 """Convolutional building blocks: conv-norm-activation and MobileNetV2's inverted residual."""
+from collections import OrderedDict
+
 from torch import Tensor, nn
 
 
 class ConvNormAct(nn.Sequential):
-    """``Conv2d`` (no bias) → ``BatchNorm2d`` → optional ``SiLU``; 'same' padding."""
+    """``Conv2d`` (no bias) → ``BatchNorm2d`` → optional ``SiLU``; 'same' padding.
+
+    Parameters are named ``conv.*`` and ``bn.*``.
+    """
 
     def __init__(self,
                  in_channels: int,
@@ -12,18 +17,18 @@ class ConvNormAct(nn.Sequential):
                  stride: int = 1,
                  groups: int = 1,
                  act: bool = True) -> None:
-        super().__init__(
-            nn.Conv2d(in_channels, out_channels, kernel_size, stride,
-                      padding=kernel_size // 2, groups=groups, bias=False),
-            nn.BatchNorm2d(out_channels),
-            nn.SiLU(inplace=True) if act else nn.Identity())
+        super().__init__(OrderedDict(
+            conv=nn.Conv2d(in_channels, out_channels, kernel_size, stride,
+                           padding=kernel_size // 2, groups=groups, bias=False),
+            bn=nn.BatchNorm2d(out_channels),
+            act=nn.SiLU(inplace=True) if act else nn.Identity()))
 
 
 class InvertedResidual(nn.Module):
-    """MobileNetV2 block: 1×1 expand → 3×3 depthwise (stride) → 1×1 project.
+    """MobileNetV2 block: 1×1 ``expand`` → 3×3 ``depthwise`` (stride) → 1×1 ``project``.
 
     ``[B, C_in, H, W] -> [B, C_out, H / stride, W / stride]``; residual when the
-    shape is kept.
+    shape is kept. With ``expand_ratio=1`` there is no expansion.
     """
 
     def __init__(self,
@@ -33,13 +38,11 @@ class InvertedResidual(nn.Module):
                  expand_ratio: float = 4) -> None:
         super().__init__()
         hidden = int(round(in_channels * expand_ratio))
-        layers = [] if expand_ratio == 1 else [ConvNormAct(in_channels, hidden)]
-        layers += [
-            ConvNormAct(hidden, hidden, 3, stride, groups=hidden),
-            ConvNormAct(hidden, out_channels, act=False),
-        ]
-        self.conv = nn.Sequential(*layers)
+        self.expand = nn.Identity() if expand_ratio == 1 else ConvNormAct(in_channels, hidden)
+        self.depthwise = ConvNormAct(hidden, hidden, 3, stride, groups=hidden)
+        self.project = ConvNormAct(hidden, out_channels, act=False)
         self.use_residual = stride == 1 and in_channels == out_channels
 
     def forward(self, x: Tensor) -> Tensor:
-        return x + self.conv(x) if self.use_residual else self.conv(x)
+        out = self.project(self.depthwise(self.expand(x)))
+        return x + out if self.use_residual else out

@@ -1,82 +1,66 @@
-"""Filter attention: self-attention over the K most salient pixels of a map.
+"""Filter attention: self-attention over K selected pixels of a map, written back into it.
 
-FilterViT scores every pixel with a small conv *filter* (sigmoid mask), scales
-the features by the mask (the scorer's gradient path), lets the top-K pixels
-attend to each other and writes them back into the masked map. DropoutViT is the
-same block with a random choice of pixels and no scorer.
+FilterViT scores every pixel with a small conv *filter* and attends the top-K
+pixels; DropoutViT is the same block with the K pixels drawn at random and no
+scorer. How the saliency reaches the output (and so how the scorer learns) is
+the ``mask_mode``:
+
+- ``'scale'`` (the paper's): the whole map is multiplied by ``m = sigmoid(s)``;
+  the scorer learns from every pixel through that product, and the top-K pixels
+  are then replaced by their attended tokens.
+- ``'gate'``: the map passes unchanged; each selected token's attention update
+  is multiplied by ``2 * sigmoid(s)`` (1 at a zero logit). The scorer learns
+  only where attention was applied, from how much that attention helped.
+
+``explore_ratio`` (top-K only) draws that share of K at random among the
+unselected pixels during training, so the scorer also learns about pixels it
+does not pick yet; evaluation always takes the plain top-K.
 """
 from typing import Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
 
-from ..token_selection import (all_indices, as_tokens, check_token_budget, check_token_ratio,
-                               from_tokens, gather_tokens, num_selected_tokens, random_indices,
-                               scatter_tokens_, topk_indices, uniform_indices)
+from ..token_selection import (all_indices, as_tokens, from_tokens, gather_tokens,
+                               random_indices, scatter_tokens_, topk_and_random_indices,
+                               uniform_indices)
+from .blocks import ATTENTION_BLOCKS, TokenSelectingBlock
 from .conv import ConvNormAct
-from .position import CoordinatePositionEncoding
-from .transformer import TransformerEncoder
+from .token_attention import TokenAttention
 
-SELECTIONS = ('topk', 'random')
+MASK_MODES = ('scale', 'gate')
 
 
 class FilterScorer(nn.Sequential):
     """Saliency logits per pixel: ``[B, C, H, W] -> [B, 1, H, W]``.
 
-    A 1×1 conv-BN-SiLU squeezes the channels by ``reduction``, then a 3×3 conv
-    gives each pixel its logit from its neighbourhood. Squeezing first keeps the
-    full-resolution passes narrow: at stride 4 of FilterViT-xs it takes half
-    the time of a depthwise 3×3 conv-BN-SiLU at full width (1.4 vs 2.9 ms).
+    ``reduce``: a 1×1 conv-BN-SiLU squeezing the channels by ``reduction``;
+    ``logit``: a 3×3 conv giving each pixel its logit from its neighbourhood.
+    Squeezing first keeps the full-resolution passes narrow.
     """
 
     def __init__(self, channels: int, reduction: int = 8) -> None:
         hidden = max(channels // reduction, 4)
-        super().__init__(
-            ConvNormAct(channels, hidden),
-            nn.Conv2d(hidden, 1, 3, padding=1))
-
-
-class TokenAttention(nn.Module):
-    """Attend a token set in its own width and add the result back.
-
-    ``tokens + proj_out(encoder(proj_in(tokens) + pos))``: ``[B, K, C] -> [B, K, C]``.
-    """
-
-    def __init__(self,
-                 channels: int,
-                 embed_dim: int,
-                 depth: int,
-                 num_heads: int,
-                 mlp_ratio: float = 2.,
-                 drop_path: 'float | Sequence[float]' = 0.) -> None:
         super().__init__()
-        self.proj_in = nn.Linear(channels, embed_dim)
-        self.pos_embed = CoordinatePositionEncoding(embed_dim)
-        self.encoder = TransformerEncoder(embed_dim, depth, num_heads, mlp_ratio, drop_path)
-        self.proj_out = nn.Linear(embed_dim, channels)
-
-    def forward(self, tokens: Tensor, indices: Tensor, height: int, width: int) -> Tensor:
-        embedded = self.proj_in(tokens) + self.pos_embed(indices, height, width)
-        return tokens + self.proj_out(self.encoder(embedded))
+        self.reduce = ConvNormAct(channels, hidden)
+        self.logit = nn.Conv2d(hidden, 1, 3, padding=1)
 
 
-class FilterAttentionBlock(nn.Module):
-    """Sparse self-attention over K selected pixels, written back into the full map.
+@ATTENTION_BLOCKS.register_module(name='filter')
+class FilterAttentionBlock(TokenSelectingBlock):
+    """Sparse self-attention over K selected pixels: ``[B, C, H, W] -> [B, C, H, W]``.
 
-    ``[B, C, H, W] -> [B, C, H, W]``. With ``selection='topk'`` (FilterViT) a
-    scorer makes a mask ``m = sigmoid(scorer(x))`` and the output is ``x * m``
-    with the K most salient pixels replaced by their attended tokens. With
-    ``selection='random'`` (DropoutViT) there is no mask; K pixels are drawn
-    independently per image in training and spread evenly at evaluation, unless
-    ``random_eval`` keeps the draw random.
+    Selections: ``'topk'`` (the K most salient pixels; builds the ``scorer``),
+    ``'random'`` (K pixels drawn independently per image in training and spread
+    evenly at evaluation, unless ``random_eval``), ``'uniform'`` (always spread
+    evenly). A block built with a scorer keeps scoring (and masking) under any
+    selection, so the same weights can be evaluated with other selections.
 
-    K is ``ceil(token_ratio * H * W)`` capped by ``token_budget`` and clamped to
-    ``[1, H * W]``; attention cost follows K, not the map size.
-
-    Set ``record = True`` to keep the last forward's mask and indices
-    (``last_mask`` ``[B, 1, H, W]`` or None, ``last_indices`` ``[B, K]``,
-    ``last_size`` ``(H, W)``).
+    Forward, step by step (each step a method, so profilers time what runs):
+    :meth:`score` → :meth:`select` → :meth:`split` → ``transformer.delta`` →
+    :meth:`merge`.
     """
+    selections = ('topk', 'random', 'uniform')
 
     def __init__(self,
                  channels: int,
@@ -87,71 +71,84 @@ class FilterAttentionBlock(nn.Module):
                  token_budget: Optional[int] = None,
                  selection: str = 'topk',
                  random_eval: bool = False,
+                 mask_mode: str = 'scale',
+                 explore_ratio: float = 0.,
                  mlp_ratio: float = 2.,
-                 drop_path: 'float | Sequence[float]' = 0.) -> None:
-        super().__init__()
-        if selection not in SELECTIONS:
-            raise ValueError(f'unknown token selection {selection!r}; choose from {SELECTIONS}')
-        check_token_ratio(token_ratio)
-        check_token_budget(token_budget)
-        self.token_ratio = token_ratio
-        self.token_budget = token_budget
-        self.selection = selection
+                 drop_path: 'float | Sequence[float]' = 0.,
+                 attn_drop: float = 0.) -> None:
+        super().__init__(token_ratio, token_budget, selection)
+        if mask_mode not in MASK_MODES:
+            raise ValueError(f'unknown mask_mode {mask_mode!r}; choose from {MASK_MODES}')
+        if not 0 <= explore_ratio < 1:
+            raise ValueError(f'explore_ratio must lie in [0, 1), got {explore_ratio}')
         self.random_eval = random_eval
+        self.mask_mode = mask_mode
+        self.explore_ratio = explore_ratio
         self.scorer = FilterScorer(channels) if selection == 'topk' else None
-        self.attention = TokenAttention(channels, embed_dim, depth, num_heads, mlp_ratio,
-                                        drop_path)
-        self.record = False
-        self.last_mask: Optional[Tensor] = None
-        self.last_indices: Optional[Tensor] = None
-        self.last_size: Optional[Tuple[int, int]] = None
+        self.transformer = TokenAttention(channels, embed_dim, depth, num_heads, mlp_ratio,
+                                          drop_path, attn_drop)
 
-    def num_tokens(self, height: int, width: int) -> int:
-        """K for a ``height x width`` map."""
-        return num_selected_tokens(height * width, self.token_ratio, self.token_budget)
+    def score(self, x: Tensor) -> Optional[Tensor]:
+        """Saliency logits ``[B, 1, H, W]``, or None for a block without a scorer."""
+        return None if self.scorer is None else self.scorer(x)
 
-    def select(self, scores: Optional[Tensor], batch_size: int, height: int, width: int,
+    def select(self, logits: Optional[Tensor], batch_size: int, height: int, width: int,
                k: int, device: torch.device) -> Tensor:
-        """Indices ``[B, K]`` of the pixels that become tokens (top-K of ``scores``
-        ``[B, N]`` when given)."""
+        """Indices ``[B, K]`` of the pixels that become tokens."""
         num_pixels = height * width
         if k == num_pixels:
             return all_indices(batch_size, num_pixels, device)
-        if scores is not None:
-            return topk_indices(scores, k)
-        if self.training or self.random_eval:
+        if self.selection == 'topk':
+            if logits is None:
+                raise ValueError('top-K selection needs a scorer; this block was built without '
+                                 "one (selection='random')")
+            explore = round(self.explore_ratio * k) if self.training else 0
+            return topk_and_random_indices(logits.flatten(1), k, explore)
+        if self.selection == 'random' and (self.training or self.random_eval):
             return random_indices(batch_size, num_pixels, k, device)
         return uniform_indices(height, width, k, device).expand(batch_size, k)
+
+    def split(self, x: Tensor, logits: Optional[Tensor],
+              indices: Tensor) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
+        """The map the tokens are written back into, the tokens ``[B, K, C]`` and
+        the gate of their updates ``[B, K, 1]`` (None: ungated)."""
+        height, width = x.shape[2:]
+        dense = indices.shape[1] == height * width
+        if logits is not None and self.mask_mode == 'scale':
+            mask = logits.sigmoid()
+            base = x * mask
+            if dense:
+                return base, as_tokens(base), None
+            # Gathered from x and the mask (which x * mask keeps for its backward),
+            # so that the tokens can be written back into base in place.
+            return base, gather_tokens(x, indices) * gather_tokens(mask, indices), None
+        gate = None
+        if logits is not None:  # 'gate'
+            gate = 2 * (as_tokens(logits) if dense else gather_tokens(logits, indices)).sigmoid()
+        if dense:
+            return x, as_tokens(x), gate
+        return x.clone(), gather_tokens(x, indices), gate
+
+    def merge(self, base: Tensor, indices: Tensor, tokens: Tensor, delta: Tensor,
+              gate: Optional[Tensor]) -> Tensor:
+        """Write ``tokens + gate * delta`` back at ``indices`` of ``base``."""
+        attended = tokens + (delta if gate is None else gate * delta)
+        height, width = base.shape[2:]
+        if indices.shape[1] == height * width:
+            return from_tokens(attended, height, width)
+        return scatter_tokens_(base, indices, attended)
 
     def forward(self, x: Tensor) -> Tensor:
         batch_size, _, height, width = x.shape
         k = self.num_tokens(height, width)
-        logits = mask = None
-        if self.scorer is not None:
-            logits = self.scorer(x)
-            mask = logits.sigmoid()
-        indices = self.select(None if logits is None else logits.flatten(1), batch_size,
-                              height, width, k, x.device)
-        if self.record:
-            self.last_mask = None if mask is None else mask.detach()
-            self.last_indices = indices.detach()
-            self.last_size = (height, width)
-
-        if k == height * width:  # dense: no gather or scatter needed
-            dense = x if mask is None else x * mask
-            return from_tokens(self.attention(as_tokens(dense), indices, height, width),
-                               height, width)
-        # The masked map's tokens come from x and mask (which x * mask keeps for
-        # its backward), so that they can be written back into out in place.
-        tokens = gather_tokens(x, indices)
-        if mask is None:
-            out = x.clone()
-        else:
-            out = x * mask
-            tokens = tokens * gather_tokens(mask, indices)
-        attended = self.attention(tokens, indices, height, width)
-        return scatter_tokens_(out, indices, attended)
+        logits = self.score(x)
+        indices = self.select(logits, batch_size, height, width, k, x.device)
+        self.remember(logits, indices, height, width)
+        base, tokens, gate = self.split(x, logits, indices)
+        delta = self.transformer.delta(tokens, indices, height, width)
+        return self.merge(base, indices, tokens, delta, gate)
 
     def extra_repr(self) -> str:
         return (f'selection={self.selection!r}, token_ratio={self.token_ratio}, '
-                f'token_budget={self.token_budget}, random_eval={self.random_eval}')
+                f'token_budget={self.token_budget}, random_eval={self.random_eval}, '
+                f'mask_mode={self.mask_mode!r}, explore_ratio={self.explore_ratio}')

@@ -6,9 +6,11 @@ from torch import Tensor, nn
 
 from ..token_selection import (all_indices, as_tokens, check_token_budget, from_tokens,
                                pool_stride_for_budget)
-from .filter_attention import TokenAttention
+from .blocks import ATTENTION_BLOCKS
+from .token_attention import TokenAttention
 
 
+@ATTENTION_BLOCKS.register_module(name='pooled')
 class PooledAttentionBlock(nn.Module):
     """Global self-attention over a pooled copy of the map, added back upsampled.
 
@@ -25,21 +27,21 @@ class PooledAttentionBlock(nn.Module):
                  num_heads: int,
                  token_budget: Optional[int] = None,
                  mlp_ratio: float = 2.,
-                 drop_path: 'float | Sequence[float]' = 0.) -> None:
+                 drop_path: 'float | Sequence[float]' = 0.,
+                 attn_drop: float = 0.) -> None:
         super().__init__()
         check_token_budget(token_budget)
         self.token_budget = token_budget
-        self.attention = TokenAttention(channels, embed_dim, depth, num_heads, mlp_ratio,
-                                        drop_path)
+        self.transformer = TokenAttention(channels, embed_dim, depth, num_heads, mlp_ratio,
+                                          drop_path, attn_drop)
 
     def forward(self, x: Tensor) -> Tensor:
         batch_size, _, height, width = x.shape
         stride = pool_stride_for_budget(height, width, self.token_budget)
         pooled = F.avg_pool2d(x, stride, stride, ceil_mode=True) if stride > 1 else x
         grid_h, grid_w = pooled.shape[2:]
-        tokens = as_tokens(pooled)
         indices = all_indices(batch_size, grid_h * grid_w, x.device)
-        delta = self.attention(tokens, indices, grid_h, grid_w) - tokens
+        delta = self.transformer.delta(as_tokens(pooled), indices, grid_h, grid_w)
         delta = from_tokens(delta, grid_h, grid_w)
         if stride > 1:
             delta = F.interpolate(delta, size=(height, width), mode='bilinear', align_corners=False)

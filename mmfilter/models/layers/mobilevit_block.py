@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .blocks import ATTENTION_BLOCKS
 from .conv import ConvNormAct
 from .transformer import TransformerEncoder
 
@@ -25,9 +26,17 @@ def fold_patches(tokens: Tensor, batch_size: int, height: int, width: int, patch
     return x.reshape(batch_size, height, width, channels).permute(0, 3, 1, 2)
 
 
+@ATTENTION_BLOCKS.register_module(name='mobilevit')
 class MobileViTBlock(nn.Module):
-    """``[B, C, H, W] -> [B, C, H, W]``; maps whose sides are not multiples of the
-    patch size are zero-padded for the transformer and cropped after it."""
+    """MobileViT's block: ``[B, C, H, W] -> [B, C, H, W]``.
+
+    ``local_conv`` (3×3 conv-BN-SiLU) and ``local_proj`` (1×1 conv to the
+    embedding width), ``encoder`` (transformer ``layers`` and final ``norm``) over
+    the ``patch_size²`` interleaved sequences of the map, ``proj`` (1×1
+    conv-BN-SiLU back to ``C``) and ``fusion`` (3×3 conv-BN-SiLU over the input
+    and the projection, concatenated). Maps whose sides are not multiples of the
+    patch size are zero-padded for the transformer and cropped after it.
+    """
 
     def __init__(self,
                  channels: int,
@@ -36,21 +45,21 @@ class MobileViTBlock(nn.Module):
                  num_heads: int,
                  patch_size: int = 2,
                  mlp_ratio: float = 2.,
-                 drop_path: 'float | Sequence[float]' = 0.) -> None:
+                 drop_path: 'float | Sequence[float]' = 0.,
+                 attn_drop: float = 0.) -> None:
         super().__init__()
         self.patch_size = patch_size
-        self.local = nn.Sequential(
-            ConvNormAct(channels, channels, 3),
-            nn.Conv2d(channels, embed_dim, 1, bias=False))
-        self.encoder = TransformerEncoder(embed_dim, depth, num_heads, mlp_ratio,
-                                          drop_path)
+        self.local_conv = ConvNormAct(channels, channels, 3)
+        self.local_proj = nn.Conv2d(channels, embed_dim, 1, bias=False)
+        self.encoder = TransformerEncoder(embed_dim, depth, num_heads, mlp_ratio, drop_path,
+                                          attn_drop)
         self.proj = ConvNormAct(embed_dim, channels)
         self.fusion = ConvNormAct(2 * channels, channels, 3)
 
     def forward(self, x: Tensor) -> Tensor:
         batch_size, _, height, width = x.shape
         p = self.patch_size
-        y = self.local(x)
+        y = self.local_proj(self.local_conv(x))
         pad_h, pad_w = -height % p, -width % p
         if pad_h or pad_w:
             y = F.pad(y, (0, pad_w, 0, pad_h))

@@ -1,4 +1,5 @@
 """Pre-norm transformer encoder over token sequences ``[B, N, C]``."""
+from collections import OrderedDict
 from typing import Sequence
 
 import torch.nn.functional as F
@@ -64,7 +65,8 @@ class TransformerLayer(nn.Module):
         self.norm1 = nn.LayerNorm(dim)
         self.attn = MultiheadSelfAttention(dim, num_heads, attn_drop)
         self.norm2 = nn.LayerNorm(dim)
-        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.SiLU(inplace=True), nn.Linear(hidden, dim))
+        self.mlp = nn.Sequential(OrderedDict(
+            fc1=nn.Linear(dim, hidden), act=nn.SiLU(inplace=True), fc2=nn.Linear(hidden, dim)))
         self.drop_path = DropPath(drop_path)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -72,17 +74,25 @@ class TransformerLayer(nn.Module):
         return x + self.drop_path(self.mlp(self.norm2(x)))
 
 
-class TransformerEncoder(nn.Sequential):
-    """``depth`` transformer layers and a final LayerNorm: ``[B, N, C] -> [B, N, C]``."""
+class TransformerEncoder(nn.Module):
+    """``depth`` transformer ``layers`` and a final LayerNorm ``norm``: ``[B, N, C] -> [B, N, C]``."""
 
     def __init__(self,
                  dim: int,
                  depth: int,
                  num_heads: int,
                  mlp_ratio: float = 2.,
-                 drop_path: 'float | Sequence[float]' = 0.) -> None:
+                 drop_path: 'float | Sequence[float]' = 0.,
+                 attn_drop: float = 0.) -> None:
+        super().__init__()
         rates = list(drop_path) if isinstance(drop_path, Sequence) else [drop_path] * depth
         if len(rates) != depth:
             raise ValueError(f'{len(rates)} drop-path rates given for {depth} layers')
-        super().__init__(*[TransformerLayer(dim, num_heads, mlp_ratio, rate) for rate in rates],
-                         nn.LayerNorm(dim))
+        self.layers = nn.ModuleList(
+            TransformerLayer(dim, num_heads, mlp_ratio, rate, attn_drop) for rate in rates)
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        for layer in self.layers:
+            x = layer(x)
+        return self.norm(x)

@@ -1,0 +1,13 @@
+# The two commands of the README's quick start; each sets up what it needs first
+# (tools/install.sh: minutes the first time, a second once everything is there).
+.PHONY: setup demo test
+
+setup:
+	bash tools/install.sh
+
+# Main job: RetinaNet-FilterViT trained and evaluated on the embedded demo data.
+demo: setup
+	python tools/train.py configs/retinanet_filtervit_demo.py
+
+test: setup
+	python -m pytest tests

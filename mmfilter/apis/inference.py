@@ -1,0 +1,66 @@
+"""One way to build a detector or segmentor from a config, whatever its library."""
+from typing import Optional, Union
+
+import numpy as np
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+from ..engine import check_checkpoint
+
+SCOPES = ('mmdet', 'mmseg')
+
+
+def scope_of(cfg: Config) -> str:
+    """The library that runs ``cfg``: its ``default_scope``, MMDetection if unset."""
+    scope = cfg.get('default_scope', 'mmdet')
+    if scope not in SCOPES:
+        raise ValueError(f'default_scope {scope!r} is neither of {SCOPES}')
+    return scope
+
+
+def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
+               device: str = 'cpu'):
+    """A detector (``mmdet.apis.init_detector``) or segmentor (``mmseg.apis.init_model``)
+    in eval mode, with ``checkpoint`` loaded when given (raises
+    :class:`~mmfilter.engine.CheckpointError` first if it is not a complete one)."""
+    if checkpoint is not None:
+        check_checkpoint(checkpoint)
+    cfg = config if isinstance(config, Config) else Config.fromfile(config)
+    scope = scope_of(cfg)
+    init_default_scope(scope)
+    if scope == 'mmseg':
+        from mmseg.apis import init_model as init_segmentor
+        return init_segmentor(cfg, checkpoint, device=device)
+    from mmdet.apis import init_detector
+    return init_detector(cfg, checkpoint, device=device)
+
+
+def build_visualizer(model, opacity: Optional[float] = None):
+    """The config's visualizer, knowing the model's classes and palette."""
+    if scope_of(model.cfg) == 'mmseg':
+        from mmseg.registry import VISUALIZERS
+    else:
+        from mmdet.registry import VISUALIZERS
+    visualizer = VISUALIZERS.build(model.cfg.visualizer)
+    visualizer.dataset_meta = model.dataset_meta
+    if opacity is not None and hasattr(visualizer, 'alpha'):
+        visualizer.alpha = opacity
+    return visualizer
+
+
+def predict(model, image_rgb: np.ndarray):
+    """The model's prediction for one RGB ``uint8 [H, W, 3]`` image (a data sample)."""
+    bgr = np.ascontiguousarray(image_rgb[..., ::-1])  # the pipelines expect BGR arrays
+    if scope_of(model.cfg) == 'mmseg':
+        from mmseg.apis import inference_model
+        return inference_model(model, bgr)
+    from mmdet.apis import inference_detector
+    return inference_detector(model, bgr)
+
+
+def require_token_selection(model) -> None:
+    """Raise ValueError unless the model's backbone has blocks that select tokens."""
+    backbone = model.backbone
+    if not hasattr(backbone, 'selecting_blocks') or not any(True for _ in backbone.selecting_blocks()):
+        raise ValueError(f'{type(backbone).__name__} has no token-selecting blocks; use a '
+                         'FilterViT or DropoutViT config')

@@ -1,0 +1,94 @@
+"""The benchmark's report: one Markdown table per input size, FilterViT-xs's
+target ratios, and a log-log latency plot."""
+from typing import List, Optional
+
+import torch
+
+# Steps of a filter block that exist only to select and place tokens: scoring with
+# the mask product or gather (split), ranking (select), and the write-back (merge).
+SELECTION_STEPS = ('score', 'select', 'split', 'merge')
+
+
+def _fmt(value, scale=1.0, digits=0) -> str:
+    return '–' if value is None else f'{value * scale:.{digits}f}'
+
+
+def render_markdown(report: dict) -> str:
+    """One table per input size; '–' marks a skipped (too slow) or failed measurement."""
+    results = report['results']
+    labels = [f'b{b}' for b in report['batch_sizes']] + ['train']
+    lines = [f"Device: {report['device']}; amp: {report['amp']}; torch {torch.__version__}; "
+             f"glibc malloc: {report['malloc']}. "
+             'Milliseconds, median over rounds; train = forward + backward, batch '
+             f"{report['train_batch_size']}; peak MiB = memory growth of one batch-1 forward.", '']
+    for size in report['sizes']:
+        lines += [f'{size}:', '',
+                  '| model | params | ' + ' | '.join(f'{label} ms' for label in labels)
+                  + ' | GFLOPs | peak MiB |',
+                  '|---|---:|' + '---:|' * (len(labels) + 2)]
+        for name, r in results.items():
+            cells = [f"{r['params'] / 1e6:.2f} M"]
+            cells += [_fmt(r.get(f'{size}/{label}'), 1000) for label in labels]
+            cells += [_fmt(r.get(f'{size}/gflops'), 1, 1), _fmt(r.get(f'{size}/mem'))]
+            lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
+        lines.append('')
+    lines += ['Targets (FilterViT-xs, batch 1):', '']
+    lines += [f'- {text}' for text in target_lines(report)]
+    return '\n'.join(lines) + '\n'
+
+
+def target_lines(report: dict) -> List[str]:
+    """FilterViT-xs's target ratios at 800x1344 (else the largest size) and the
+    share of each filter block's time that selection takes."""
+    r, sizes = report['results'], report['sizes']
+    ref = '800x1344' if '800x1344' in sizes else sizes[-1]
+    fv = r.get('FilterViT-xs', {})
+    out = []
+
+    def ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
+        return None if a is None or b is None or b == 0 else a / b
+
+    for other, limit in (('MobileViT-xs', 0.35), ('FilterViT-xs-dense', 0.25), ('ResNet-18', 1.0)):
+        value = ratio(fv.get(f'{ref}/b1'), r.get(other, {}).get(f'{ref}/b1'))
+        if value is not None:
+            out.append(f'latency / {other} at {ref} = {value:.2f} (target ≤ {limit})')
+    value = ratio(fv.get('1600x2688/b1'), fv.get('800x1344/b1'))
+    if value is not None:
+        out.append(f'latency 1600x2688 / 800x1344 = {value:.2f} (target ≤ 4.5)')
+    value = ratio(fv.get(f'{ref}/mem'), r.get('ResNet-50', {}).get(f'{ref}/mem'))
+    if value is not None:
+        out.append(f'peak memory / ResNet-50 at {ref} = {value:.2f} (target ≤ 1.0)')
+    for i, b in enumerate(report['filter_blocks']):
+        selection = sum(b[step] for step in SELECTION_STEPS)
+        steps = ', '.join(f'{step} {b[step] * 1000:.2f}' for step in SELECTION_STEPS)
+        out.append(f"filter block {i} ({b['channels']} ch, map {b['map']}, K={b['k']}): "
+                   f"{b['block'] * 1000:.1f} ms, selection {selection / b['block']:.0%} of it "
+                   f"(target ≤ 20%; ms: {steps}); attention on the K tokens "
+                   f"{b['attention'] * 1000:.2f}")
+    return out
+
+
+def plot_latency(report: dict, path: str) -> None:
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 5))
+    colours = plt.get_cmap('tab20').colors  # pairs of shades: the dark ones first, then the light
+    for i, (name, r) in enumerate(report['results'].items()):
+        points = [(h * w, r[f'{h}x{w}/b1']) for h, w in
+                  (tuple(int(v) for v in s.split('x')) for s in report['sizes'])
+                  if r.get(f'{h}x{w}/b1') is not None]
+        if points:
+            xs, ys = zip(*points)
+            ax.plot(xs, ys, marker='o', label=name, color=colours[2 * i % 20 + 2 * i // 20],
+                    linestyle='-' if 'Filter' in name else '--')
+    ax.set_xscale('log')
+    ax.set_yscale('log')
+    ax.set_xlabel('pixels per image')
+    ax.set_ylabel('forward latency, batch 1 (s)')
+    ax.set_title(f"Backbone latency ({report['device']})")
+    ax.grid(True, which='both', alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -1,0 +1,33 @@
+"""Distributed training and testing with MMEngine's runner on CPU as well as GPU.
+
+MMEngine 0.10's ``init_dist`` calls ``torch.cuda.set_device`` whatever the
+backend, and its DDP wrapper passes ``device_ids=[LOCAL_RANK]``, which DDP
+refuses for CPU modules. On a machine without CUDA we start the process group
+ourselves with gloo (the runner then skips ``init_dist``) and wrap the model
+without device ids. On CUDA the config's backend stands (nccl in the
+MMDetection / MMSegmentation runtimes).
+"""
+import torch
+import torch.distributed as torch_dist
+from mmengine.config import Config
+
+
+def setup_distributed(cfg: Config) -> str:
+    """Prepare ``cfg`` (``launcher='pytorch'``) for the machine; returns the backend."""
+    if cfg.get('launcher', 'none') == 'none':
+        return 'none'
+    dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+    if torch.cuda.is_available():
+        return dist_cfg.setdefault('backend', 'nccl')
+    if cfg.launcher != 'pytorch':
+        raise ValueError(f"launcher {cfg.launcher!r} needs CUDA here; on CPU use 'pytorch' "
+                         '(tools/dist_train.sh)')
+    if cfg.get('sync_bn'):
+        raise ValueError('SyncBN needs CUDA; drop --sync-bn on a CPU machine')
+    dist_cfg['backend'] = 'gloo'  # the runtimes' nccl cannot run without CUDA
+    if not torch_dist.is_initialized():
+        torch_dist.init_process_group('gloo')  # rank and world size from torchrun's env
+    wrapper = dict(type='MMDistributedDataParallel', broadcast_buffers=False,
+                   find_unused_parameters=cfg.get('find_unused_parameters', False))
+    cfg.model_wrapper_cfg = dict(wrapper, **cfg.get('model_wrapper_cfg', {}), device_ids=None)
+    return 'gloo'

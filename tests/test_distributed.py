@@ -1,0 +1,47 @@
+"""Two-process training through torchrun on CPU (gloo), as tools/dist_train.sh runs it."""
+import os
+import subprocess
+import sys
+import textwrap
+
+from conftest import REPO, run_tool, tiny_detection_config
+
+RECORDER = textwrap.dedent('''
+    from mmengine.dist import get_rank
+    from mmengine.hooks import Hook
+    from mmengine.registry import HOOKS
+
+
+    @HOOKS.register_module()
+    class RecordSamples(Hook):
+        """Appends the image ids of every training batch to samples_rank<r>.txt."""
+
+        def before_train_iter(self, runner, batch_idx, data_batch=None):
+            ids = [s.img_id for s in data_batch['data_samples']]
+            with open(f'{runner.work_dir}/samples_rank{get_rank()}.txt', 'a') as f:
+                f.write(' '.join(map(str, ids)) + '\\n')
+''')
+
+
+def test_two_processes_train_on_disjoint_samples_and_save_a_loadable_checkpoint(tmp_path):
+    (tmp_path / 'record_samples.py').write_text(RECORDER)
+    cfg = tiny_detection_config(tmp_path)
+    with open(cfg, 'a') as f:
+        f.write("custom_imports = dict(imports=['mmfilter', 'mmfilter.datasets.demo_coco', "
+                "'record_samples'], allow_failed_imports=False)\n"
+                "custom_hooks = [dict(type='StopOnNonFiniteLoss'), dict(type='RecordSamples')]\n"
+                "train_dataloader = dict(batch_size=2)\n")
+    work = tmp_path / 'work'
+    env = dict(os.environ, PYTHONPATH=f'{tmp_path}{os.pathsep}{REPO}', OMP_NUM_THREADS='1',
+               PORT='29517')
+    proc = subprocess.run(['bash', f'{REPO}/tools/dist_train.sh', cfg, '2', '--work-dir', work],
+                          env=env, capture_output=True, text=True, timeout=600, cwd=str(tmp_path))
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    ranks = [(work / f'samples_rank{r}.txt').read_text().split('\n')[:-1] for r in (0, 1)]
+    assert len(ranks[0]) == len(ranks[1]) == 4  # 2 epochs x 2 iterations on each rank
+    for epoch in range(2):  # per epoch, the two ranks share no image
+        seen = [set(' '.join(lines[2 * epoch:2 * epoch + 2]).split()) for lines in ranks]
+        assert seen[0] and seen[1] and not seen[0] & seen[1]
+    evaluated = run_tool('test.py', cfg, work / 'epoch_2.pth', '--work-dir', tmp_path / 'test')
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    assert 'coco/bbox_mAP' in evaluated.stdout + evaluated.stderr

@@ -1,0 +1,132 @@
+"""Faults a new user hits at once (issue 13): each reproduced, each now handled."""
+import subprocess
+import sys
+
+import pytest
+
+from conftest import config_path, load_tool, run_tool, tiny_detection_config
+
+
+def test_diverged_training_stops_with_the_iteration_and_loss_terms(tmp_path):
+    cfg = tiny_detection_config(tmp_path)
+    work = tmp_path / 'work'
+    proc = run_tool('train.py', cfg, '--work-dir', work, '--cfg-options',
+                    'optim_wrapper.optimizer.lr=1e4', 'optim_wrapper.clip_grad=None',
+                    'train_cfg.max_epochs=6', 'train_cfg.val_interval=6')
+    assert proc.returncode != 0
+    assert 'training diverged at iteration' in proc.stderr
+    assert 'loss_cls=' in proc.stderr and 'loss_bbox=' in proc.stderr
+    assert not (work / 'epoch_6.pth').exists()  # stopped before the end
+
+
+def test_test_tool_checks_only_the_test_split_and_data_root_moves_every_path(tmp_path):
+    cfg = load_tool('test.py').load_config(config_path('retinanet_filtervit_coco.py'),
+                                           {'data_root': str(tmp_path / 'mine')})
+    assert cfg.test_dataloader.dataset.data_root == str(tmp_path / 'mine/')
+    assert cfg.train_dataloader.dataset.data_root == str(tmp_path / 'mine/')
+    assert cfg.test_evaluator.ann_file == str(tmp_path / 'mine/annotations/instances_val2017.json')
+    proc = run_tool('test.py', config_path('retinanet_filtervit_coco.py'), 'missing.pth',
+                    '--cfg-options', f'data_root={tmp_path}/mine', cwd=str(tmp_path))
+    assert proc.returncode == 1
+    assert 'instances_val2017.json' in proc.stderr and 'train2017' not in proc.stderr
+
+
+def test_trained_checkpoint_loads_through_mmdet_and_mmseg_apis(trained_detector,
+                                                              trained_segmentor):
+    """In a fresh process that imports nothing of mmfilter itself: the config's
+    custom_imports must be enough for torch's weights-only loading."""
+    det_cfg, det_work, _ = trained_detector
+    seg_cfg, seg_work, _ = trained_segmentor
+    code = (
+        'import sys\n'
+        'from mmdet.apis import init_detector\n'
+        'from mmseg.apis import init_model\n'
+        f"det = init_detector({str(det_cfg)!r}, {str(det_work / 'epoch_2.pth')!r})\n"
+        f"seg = init_model({str(seg_cfg)!r}, {str(seg_work / 'iter_4.pth')!r})\n"
+        "print(type(det.backbone).__name__, type(seg.backbone).__name__)\n")
+    proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                          cwd=str(det_work), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split()[-2:] == ['FilterViT', 'FilterViT']
+
+
+def test_visualize_filter_refuses_a_backbone_without_token_selection(trained_detector, tmp_path):
+    cfg, _, _ = trained_detector
+    image = tmp_path / 'x.png'
+    import cv2
+    import numpy as np
+    cv2.imwrite(str(image), np.zeros((32, 32, 3), np.uint8))
+    mobilevit = tmp_path / 'mobilevit.py'
+    mobilevit.write_text(f"_base_ = ['{cfg}']\nmodel = dict(backbone=dict(type='MobileViT'), "
+                         "neck=dict(in_channels=[24, 48, 64, 80]))\n")
+    proc = run_tool('visualize_filter.py', mobilevit, image, '--out-dir', tmp_path / 'out')
+    assert proc.returncode == 1
+    assert 'MobileViT has no token-selecting blocks' in proc.stderr
+
+
+def test_token_budget_sweep_overrides_k_and_selection(trained_detector, tmp_path):
+    cfg, work, _ = trained_detector
+    rows = load_tool('analysis/token_budget_sweep.py').main([
+        cfg, str(work / 'epoch_2.pth'), '--budgets', '3', 'all', '--selections', 'topk',
+        'uniform', '--repeats', '1', '--out-dir', str(tmp_path)])
+    assert [(r['selection'], r['budget']) for r in rows] == [
+        ('topk', 3), ('topk', 'all'), ('uniform', 3), ('uniform', 'all')]
+    for r in rows:
+        assert r['k'] == ([3, 3, 3] if r['budget'] == 3 else r['n'])
+        assert 0 <= r['coco/bbox_mAP'] <= 1 and r['latency_ms'] > 0
+    assert (tmp_path / 'sweep.png').stat().st_size > 5000
+    assert '| topk | 3 |' in (tmp_path / 'sweep.md').read_text()
+
+
+def _bad_checkpoints(folder, good):
+    """A missing, a truncated and a text file, each named like a checkpoint."""
+    truncated = folder / 'truncated.pth'
+    truncated.write_bytes(good.read_bytes()[:len(good.read_bytes()) // 2])
+    text = folder / 'text.pth'
+    text.write_text('not a checkpoint')
+    return {folder / 'missing.pth': 'checkpoint not found',
+            truncated: 'is truncated', text: 'is not a PyTorch checkpoint'}
+
+
+def test_bad_checkpoints_are_one_line_errors_before_anything_is_built(trained_detector, tmp_path):
+    import cv2
+    import numpy as np
+    cfg, work, _ = trained_detector
+    image = tmp_path / 'image.png'
+    cv2.imwrite(str(image), np.zeros((16, 16, 3), np.uint8))
+    for path, message in _bad_checkpoints(tmp_path, work / 'epoch_2.pth').items():
+        for tool, args in (('test.py', (cfg, path)), ('train.py', (cfg, '--resume', path)),
+                           ('infer.py', (cfg, path, image))):
+            proc = run_tool(tool, *args, '--work-dir' if tool != 'infer.py' else '--out-dir',
+                            tmp_path / 'out')
+            assert proc.returncode == 1, (tool, proc.stderr[-2000:])
+            last = proc.stderr.strip().splitlines()[-1]
+            assert last.startswith('error: ') and message in last and str(path) in last, last
+            assert 'weights_only=False' not in proc.stderr
+
+
+def test_resume_auto_stops_when_there_is_nothing_and_falls_back_past_a_truncated_latest(
+        trained_detector, tmp_path):
+    import shutil
+    cfg, trained, _ = trained_detector
+    empty = run_tool('train.py', cfg, '--work-dir', tmp_path / 'typo', '--resume', 'auto')
+    assert empty.returncode == 1 and 'no complete checkpoint in' in empty.stderr
+    moved = tmp_path / 'moved'
+    shutil.copytree(trained, moved)  # last_checkpoint still names the old absolute path
+    (moved / 'last_checkpoint').write_text(str(tmp_path / 'elsewhere' / 'epoch_2.pth'))
+    half = (moved / 'epoch_2.pth').read_bytes()
+    (moved / 'epoch_2.pth').write_bytes(half[:len(half) // 3])  # killed mid-write
+    from mmfilter.engine import latest_checkpoint
+    with pytest.warns(UserWarning, match='epoch_2.pth is truncated'):
+        assert latest_checkpoint(str(moved)) == str(moved / 'epoch_1.pth')
+
+
+def test_checkpoint_writes_are_atomic(tmp_path):
+    from mmengine.fileio import get_file_backend
+
+    from mmfilter.engine import write_checkpoints_atomically
+    write_checkpoints_atomically()
+    backend = get_file_backend(str(tmp_path / 'x.pth'))
+    backend.put(b'complete', tmp_path / 'x.pth')
+    assert (tmp_path / 'x.pth').read_bytes() == b'complete'
+    assert [p.name for p in tmp_path.iterdir()] == ['x.pth']  # no temporary left behind
