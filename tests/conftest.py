@@ -26,10 +26,10 @@ def config_path(name: str) -> str:
     return osp.join(REPO, 'configs', name)
 
 
-def run_tool(tool: str, *args: str, cwd: str = REPO) -> subprocess.CompletedProcess:
+def run_tool(tool: str, *args: str, cwd: str = REPO, env=None) -> subprocess.CompletedProcess:
     """Run ``tools/<tool>`` in a fresh interpreter, as a user would."""
     return subprocess.run([sys.executable, osp.join(REPO, 'tools', tool), *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600, env=env)
 
 
 def scalars(work_dir) -> list:

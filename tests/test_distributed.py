@@ -26,11 +26,12 @@ RECORDER = textwrap.dedent('''
 def test_two_processes_train_on_disjoint_samples_and_save_a_loadable_checkpoint(tmp_path):
     (tmp_path / 'record_samples.py').write_text(RECORDER)
     cfg = tiny_detection_config(tmp_path)
-    with open(cfg, 'a') as f:
-        f.write("custom_imports = dict(imports=['mmfilter', 'mmfilter.datasets.demo_coco', "
+    text = open(cfg).read().replace('train_dataloader = dict(batch_size=4',
+                                    'train_dataloader = dict(batch_size=2')
+    with open(cfg, 'w') as f:
+        f.write(text + "custom_imports = dict(imports=['mmfilter', 'mmfilter.datasets.demo_coco', "
                 "'record_samples'], allow_failed_imports=False)\n"
-                "custom_hooks = [dict(type='StopOnNonFiniteLoss'), dict(type='RecordSamples')]\n"
-                "train_dataloader = dict(batch_size=2)\n")
+                "custom_hooks = [dict(type='StopOnNonFiniteLoss'), dict(type='RecordSamples')]\n")
     work = tmp_path / 'work'
     env = dict(os.environ, PYTHONPATH=f'{tmp_path}{os.pathsep}{REPO}', OMP_NUM_THREADS='1',
                PORT='29517')
@@ -42,6 +43,7 @@ def test_two_processes_train_on_disjoint_samples_and_save_a_loadable_checkpoint(
     for epoch in range(2):  # per epoch, the two ranks share no image
         seen = [set(' '.join(lines[2 * epoch:2 * epoch + 2]).split()) for lines in ranks]
         assert seen[0] and seen[1] and not seen[0] & seen[1]
-    evaluated = run_tool('test.py', cfg, work / 'epoch_2.pth', '--work-dir', tmp_path / 'test')
+    evaluated = run_tool('test.py', cfg, work / 'epoch_2.pth', '--work-dir', tmp_path / 'test',
+                         env=env)
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
     assert 'coco/bbox_mAP' in evaluated.stdout + evaluated.stderr

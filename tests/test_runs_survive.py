@@ -22,10 +22,12 @@ def test_diverged_training_stops_with_the_iteration_and_loss_terms(tmp_path):
 def test_test_tool_checks_only_the_test_split_and_data_root_moves_every_path(tmp_path):
     cfg = load_tool('test.py').load_config(config_path('retinanet_filtervit_coco.py'),
                                            {'data_root': str(tmp_path / 'mine')})
-    assert cfg.test_dataloader.dataset.data_root == str(tmp_path / 'mine/')
-    assert cfg.train_dataloader.dataset.data_root == str(tmp_path / 'mine/')
+    assert cfg.test_dataloader.dataset.data_root == f'{tmp_path}/mine/'
+    assert cfg.train_dataloader.dataset.data_root == f'{tmp_path}/mine/'
     assert cfg.test_evaluator.ann_file == str(tmp_path / 'mine/annotations/instances_val2017.json')
-    proc = run_tool('test.py', config_path('retinanet_filtervit_coco.py'), 'missing.pth',
+    import torch
+    torch.save({'state_dict': {}}, tmp_path / 'some.pth')  # a complete checkpoint file
+    proc = run_tool('test.py', config_path('retinanet_filtervit_coco.py'), tmp_path / 'some.pth',
                     '--cfg-options', f'data_root={tmp_path}/mine', cwd=str(tmp_path))
     assert proc.returncode == 1
     assert 'instances_val2017.json' in proc.stderr and 'train2017' not in proc.stderr
@@ -41,8 +43,8 @@ def test_trained_checkpoint_loads_through_mmdet_and_mmseg_apis(trained_detector,
         'import sys\n'
         'from mmdet.apis import init_detector\n'
         'from mmseg.apis import init_model\n'
-        f"det = init_detector({str(det_cfg)!r}, {str(det_work / 'epoch_2.pth')!r})\n"
-        f"seg = init_model({str(seg_cfg)!r}, {str(seg_work / 'iter_4.pth')!r})\n"
+        f"det = init_detector({str(det_cfg)!r}, {str(det_work / 'epoch_2.pth')!r}, device='cpu')\n"
+        f"seg = init_model({str(seg_cfg)!r}, {str(seg_work / 'iter_4.pth')!r}, device='cpu')\n"
         "print(type(det.backbone).__name__, type(seg.backbone).__name__)\n")
     proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                           cwd=str(det_work), timeout=300)
@@ -62,20 +64,6 @@ def test_visualize_filter_refuses_a_backbone_without_token_selection(trained_det
     proc = run_tool('visualize_filter.py', mobilevit, image, '--out-dir', tmp_path / 'out')
     assert proc.returncode == 1
     assert 'MobileViT has no token-selecting blocks' in proc.stderr
-
-
-def test_token_budget_sweep_overrides_k_and_selection(trained_detector, tmp_path):
-    cfg, work, _ = trained_detector
-    rows = load_tool('analysis/token_budget_sweep.py').main([
-        cfg, str(work / 'epoch_2.pth'), '--budgets', '3', 'all', '--selections', 'topk',
-        'uniform', '--repeats', '1', '--out-dir', str(tmp_path)])
-    assert [(r['selection'], r['budget']) for r in rows] == [
-        ('topk', 3), ('topk', 'all'), ('uniform', 3), ('uniform', 'all')]
-    for r in rows:
-        assert r['k'] == ([3, 3, 3] if r['budget'] == 3 else r['n'])
-        assert 0 <= r['coco/bbox_mAP'] <= 1 and r['latency_ms'] > 0
-    assert (tmp_path / 'sweep.png').stat().st_size > 5000
-    assert '| topk | 3 |' in (tmp_path / 'sweep.md').read_text()
 
 
 def _bad_checkpoints(folder, good):
@@ -130,3 +118,25 @@ def test_checkpoint_writes_are_atomic(tmp_path):
     backend.put(b'complete', tmp_path / 'x.pth')
     assert (tmp_path / 'x.pth').read_bytes() == b'complete'
     assert [p.name for p in tmp_path.iterdir()] == ['x.pth']  # no temporary left behind
+
+
+def test_infer_names_outputs_by_relative_path_bounds_drawing_and_names_empty_files(
+        trained_detector, tmp_path):
+    import cv2
+    import numpy as np
+    cfg, work, _ = trained_detector
+    rng = np.random.default_rng(0)
+    for folder, shape in (('a', (40, 60, 3)), ('b', (3000, 2200, 3))):
+        (tmp_path / folder).mkdir()
+        cv2.imwrite(str(tmp_path / folder / 'x.png'), rng.integers(0, 255, shape, dtype=np.uint8))
+    out = tmp_path / 'out'
+    proc = run_tool('infer.py', cfg, work / 'epoch_2.pth', tmp_path / 'a' / 'x.png',
+                    tmp_path / 'b' / 'x.png', '--out-dir', out)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert cv2.imread(str(out / 'a' / 'x.png')).shape == (40, 60, 3)
+    assert cv2.imread(str(out / 'b' / 'x.png')).shape == (2048, 1502, 3)  # longer side bounded
+    empty = tmp_path / 'empty.jpg'
+    empty.write_bytes(b'')
+    proc = run_tool('infer.py', cfg, work / 'epoch_2.pth', empty)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == f'error: cannot read image {empty}: the file is empty'

@@ -4,7 +4,9 @@
                           [--score-thr 0.3] [--opacity 0.5] [--device cpu]
 
 Detectors write the image with boxes, labels and scores; segmentors write the
-image with the predicted classes as a coloured overlay. One PNG per input.
+image with the predicted classes as a coloured overlay. One PNG per input, at the
+input's path below the inputs' common folder (``a/x.jpg`` → ``OUT/a/x.png``),
+drawn with the longer side at most 2048 pixels.
 """
 import argparse
 import os
@@ -12,7 +14,7 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
-from mmfilter.engine.cli import read_rgb  # noqa: E402
+from mmfilter.engine.cli import ImageReadError, output_paths, read_rgb  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -29,8 +31,12 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> list:
     args = parse_args(argv)
-    images = {path: read_rgb(path) for path in args.images}  # fail before loading a model
-    from mmfilter.apis import build_visualizer, init_model, predict, scope_of
+    try:
+        for path in args.images:  # every input readable before a model is loaded
+            read_rgb(path)
+    except ImageReadError as e:
+        sys.exit(f'error: {e}')
+    from mmfilter.apis import bounded_for_drawing, build_visualizer, init_model, predict, scope_of
     from mmfilter.engine import CheckpointError
     try:
         model = init_model(args.config, args.checkpoint, device=args.device)
@@ -38,11 +44,12 @@ def main(argv=None) -> list:
         sys.exit(f'error: {e}')
     visualizer = build_visualizer(model, opacity=args.opacity)
     extra = {} if scope_of(model.cfg) == 'mmseg' else dict(pred_score_thr=args.score_thr)
-    os.makedirs(args.out_dir, exist_ok=True)
     written = []
-    for path, image in images.items():
-        out_file = osp.join(args.out_dir, osp.splitext(osp.basename(path))[0] + '.png')
-        visualizer.add_datasample(osp.basename(path), image, data_sample=predict(model, image),
+    for path, out_file in output_paths(args.images, args.out_dir).items():
+        image = read_rgb(path)
+        os.makedirs(osp.dirname(out_file), exist_ok=True)
+        small, sample = bounded_for_drawing(image, predict(model, image))
+        visualizer.add_datasample(osp.basename(path), small, data_sample=sample,
                                   draw_gt=False, show=False, out_file=out_file, **extra)
         written.append(out_file)
         print(f'{path} -> {out_file}')

@@ -20,7 +20,7 @@ import mmcv
 import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
-from mmfilter.engine.cli import read_rgb  # noqa: E402
+from mmfilter.engine.cli import ImageReadError, output_paths, read_rgb  # noqa: E402
 from mmfilter.visualization import heatmap_overlay, mark_tokens, sheet  # noqa: E402
 
 
@@ -43,26 +43,31 @@ def save(path: str, rgb: np.ndarray) -> None:
 
 def main(argv=None) -> list:
     args = parse_args(argv)
-    images = {path: read_rgb(path) for path in args.images}
-    from mmfilter.apis import build_visualizer, init_model, require_token_selection, scope_of
-    from mmfilter.visualization.explain import explain, selection_panels
+    try:
+        for path in args.images:  # every input readable before a model is loaded
+            read_rgb(path)
+    except ImageReadError as e:
+        sys.exit(f'error: {e}')
+    from mmfilter.apis import (MAX_DRAW_SIDE, build_visualizer, init_model,
+                               require_token_selection, scope_of)
     from mmfilter.engine import CheckpointError
+    from mmfilter.visualization.explain import explain, selection_panels
     try:
         model = init_model(args.config, args.checkpoint, device=args.device)
-    except CheckpointError as e:
-        sys.exit(f'error: {e}')
-    try:
         require_token_selection(model)
-    except ValueError as e:
+    except (CheckpointError, ValueError) as e:
         sys.exit(f'error: {e}')
     visualizer = build_visualizer(model)
     scope = scope_of(model.cfg)
     if args.gradcam is not None and not 0 <= args.gradcam < len(model.backbone.stages):
         sys.exit(f'error: --gradcam stage must lie in [0, {len(model.backbone.stages) - 1}]')
-    os.makedirs(args.out_dir, exist_ok=True)
     explanations = []
-    for path, image in images.items():
-        stem = osp.join(args.out_dir, osp.splitext(osp.basename(path))[0])
+    for path, stem in output_paths(args.images, args.out_dir, suffix='').items():
+        image = read_rgb(path)
+        scale = MAX_DRAW_SIDE / max(image.shape[:2])
+        if scale < 1:  # explained and drawn at a bounded size
+            image = mmcv.imrescale(image, scale, interpolation='area')
+        os.makedirs(osp.dirname(stem), exist_ok=True)
         result = explain(model, image, args.gradcam, args.class_id)
         for sel in result.selections:
             if sel['mask'] is not None:

@@ -2,7 +2,8 @@
 
 Needs MMDetection or MMSegmentation, whichever the config's ``default_scope`` names.
 """
-from .inference import (build_visualizer, init_model, predict, require_token_selection,
-                        scope_of)
+from .inference import (MAX_DRAW_SIDE, bounded_for_drawing, build_visualizer, init_model,
+                        predict, require_token_selection, scope_of)
 
-__all__ = ['build_visualizer', 'init_model', 'predict', 'require_token_selection', 'scope_of']
+__all__ = ['MAX_DRAW_SIDE', 'bounded_for_drawing', 'build_visualizer', 'init_model', 'predict',
+           'require_token_selection', 'scope_of']

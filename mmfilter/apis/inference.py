@@ -64,3 +64,34 @@ def require_token_selection(model) -> None:
     if not hasattr(backbone, 'selecting_blocks') or not any(True for _ in backbone.selecting_blocks()):
         raise ValueError(f'{type(backbone).__name__} has no token-selecting blocks; use a '
                          'FilterViT or DropoutViT config')
+
+
+MAX_DRAW_SIDE = 2048
+
+
+def bounded_for_drawing(image_rgb: np.ndarray, sample, max_side: int = MAX_DRAW_SIDE):
+    """``(image, sample)`` scaled down so that the longer side is at most
+    ``max_side``: drawing a 6000×4000 photo at full size costs gigabytes and
+    writes files nobody opens at that size. Predictions are made before, at the
+    model's own resolution; only the drawing is smaller."""
+    height, width = image_rgb.shape[:2]
+    scale = max_side / max(height, width)
+    if scale >= 1:
+        return image_rgb, sample
+    import cv2
+    import torch.nn.functional as F
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = cv2.resize(image_rgb, size, interpolation=cv2.INTER_AREA)
+    sample = sample.clone()
+    if 'pred_instances' in sample:
+        sample.pred_instances.bboxes = sample.pred_instances.bboxes * scale
+        if 'masks' in sample.pred_instances:
+            masks = sample.pred_instances.masks[None].float()
+            sample.pred_instances.masks = F.interpolate(masks, size[::-1])[0] > 0.5
+    if 'pred_sem_seg' in sample:
+        labels = sample.pred_sem_seg.data[None].float()
+        sample.pred_sem_seg.data = F.interpolate(labels, size[::-1], mode='nearest')[0].long()
+        if 'seg_logits' in sample:
+            del sample.seg_logits
+    sample.set_metainfo(dict(ori_shape=small.shape[:2], img_shape=small.shape[:2]))
+    return small, sample

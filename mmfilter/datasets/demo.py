@@ -30,14 +30,35 @@ def _write_image(path: str, rgb: np.ndarray) -> None:
         raise OSError(f'could not write image {path}')
 
 
+def _complete(marker: str, settings: dict) -> bool:
+    """Whether ``marker`` records a finished demo dataset made with ``settings``."""
+    try:
+        with open(marker) as f:
+            return json.load(f) == settings
+    except (OSError, ValueError):
+        return False
+
+
+def first_rank_builds(make, *args):
+    """``make(*args)`` on the first process of a distributed run, then on the
+    others once it has finished (they find the finished dataset); a plain call
+    outside distributed runs."""
+    from mmengine.dist import barrier, get_dist_info
+    rank, world_size = get_dist_info()
+    if rank == 0:
+        result = make(*args)
+    if world_size > 1:
+        barrier()
+    return make(*args) if rank != 0 else result
+
+
 def _build_atomically(root: str, settings: dict, write) -> str:
     """Run ``write(tmp_dir)`` and move the result to ``root``, unless ``root`` already
     holds a complete demo dataset made with the same ``settings``."""
     marker = osp.join(root, _MARKER)
     if osp.isfile(marker):
-        with open(marker) as f:
-            if json.load(f) == settings:
-                return root
+        if _complete(marker, settings):
+            return root
         raise FileExistsError(f'{root} holds a demo dataset made with other settings '
                               f'({marker}); delete the folder to regenerate it')
     if osp.exists(root) and os.listdir(root):
@@ -50,9 +71,13 @@ def _build_atomically(root: str, settings: dict, write) -> str:
         write(tmp)
         with open(osp.join(tmp, _MARKER), 'w') as f:
             json.dump(settings, f)
-        if osp.isdir(root):
-            os.rmdir(root)  # empty, checked above
-        os.rename(tmp, root)
+        try:
+            if osp.isdir(root):
+                os.rmdir(root)  # empty, checked above
+            os.rename(tmp, root)
+        except OSError:  # another process finished the same dataset first
+            if not _complete(marker, settings):
+                raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return root

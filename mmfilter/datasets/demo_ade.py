@@ -6,7 +6,7 @@ from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
 from .checks import check_segmentation_folders
-from .demo import DEMO_SPLITS, make_demo_ade
+from .demo import DEMO_SPLITS, first_rank_builds, make_demo_ade
 from .scene import SEG_CLASSES, seg_palette
 
 
@@ -20,7 +20,7 @@ class DemoADE20KDataset(BaseSegDataset):
                  img_suffix: str = '.jpg', seg_map_suffix: str = '.png',
                  reduce_zero_label: bool = True, **kwargs) -> None:
         data_root = kwargs.get('data_root') or ''
-        make_demo_ade(data_root, splits or DEMO_SPLITS, image_size)
+        first_rank_builds(make_demo_ade, data_root, splits or DEMO_SPLITS, image_size)
         prefix = kwargs.get('data_prefix') or {}
         check_segmentation_folders(osp.join(data_root, prefix.get('img_path', '')),
                                    osp.join(data_root, prefix.get('seg_map_path', '')),

@@ -6,7 +6,7 @@ from mmdet.datasets import CocoDataset
 from mmdet.registry import DATASETS
 
 from .checks import check_coco_annotations
-from .demo import DEMO_SPLITS, make_demo_coco
+from .demo import DEMO_SPLITS, first_rank_builds, make_demo_coco
 from .scene import OBJECT_CLASSES, object_palette
 
 
@@ -23,7 +23,7 @@ class DemoCocoDataset(CocoDataset):
     def __init__(self, *args, splits: Optional[Dict[str, int]] = None, image_size: int = 256,
                  **kwargs) -> None:
         data_root = kwargs.get('data_root') or ''
-        make_demo_coco(data_root, splits or DEMO_SPLITS, image_size)
+        first_rank_builds(make_demo_coco, data_root, splits or DEMO_SPLITS, image_size)
         ann_file = kwargs.get('ann_file', args[0] if args else '')
         img_dir = (kwargs.get('data_prefix') or {}).get('img', '')
         check_coco_annotations(osp.join(data_root, ann_file), osp.join(data_root, img_dir),

@@ -35,19 +35,23 @@ def load_config(path: str, cfg_options: Optional[dict] = None, launcher: str = '
     return cfg
 
 
+class ImageReadError(ValueError):
+    """An input image that is missing or does not decode."""
+
+
 def read_rgb(path: str) -> np.ndarray:
     """An image file as RGB ``uint8 [H, W, 3]``, turned by its EXIF orientation;
-    exits naming the file if it cannot be read."""
+    raises :class:`ImageReadError` naming the file if it cannot be read."""
     if not osp.isfile(path):
-        raise SystemExit(f'error: image not found: {path}')
+        raise ImageReadError(f'image not found: {path}')
     if osp.getsize(path) == 0:
-        raise SystemExit(f'error: cannot read image {path}: the file is empty')
+        raise ImageReadError(f'cannot read image {path}: the file is empty')
     try:
         image = mmcv.imread(path, flag='color')  # OpenCV applies the EXIF orientation
     except cv2.error:
         image = None
     if image is None:  # the bytes do not decode
-        raise SystemExit(f'error: cannot read image {path}: not a decodable image file')
+        raise ImageReadError(f'cannot read image {path}: not a decodable image file')
     return mmcv.bgr2rgb(image)
 
 

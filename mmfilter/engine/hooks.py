@@ -2,6 +2,7 @@
 import math
 from typing import Optional
 
+import torch
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
@@ -25,7 +26,8 @@ class StopOnNonFiniteLoss(Hook):
                          outputs: Optional[dict] = None) -> None:
         if not outputs:
             return
-        terms = {k: float(v) for k, v in outputs.items() if 'loss' in k}
+        terms = {k: float(v.detach() if torch.is_tensor(v) else v)
+                 for k, v in outputs.items() if 'loss' in k}
         if all(math.isfinite(v) for v in terms.values()):
             return
         listed = ', '.join(f'{k}={v:.4g}' for k, v in terms.items())

@@ -1,0 +1,27 @@
+"""Analysis tools on a tiny trained detector: the budget/selection sweep and the scorer's signal."""
+from conftest import load_tool
+
+
+def test_token_budget_sweep_overrides_k_and_selection(trained_detector, tmp_path):
+    cfg, work, _ = trained_detector
+    rows = load_tool('analysis/token_budget_sweep.py').main([
+        cfg, str(work / 'epoch_2.pth'), '--budgets', '3', 'all', '--selections', 'topk',
+        'uniform', '--repeats', '1', '--out-dir', str(tmp_path)])
+    assert [(r['selection'], r['budget']) for r in rows] == [
+        ('topk', 3), ('topk', 'all'), ('uniform', 3), ('uniform', 'all')]
+    for r in rows:
+        assert r['k'] == ([3, 3, 3] if r['budget'] == 3 else r['n'])
+        assert 0 <= r['coco/bbox_mAP'] <= 1 and r['latency_ms'] > 0
+    assert (tmp_path / 'sweep.png').stat().st_size > 5000
+    assert '| topk | 3 |' in (tmp_path / 'sweep.md').read_text()
+
+
+def test_scorer_signal_reports_mask_means_and_gradient_shares(trained_detector):
+    cfg, work, _ = trained_detector
+    stats = load_tool('analysis/scorer_signal.py').main([cfg, str(work / 'epoch_2.pth'),
+                                                         '--num-images', '4'])
+    assert sorted(stats) == [0, 1, 2]
+    for s in stats.values():
+        assert 0 < s['k_share'] < 1
+        assert 0 < s['mask_selected'] < 1 and 0 < s['mask_unselected'] < 1
+        assert 0 < s['grad_share_selected'] < 1  # the paper's mask: every pixel gets gradient

@@ -1,0 +1,94 @@
+"""Where a trained filter's scorer learns from, and what its mask does to the map.
+
+    python tools/analysis/scorer_signal.py CONFIG CHECKPOINT [--num-images 32]
+
+Runs the training loss (the test split's images and labels, no augmentation)
+through the model and backpropagates it. For every block that scores pixels it
+reports, per stage: the mean mask ``sigmoid(logit)`` on the selected and on the
+unselected pixels, and the share of the loss gradient reaching the logits
+(sum of ``|dL/dlogit|``) that comes from the K selected pixels, beside their
+share K/N of the map. With the paper's ``mask_mode='scale'`` every pixel's
+logit gets gradient through ``x * mask``; a scorer whose gradient comes mostly
+from unselected pixels learns which pixels to dim, not which to attend.
+"""
+import argparse
+import os.path as osp
+import sys
+from collections import defaultdict
+
+import torch
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+
+def scorer_signal(model, batches) -> dict:
+    """Per stage: mask means and gradient shares, averaged over ``batches``."""
+    backbone = model.backbone
+    blocks = [(i, b) for i, b in backbone.selecting_blocks() if getattr(b, 'scorer', None)]
+    if not blocks:
+        raise ValueError(f'{type(backbone).__name__} has no block that scores pixels')
+    logits = {}
+    hooks = [b.scorer.register_forward_hook(
+        lambda m, args, out, i=i: (out.retain_grad(), logits.__setitem__(i, out)))
+        for i, b in blocks]
+    stats = defaultdict(lambda: defaultdict(list))
+    try:
+        for data in batches:
+            data = model.data_preprocessor(data, True)
+            with backbone.record_selections():
+                losses = model(**data, mode='loss')
+                loss = sum(v if torch.is_tensor(v) else sum(v)
+                           for k, v in losses.items() if 'loss' in k)
+                model.zero_grad()
+                loss.backward()
+            for (stage, block), record in zip(blocks, backbone.last_selections()):
+                flat = logits[stage].flatten(1)
+                selected = torch.zeros_like(flat, dtype=torch.bool).scatter_(
+                    1, record['indices'], True)
+                mask, grad = flat.detach().sigmoid(), flat.grad.abs()
+                stats[stage]['mask_selected'].append(mask[selected].mean().item())
+                stats[stage]['mask_unselected'].append(mask[~selected].mean().item())
+                stats[stage]['grad_share_selected'].append(
+                    (grad[selected].sum() / grad.sum().clamp_min(1e-30)).item())
+                stats[stage]['k_share'].append(selected.float().mean().item())
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return {stage: {k: sum(v) / len(v) for k, v in s.items()} for stage, s in stats.items()}
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config')
+    parser.add_argument('checkpoint')
+    parser.add_argument('--num-images', type=int, default=32)
+    parser.add_argument('--batch-size', type=int, default=8)
+    args = parser.parse_args(argv)
+    from mmengine.dataset import pseudo_collate
+    from mmengine.registry import DATASETS
+
+    from mmfilter.apis import init_model
+    from mmfilter.engine import CheckpointError
+    try:
+        model = init_model(args.config, args.checkpoint)
+    except CheckpointError as e:
+        sys.exit(f'error: {e}')
+    model.train()  # the training forward: its selection and its loss
+    dataset = DATASETS.build(model.cfg.test_dataloader.dataset)
+    count = min(args.num_images, len(dataset))
+    batches = [pseudo_collate([dataset[j] for j in range(i, min(i + args.batch_size, count))])
+               for i in range(0, count, args.batch_size)]
+    torch.manual_seed(0)
+    stats = scorer_signal(model, batches)
+    print(f'{count} images of the test split, training-mode forward')
+    print('| stage | K/N | mask on selected | mask on unselected | '
+          'logit gradient from selected pixels |')
+    print('|---|---:|---:|---:|---:|')
+    for stage, s in stats.items():
+        print(f"| {stage} | {s['k_share']:.1%} | {s['mask_selected']:.3f} | "
+              f"{s['mask_unselected']:.3f} | {s['grad_share_selected']:.1%} |")
+    return stats
+
+
+if __name__ == '__main__':
+    main()
