@@ -5,9 +5,9 @@
 setup:
 	bash tools/install.sh
 
-# Main job: RetinaNet-FilterViT trained and evaluated on the embedded demo data.
+# Main job: RetinaNet-DropoutViT trained and evaluated on the embedded demo data.
 demo: setup
-	python tools/train.py configs/retinanet_filtervit_demo.py
+	python tools/train.py configs/retinanet_dropoutvit_demo.py
 
 test: setup
 	python -m pytest tests

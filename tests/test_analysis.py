@@ -1,4 +1,6 @@
 """Analysis tools on a tiny trained detector: the budget/selection sweep and the scorer's signal."""
+import pytest
+
 from conftest import load_tool
 
 
@@ -24,4 +26,15 @@ def test_scorer_signal_reports_mask_means_and_gradient_shares(trained_detector):
     for s in stats.values():
         assert 0 < s['k_share'] < 1
         assert 0 < s['mask_selected'] < 1 and 0 < s['mask_unselected'] < 1
-        assert 0 < s['grad_share_selected'] < 1  # the paper's mask: every pixel gets gradient
+        # the default 'gate' mask: only the attended pixels' logits get gradient
+        assert s['grad_share_selected'] == pytest.approx(1.0)
+
+
+def test_scorer_signal_of_the_papers_mask_reaches_unselected_pixels(trained_detector, tmp_path):
+    cfg, work, _ = trained_detector
+    scale = tmp_path / 'scale.py'
+    scale.write_text(f"_base_ = ['{cfg}']\nmodel = dict(backbone=dict(mask_mode='scale'))\n")
+    stats = load_tool('analysis/scorer_signal.py').main([str(scale), str(work / 'epoch_2.pth'),
+                                                         '--num-images', '4'])
+    for s in stats.values():  # x * mask: every pixel's logit gets gradient
+        assert 0 < s['grad_share_selected'] < 1

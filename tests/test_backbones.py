@@ -73,7 +73,7 @@ def test_scorer_receives_gradient():
 def test_exactly_k_tokens_attended_and_others_change_only_through_mask(selection):
     torch.manual_seed(0)
     block = FilterAttentionBlock(16, 32, 1, 4, token_ratio=0.25, token_budget=40,
-                                 selection=selection).eval()
+                                 selection=selection, mask_mode='scale').eval()
     block.record = True
     x = torch.randn(3, 16, 13, 17)  # 221 pixels: the budget (40) binds
     with torch.no_grad():
@@ -125,7 +125,7 @@ def test_dropoutvit_is_random_in_training_and_optionally_at_evaluation():
 
 
 def test_dense_twin_matches_topk_when_every_token_is_selected():
-    sparse = small(FilterViT, token_rule=dict(ratio=1.0, budget=None)).eval()
+    sparse = small(FilterViT, token_rule=dict(ratio=1.0, budget=None), mask_mode='scale').eval()
     block = next(b for _, b in sparse.selecting_blocks())
     x = torch.randn(2, block.scorer.reduce.conv.in_channels, 5, 6)
     with torch.no_grad():
@@ -335,9 +335,8 @@ def test_gate_mode_leaves_unselected_pixels_untouched_and_trains_the_scorer():
 def test_gate_mode_at_a_zero_logit_is_dropoutvit_with_the_same_tokens():
     torch.manual_seed(0)
     gated = FilterAttentionBlock(8, 16, 1, 4, token_budget=6, mask_mode='gate').eval()
-    nn_init = torch.nn.init
-    nn_init.zeros_(gated.scorer.logit.weight)
-    nn_init.zeros_(gated.scorer.logit.bias)  # gate = 2 * sigmoid(0) = 1 everywhere
+    torch.nn.init.zeros_(gated.scorer.logit.weight)
+    torch.nn.init.zeros_(gated.scorer.logit.bias)  # gate = 2 * sigmoid(0) = 1 everywhere
     plain = FilterAttentionBlock(8, 16, 1, 4, token_budget=6, selection='uniform').eval()
     plain.transformer.load_state_dict(gated.transformer.state_dict())
     x = torch.randn(2, 8, 6, 7)

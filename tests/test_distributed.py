@@ -1,7 +1,6 @@
 """Two-process training through torchrun on CPU (gloo), as tools/dist_train.sh runs it."""
 import os
 import subprocess
-import sys
 import textwrap
 
 from conftest import REPO, run_tool, tiny_detection_config

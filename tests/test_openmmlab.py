@@ -78,7 +78,8 @@ def test_segmentor_builds_and_computes_losses(backbone):
     ('retinanet_filtervit-s_coco.py', 'neck'), ('faster-rcnn_filtervit-s_coco.py', 'neck'),
     ('retinanet_dropoutvit_coco.py', 'neck'), ('upernet_filtervit_ade20k.py', 'decode_head'),
     ('upernet_filtervit-s_ade20k.py', 'decode_head'), ('upernet_mobilevit_ade20k.py', 'decode_head'),
-    ('retinanet_filtervit_demo.py', 'neck'), ('faster-rcnn_filtervit_demo.py', 'neck'),
+    ('retinanet_filtervit_demo.py', 'neck'), ('retinanet_dropoutvit_demo.py', 'neck'),
+    ('faster-rcnn_filtervit_demo.py', 'neck'),
     ('upernet_filtervit_demo.py', 'decode_head'), ('upernet_mobilevit_demo.py', 'decode_head'),
 ])
 def test_config_channels_match_backbone(config, channels_key):

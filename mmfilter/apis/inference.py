@@ -61,7 +61,8 @@ def predict(model, image_rgb: np.ndarray):
 def require_token_selection(model) -> None:
     """Raise ValueError unless the model's backbone has blocks that select tokens."""
     backbone = model.backbone
-    if not hasattr(backbone, 'selecting_blocks') or not any(True for _ in backbone.selecting_blocks()):
+    blocks = backbone.selecting_blocks() if hasattr(backbone, 'selecting_blocks') else ()
+    if next(iter(blocks), None) is None:
         raise ValueError(f'{type(backbone).__name__} has no token-selecting blocks; use a '
                          'FilterViT or DropoutViT config')
 

@@ -12,11 +12,11 @@ def keep_freed_memory(trim_threshold: int = 1 << 30) -> bool:
 
     By default glibc gives each block above its mmap threshold (32 MiB at most)
     a fresh ``mmap`` and unmaps it on free, so every such activation is paid
-    again in page faults at every forward: at 1600×2688 most of FilterViT-xs's
-    CPU time. With this setting one model at one input size reaches a steady
+    again in page faults at every forward (the README's speed section measures
+    the cost). With this setting one model at one input size reaches a steady
     heap and runs without them; many models and sizes in one process fragment
-    the heap, which then only grows (it ran a 23 GiB machine out of memory), so
-    the tools leave it off unless asked (``benchmark_backbones.py --no-mmap``).
+    the heap, which then only grows, so the tools leave it off unless asked
+    (``benchmark_backbones.py --no-mmap``).
     Returns False, changing nothing, where it does not apply: no glibc, or the
     user chose an allocator (``LD_PRELOAD``, ``MALLOC_*_`` variables).
     """

@@ -60,6 +60,8 @@ def _dense_twin() -> torch.nn.Module:
 MODELS: Dict[str, Callable[[], torch.nn.Module]] = {
     'FilterViT-xxs': lambda: FilterViT(arch='xxs'),
     'FilterViT-xs': _filtervit_xs,
+    'FilterViT-xs-scale': lambda: FilterViT(arch='xs', mask_mode='scale'),  # the paper's mask
+    'FilterViT-xs-explore': lambda: FilterViT(arch='xs', explore_ratio=0.5),
     'FilterViT-s': lambda: FilterViT(arch='s'),
     'DropoutViT-xs': lambda: DropoutViT(arch='xs'),
     'FilterViT-xs-dense': _dense_twin,

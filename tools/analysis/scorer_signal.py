@@ -28,9 +28,14 @@ def scorer_signal(model, batches) -> dict:
     if not blocks:
         raise ValueError(f'{type(backbone).__name__} has no block that scores pixels')
     logits = {}
-    hooks = [b.scorer.register_forward_hook(
-        lambda m, args, out, i=i: (out.retain_grad(), logits.__setitem__(i, out)))
-        for i, b in blocks]
+
+    def keep(stage):
+        def hook(module, args, out) -> None:  # returns None: the output stays as it is
+            out.retain_grad()
+            logits[stage] = out
+        return hook
+
+    hooks = [b.scorer.register_forward_hook(keep(i)) for i, b in blocks]
     stats = defaultdict(lambda: defaultdict(list))
     try:
         for data in batches:
@@ -42,10 +47,10 @@ def scorer_signal(model, batches) -> dict:
                 model.zero_grad()
                 loss.backward()
             for (stage, block), record in zip(blocks, backbone.last_selections()):
-                flat = logits[stage].flatten(1)
-                selected = torch.zeros_like(flat, dtype=torch.bool).scatter_(
+                mask = logits[stage].detach().flatten(1).sigmoid()
+                grad = logits[stage].grad.flatten(1).abs()
+                selected = torch.zeros_like(mask, dtype=torch.bool).scatter_(
                     1, record['indices'], True)
-                mask, grad = flat.detach().sigmoid(), flat.grad.abs()
                 stats[stage]['mask_selected'].append(mask[selected].mean().item())
                 stats[stage]['mask_unselected'].append(mask[~selected].mean().item())
                 stats[stage]['grad_share_selected'].append(

@@ -286,7 +286,8 @@ def build_stage(in_channels: int, spec: StageSpec, drop_path: List[float], attn_
         if unknown:
             raise TypeError(f'{where}: {spec.block_class.__name__} takes no {unknown}; '
                             f'its arguments: {sorted(known)}')
-        stage['attention'] = ATTENTION_BLOCKS.build(cfg)
+        cfg.pop('type')
+        stage['attention'] = spec.block_class(**cfg)  # not .build: no scope switch, no warning
     return nn.Sequential(stage)
 
 

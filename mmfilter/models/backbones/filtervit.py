@@ -44,9 +44,10 @@ class FilterViT(HybridBackbone):
 
     Args:
         mask_mode: how the saliency reaches the output (see
-            :mod:`mmfilter.models.layers.filter_attention`): ``'scale'`` multiplies
-            the whole map by the mask (the paper's), ``'gate'`` scales only the
-            attention updates of the selected tokens.
+            :mod:`mmfilter.models.layers.filter_attention`): ``'gate'`` (default)
+            scales only the attention updates of the selected tokens; ``'scale'``
+            multiplies the whole map by the mask, as the paper does (on the demo
+            it trained worse and far less reliably: see the README's seed study).
         explore_ratio: share of K drawn at random among the unselected pixels
             in training (evaluation takes the plain top-K).
 
@@ -59,7 +60,7 @@ class FilterViT(HybridBackbone):
 
     def __init__(self,
                  arch='xs',
-                 mask_mode: str = 'scale',
+                 mask_mode: str = 'gate',
                  explore_ratio: float = 0.,
                  attention_args: Optional[dict] = None,
                  **kwargs) -> None:

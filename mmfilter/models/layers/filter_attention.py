@@ -71,7 +71,7 @@ class FilterAttentionBlock(TokenSelectingBlock):
                  token_budget: Optional[int] = None,
                  selection: str = 'topk',
                  random_eval: bool = False,
-                 mask_mode: str = 'scale',
+                 mask_mode: str = 'gate',
                  explore_ratio: float = 0.,
                  mlp_ratio: float = 2.,
                  drop_path: 'float | Sequence[float]' = 0.,
