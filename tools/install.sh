@@ -17,13 +17,15 @@ step() { printf '\n[mmfilter install] %s\n' "$*"; }
 has() { "$PY" -c "$1" >/dev/null 2>&1; }
 
 # 0. Everything already here (this checkout installed, the pinned stack, the test
-#    tools): nothing to do. Makes `make demo` / `make test` cheap to repeat.
-if has "
+#    tools): nothing to do. Makes `make demo` / `make test` cheap to repeat. Checked
+#    from / so that the checkout itself (the current folder) cannot stand in for the install.
+REPO_DIR=$PWD
+if (cd / && has "
 import os, mmcv, mmcv.ops, mmdet, mmseg, mmengine, torch, pycocotools, matplotlib, pytest, onnx, onnxruntime
 import mmfilter
 assert (mmcv.__version__, mmdet.__version__, mmseg.__version__, mmengine.__version__) == ('2.1.0', '3.3.0', '1.2.2', '0.10.7')
-assert os.path.samefile(os.path.dirname(os.path.dirname(mmfilter.__file__)), '$PWD')
-"; then
+assert os.path.samefile(os.path.dirname(os.path.dirname(mmfilter.__file__)), '$REPO_DIR')
+"); then
   step "already set up (torch, mmengine, mmcv with ops, mmdet, mmseg, test tools, mmfilter from $PWD)"
   exit 0
 fi
