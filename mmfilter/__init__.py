@@ -11,9 +11,9 @@ that loads an mmfilter config (``mmdet.apis.init_detector``,
 ``mmseg.apis.init_model``, ``--resume``) loads its checkpoints on torch ≥ 2.6.
 """
 from .engine import allow_mmengine_checkpoints
-from .models import DropoutViT, FilterViT, MobileViT
+from .models import DropoutViT, FilterMobileViT, FilterViT, MobileViT
 from .version import __version__
 
 allow_mmengine_checkpoints()
 
-__all__ = ['FilterViT', 'DropoutViT', 'MobileViT', '__version__']
+__all__ = ['FilterViT', 'DropoutViT', 'MobileViT', 'FilterMobileViT', '__version__']

@@ -4,10 +4,10 @@ import math
 import pytest
 import torch
 
-from mmfilter import DropoutViT, FilterViT, MobileViT
+from mmfilter import DropoutViT, FilterMobileViT, FilterViT, MobileViT
 from mmfilter.models.layers import FilterAttentionBlock
 
-BACKBONES = [FilterViT, DropoutViT, MobileViT]
+BACKBONES = [FilterViT, DropoutViT, MobileViT, FilterMobileViT]
 
 
 def small(cls, **kwargs):

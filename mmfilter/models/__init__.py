@@ -1,3 +1,3 @@
-from .backbones import DropoutViT, FilterViT, HybridBackbone, MobileViT
+from .backbones import DropoutViT, FilterMobileViT, FilterViT, HybridBackbone, MobileViT
 
-__all__ = ['FilterViT', 'DropoutViT', 'MobileViT', 'HybridBackbone']
+__all__ = ['FilterViT', 'DropoutViT', 'MobileViT', 'FilterMobileViT', 'HybridBackbone']

@@ -27,7 +27,7 @@ import torch
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
-from mmfilter import DropoutViT, FilterViT, MobileViT  # noqa: E402
+from mmfilter import DropoutViT, FilterMobileViT, FilterViT, MobileViT  # noqa: E402
 from mmfilter.benchmark import (flops_of, forward_fn, peak_memory_of_forward,  # noqa: E402
                                 plot_latency, profile_selecting_blocks, render_markdown,
                                 time_interleaved, train_step_fn)
@@ -68,6 +68,7 @@ MODELS: Dict[str, Callable[[], torch.nn.Module]] = {
     'MobileViT-xxs': lambda: MobileViT(arch='xxs'),
     'MobileViT-xs': lambda: MobileViT(arch='xs'),
     'MobileViT-s': lambda: MobileViT(arch='s'),
+    'FilterMobileViT-xs': lambda: FilterMobileViT(arch='xs'),
     'ResNet-18': _mmdet_backbone(dict(type='ResNet', depth=18)),
     'ResNet-50': _mmdet_backbone(dict(type='ResNet', depth=50)),
     'PVTv2-b0': _mmdet_backbone(dict(type='PyramidVisionTransformerV2', embed_dims=32,

@@ -11,12 +11,13 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-from mmfilter import DropoutViT, FilterViT, MobileViT  # noqa: E402
-from mmfilter.models.layers import (MobileViTBlock, PooledAttentionBlock,  # noqa: E402
-                                    TokenSelectingBlock)
+from mmfilter import DropoutViT, FilterMobileViT, FilterViT, MobileViT  # noqa: E402
+from mmfilter.models.layers import (FilterMobileViTBlock, MobileViTBlock,  # noqa: E402
+                                    PooledAttentionBlock, TokenSelectingBlock)
 from mmfilter.models.token_selection import pool_stride_for_budget  # noqa: E402
 
-BACKBONES = [(cls, arch) for cls in (FilterViT, DropoutViT, MobileViT) for arch in ('xxs', 'xs', 's')]
+BACKBONES = [(cls, arch) for cls in (FilterViT, DropoutViT, MobileViT, FilterMobileViT)
+             for arch in ('xxs', 'xs', 's')]
 
 
 def stage_map_size(height: int, width: int, stage: int):
@@ -26,12 +27,17 @@ def stage_map_size(height: int, width: int, stage: int):
 
 
 def attention_tokens(model, height: int, width: int) -> list:
-    """``(stage, kind, map tokens, attended tokens per sequence)`` per attention block."""
+    """``(stage, kind, map pixels, tokens attended per sequence)`` per attention block
+    (a MobileViT block's sequences hold one pixel of each 2×2 patch)."""
     rows = []
     for i, stage in enumerate(model.stages):
         h, w = stage_map_size(height, width, i)
         block = getattr(stage, 'attention', None)
-        if isinstance(block, TokenSelectingBlock):
+        if isinstance(block, FilterMobileViTBlock):  # K of the 2×2 patches, per sequence
+            p = block.patch_size
+            grid_h, grid_w = math.ceil(h / p), math.ceil(w / p)
+            rows.append((i, f'filter {p}x{p}', h * w, block.num_tokens(grid_h, grid_w)))
+        elif isinstance(block, TokenSelectingBlock):
             rows.append((i, 'filter', h * w, block.num_tokens(h, w)))
         elif isinstance(block, PooledAttentionBlock):
             s = pool_stride_for_budget(h, w, block.token_budget)

@@ -1,8 +1,9 @@
 # Faster R-CNN + FPN over FilterViT-xs: MMDetection's base model with our backbone.
 _base_ = ['mmdet::_base_/models/faster-rcnn_r50_fpn.py']
 custom_imports = dict(imports=['mmfilter'], allow_failed_imports=False)
-# A loss that is nan or inf stops the run at that iteration with a non-zero exit.
-custom_hooks = [dict(type='StopOnNonFiniteLoss')]
+# A loss that is nan or inf stops the run at that iteration with a non-zero exit; resident
+# memory is logged after every epoch.
+custom_hooks = [dict(type='StopOnNonFiniteLoss'), dict(type='ResidentMemoryHook')]
 
 model = dict(
     backbone=dict(

@@ -2,8 +2,9 @@
 _base_ = ['mmseg::_base_/models/upernet_r50.py']
 custom_imports = dict(imports=['mmfilter', 'mmfilter.datasets.seg_transforms'],
                       allow_failed_imports=False)
-# A loss that is nan or inf stops the run at that iteration with a non-zero exit.
-custom_hooks = [dict(type='StopOnNonFiniteLoss')]
+# A loss that is nan or inf stops the run at that iteration with a non-zero exit; resident
+# memory is logged after every epoch.
+custom_hooks = [dict(type='StopOnNonFiniteLoss'), dict(type='ResidentMemoryHook')]
 
 model = dict(
     pretrained=None,

@@ -1,5 +1,6 @@
 from .base import HybridBackbone, StageSpec, StemSpec
 from .filtervit import DropoutViT, FilterViT
-from .mobilevit import MobileViT
+from .mobilevit import FilterMobileViT, MobileViT
 
-__all__ = ['HybridBackbone', 'StageSpec', 'StemSpec', 'FilterViT', 'DropoutViT', 'MobileViT']
+__all__ = ['HybridBackbone', 'StageSpec', 'StemSpec', 'FilterViT', 'DropoutViT', 'MobileViT',
+           'FilterMobileViT']

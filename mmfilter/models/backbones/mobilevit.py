@@ -5,8 +5,11 @@ every stage from stride 8 ends in a MobileViT block (local conv, global
 attention over the 2×2-interleaved patch sequences of the whole map, fusion);
 nothing is selected, and stride 4 has no attention.
 """
+from typing import Optional
+
 from mmengine.registry import MODELS
 
+from ..layers import FilterMobileViTBlock
 from .base import HybridBackbone
 
 
@@ -34,9 +37,63 @@ class MobileViT(HybridBackbone):
     """MobileViT: inverted residuals and MobileViT blocks (2×2-patch global attention).
 
     Outputs at strides 4, 8, 16, 32 like :class:`FilterViT`; any input size
-    (maps are padded to even sides inside the MobileViT blocks).
+    (odd maps are resized to even sides around the 2×2 unfolding, as in Apple's,
+    timm's and Hugging Face's implementations, so their converted weights apply:
+    see ``tools/model_converters/mobilevit_to_mmfilter.py``).
     """
     arch_settings = MOBILEVIT_ARCHS
 
     def __init__(self, arch='xs', **kwargs) -> None:
         super().__init__(arch=arch, **kwargs)
+
+
+def _filter_mobilevit_arch(arch: dict, token_ratios=(0.25, 0.5, 1.0), budget: int = 1024) -> dict:
+    stages = [dict(arch['stages'][0])]
+    stages += [
+        dict(stage, attention=dict(stage['attention'], type='filter_mobilevit', token_ratio=ratio,
+                                   token_budget=budget))
+        for stage, ratio in zip(arch['stages'][1:], token_ratios)
+    ]
+    return dict(arch, stages=stages)
+
+
+# MobileViT's tables with filtered blocks: K = ratio of the 2×2 patches (¼ at stride 8,
+# ½ at 16, all at 32), at most 1024 patches per block.
+FILTER_MOBILEVIT_ARCHS = {name: _filter_mobilevit_arch(arch) for name, arch in MOBILEVIT_ARCHS.items()}
+
+
+@MODELS.register_module()
+class FilterMobileViT(HybridBackbone):
+    """MobileViT whose blocks attend only a budget of salient 2×2 patches.
+
+    The trunk, widths and transformer weights (and their names) are MobileViT's,
+    so every tensor of a converted MobileViT checkpoint loads into it; each block
+    adds a scorer (see :class:`~mmfilter.models.layers.FilterMobileViTBlock`).
+    With ``token_rule=dict(ratio=1.0)`` and the scorers as initialised it
+    computes exactly what MobileViT does with the same weights; a smaller budget
+    trades accuracy for attention cost.
+
+    Args:
+        selection: ``'topk'`` (scored; default), ``'random'`` or ``'uniform'``.
+        explore_ratio: share of K drawn at random among unselected patches in
+            training (top-K only).
+
+    Example:
+        >>> model = FilterMobileViT(arch='xs', init_cfg=dict(
+        ...     type='Pretrained', checkpoint='mobilevit-xs_mmfilter.pth'))
+    """
+    arch_settings = FILTER_MOBILEVIT_ARCHS
+
+    def __init__(self,
+                 arch='xs',
+                 selection: str = 'topk',
+                 explore_ratio: float = 0.,
+                 attention_args: Optional[dict] = None,
+                 **kwargs) -> None:
+        args = dict(attention_args or {})
+        args['filter_mobilevit'] = dict(args.get('filter_mobilevit', {}), selection=selection,
+                                        explore_ratio=explore_ratio)
+        super().__init__(arch=arch, attention_args=args, **kwargs)
+        for _, block in self.selecting_blocks():
+            if isinstance(block, FilterMobileViTBlock):
+                block.reset_scorer()  # undo the generic init: gates start at exactly 1

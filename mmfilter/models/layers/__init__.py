@@ -2,7 +2,7 @@ from .blocks import ATTENTION_BLOCKS, TokenSelectingBlock
 from .conv import ConvNormAct, InvertedResidual
 from .filter_attention import FilterAttentionBlock, FilterScorer
 from .global_attention import PooledAttentionBlock
-from .mobilevit_block import MobileViTBlock
+from .mobilevit_block import FilterMobileViTBlock, MobileViTBlock
 from .position import CoordinatePositionEncoding
 from .token_attention import TokenAttention
 from .transformer import DropPath, MultiheadSelfAttention, TransformerEncoder, TransformerLayer
@@ -10,6 +10,6 @@ from .transformer import DropPath, MultiheadSelfAttention, TransformerEncoder, T
 __all__ = [
     'ATTENTION_BLOCKS', 'TokenSelectingBlock', 'ConvNormAct', 'InvertedResidual',
     'FilterAttentionBlock', 'FilterScorer', 'TokenAttention', 'PooledAttentionBlock',
-    'MobileViTBlock', 'CoordinatePositionEncoding', 'DropPath', 'MultiheadSelfAttention',
+    'MobileViTBlock', 'FilterMobileViTBlock', 'CoordinatePositionEncoding', 'DropPath', 'MultiheadSelfAttention',
     'TransformerEncoder', 'TransformerLayer'
 ]

@@ -8,10 +8,13 @@ tools override the token rule or the selection rule of a trained model.
 """
 from typing import Optional, Tuple
 
+import torch
 from mmengine.registry import Registry
 from torch import Tensor, nn
 
-from ..token_selection import check_token_budget, check_token_ratio, num_selected_tokens
+from ..token_selection import (all_indices, check_token_budget, check_token_ratio,
+                               num_selected_tokens, random_indices, topk_and_random_indices,
+                               uniform_indices)
 
 ATTENTION_BLOCKS = Registry('stage attention block')
 
@@ -21,9 +24,13 @@ class TokenSelectingBlock(nn.Module):
 
     K is ``ceil(token_ratio * H * W)`` capped by ``token_budget`` and clamped to
     ``[1, H * W]`` (:meth:`num_tokens`). ``selection`` names the rule that picks
-    the K pixels; subclasses list theirs in ``selections``. All three are plain
-    attributes that may be changed on a built model (see
-    ``HybridBackbone.override_selection``).
+    the K pixels; subclasses list theirs in ``selections``, a subset of
+    ``'topk'`` (the K highest logits), ``'random'`` (K pixels drawn independently
+    per image in training and spread evenly at evaluation, unless
+    ``random_eval``) and ``'uniform'`` (always spread evenly); ``explore_ratio``
+    draws that share of a top-K selection at random among the unselected pixels
+    in training. All are plain attributes that may be changed on a built model
+    (see ``HybridBackbone.override_selection``).
 
     With ``record = True`` the block keeps its last forward's saliency mask
     (``last_mask`` ``[B, 1, H, W]``, or None where nothing is scored), token
@@ -32,14 +39,18 @@ class TokenSelectingBlock(nn.Module):
     selections: Tuple[str, ...] = ()
 
     def __init__(self, token_ratio: Optional[float], token_budget: Optional[int],
-                 selection: str) -> None:
+                 selection: str, random_eval: bool = False, explore_ratio: float = 0.) -> None:
         super().__init__()
         check_token_ratio(token_ratio)
         check_token_budget(token_budget)
+        if not 0 <= explore_ratio < 1:
+            raise ValueError(f'explore_ratio must lie in [0, 1), got {explore_ratio}')
         self.token_ratio = token_ratio
         self.token_budget = token_budget
         self.selection = selection
         self.check_selection(selection)
+        self.random_eval = random_eval
+        self.explore_ratio = explore_ratio
         self.record = False
         self.last_mask: Optional[Tensor] = None
         self.last_indices: Optional[Tensor] = None
@@ -53,6 +64,23 @@ class TokenSelectingBlock(nn.Module):
     def num_tokens(self, height: int, width: int) -> int:
         """K for a ``height x width`` map."""
         return num_selected_tokens(height * width, self.token_ratio, self.token_budget)
+
+    def select(self, logits: Optional[Tensor], batch_size: int, height: int, width: int,
+               k: int, device: torch.device) -> Tensor:
+        """Indices ``[B, K]`` of the positions of a ``height x width`` grid that
+        become tokens; ``logits`` ``[B, 1, height, width]`` (None: unscored)."""
+        num_positions = height * width
+        if k == num_positions:
+            return all_indices(batch_size, num_positions, device)
+        if self.selection == 'topk':
+            if logits is None:
+                raise ValueError('top-K selection needs a scorer; this block was built without '
+                                 "one (selection='random')")
+            explore = round(self.explore_ratio * k) if self.training else 0
+            return topk_and_random_indices(logits.flatten(1), k, explore)
+        if self.selection == 'random' and (self.training or self.random_eval):
+            return random_indices(batch_size, num_positions, k, device)
+        return uniform_indices(height, width, k, device).expand(batch_size, k)
 
     def remember(self, logits: Optional[Tensor], indices: Tensor, height: int,
                  width: int) -> None:

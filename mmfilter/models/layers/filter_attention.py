@@ -21,9 +21,7 @@ from typing import Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
-from ..token_selection import (all_indices, as_tokens, from_tokens, gather_tokens,
-                               random_indices, scatter_tokens_, topk_and_random_indices,
-                               uniform_indices)
+from ..token_selection import as_tokens, from_tokens, gather_tokens, scatter_tokens_
 from .blocks import ATTENTION_BLOCKS, TokenSelectingBlock
 from .conv import ConvNormAct
 from .token_attention import TokenAttention
@@ -50,11 +48,10 @@ class FilterScorer(nn.Sequential):
 class FilterAttentionBlock(TokenSelectingBlock):
     """Sparse self-attention over K selected pixels: ``[B, C, H, W] -> [B, C, H, W]``.
 
-    Selections: ``'topk'`` (the K most salient pixels; builds the ``scorer``),
-    ``'random'`` (K pixels drawn independently per image in training and spread
-    evenly at evaluation, unless ``random_eval``), ``'uniform'`` (always spread
-    evenly). A block built with a scorer keeps scoring (and masking) under any
-    selection, so the same weights can be evaluated with other selections.
+    Selections (see :class:`TokenSelectingBlock`): ``'topk'`` (the K most
+    salient pixels; builds the ``scorer``), ``'random'``, ``'uniform'``. A block
+    built with a scorer keeps scoring (and masking) under any selection, so the
+    same weights can be evaluated with other selections.
 
     Forward, step by step (each step a method, so profilers time what runs):
     :meth:`score` → :meth:`select` → :meth:`split` → ``transformer.delta`` →
@@ -76,14 +73,10 @@ class FilterAttentionBlock(TokenSelectingBlock):
                  mlp_ratio: float = 2.,
                  drop_path: 'float | Sequence[float]' = 0.,
                  attn_drop: float = 0.) -> None:
-        super().__init__(token_ratio, token_budget, selection)
+        super().__init__(token_ratio, token_budget, selection, random_eval, explore_ratio)
         if mask_mode not in MASK_MODES:
             raise ValueError(f'unknown mask_mode {mask_mode!r}; choose from {MASK_MODES}')
-        if not 0 <= explore_ratio < 1:
-            raise ValueError(f'explore_ratio must lie in [0, 1), got {explore_ratio}')
-        self.random_eval = random_eval
         self.mask_mode = mask_mode
-        self.explore_ratio = explore_ratio
         self.scorer = FilterScorer(channels) if selection == 'topk' else None
         self.transformer = TokenAttention(channels, embed_dim, depth, num_heads, mlp_ratio,
                                           drop_path, attn_drop)
@@ -91,22 +84,6 @@ class FilterAttentionBlock(TokenSelectingBlock):
     def score(self, x: Tensor) -> Optional[Tensor]:
         """Saliency logits ``[B, 1, H, W]``, or None for a block without a scorer."""
         return None if self.scorer is None else self.scorer(x)
-
-    def select(self, logits: Optional[Tensor], batch_size: int, height: int, width: int,
-               k: int, device: torch.device) -> Tensor:
-        """Indices ``[B, K]`` of the pixels that become tokens."""
-        num_pixels = height * width
-        if k == num_pixels:
-            return all_indices(batch_size, num_pixels, device)
-        if self.selection == 'topk':
-            if logits is None:
-                raise ValueError('top-K selection needs a scorer; this block was built without '
-                                 "one (selection='random')")
-            explore = round(self.explore_ratio * k) if self.training else 0
-            return topk_and_random_indices(logits.flatten(1), k, explore)
-        if self.selection == 'random' and (self.training or self.random_eval):
-            return random_indices(batch_size, num_pixels, k, device)
-        return uniform_indices(height, width, k, device).expand(batch_size, k)
 
     def split(self, x: Tensor, logits: Optional[Tensor],
               indices: Tensor) -> Tuple[Tensor, Tensor, Optional[Tensor]]:

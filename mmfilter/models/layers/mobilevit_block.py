@@ -1,12 +1,15 @@
-"""MobileViT block (Mehta & Rastegari, 2021): local conv, unfold, transformer, fold, fusion."""
-from typing import Sequence
+"""MobileViT block (Mehta & Rastegari, 2021): local conv, unfold, transformer, fold, fusion;
+and its filtered twin, which attends only a budget of salient patches.
+"""
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .blocks import ATTENTION_BLOCKS
+from .blocks import ATTENTION_BLOCKS, TokenSelectingBlock
 from .conv import ConvNormAct
+from .filter_attention import FilterScorer
 from .transformer import TransformerEncoder
 
 
@@ -26,6 +29,37 @@ def fold_patches(tokens: Tensor, batch_size: int, height: int, width: int, patch
     return x.reshape(batch_size, height, width, channels).permute(0, 3, 1, 2)
 
 
+def resize_to_multiple(x: Tensor, multiple: int) -> Tensor:
+    """Bilinearly resize ``[B, C, H, W]`` up to the next multiples of ``multiple``.
+
+    What Apple's, timm's and Hugging Face's MobileViT do around the unfolding
+    (so converted weights see what they were trained with); a no-op on even maps.
+    """
+    height, width = x.shape[2:]
+    size = (-(-height // multiple) * multiple, -(-width // multiple) * multiple)
+    if size == (height, width):
+        return x
+    return F.interpolate(x, size=size, mode='bilinear', align_corners=False)
+
+
+def resize_to(x: Tensor, size: Tuple[int, int]) -> Tensor:
+    """Bilinearly resize ``[B, C, H, W]`` to ``size``; a no-op when it already has it."""
+    if tuple(x.shape[2:]) == tuple(size):
+        return x
+    return F.interpolate(x, size=size, mode='bilinear', align_corners=False)
+
+
+def _build_mobilevit_layers(block: nn.Module, channels: int, embed_dim: int, depth: int,
+                            num_heads: int, mlp_ratio: float,
+                            drop_path: 'float | Sequence[float]', attn_drop: float) -> None:
+    block.local_conv = ConvNormAct(channels, channels, 3)
+    block.local_proj = nn.Conv2d(channels, embed_dim, 1, bias=False)
+    block.encoder = TransformerEncoder(embed_dim, depth, num_heads, mlp_ratio, drop_path,
+                                       attn_drop)
+    block.proj = ConvNormAct(embed_dim, channels)
+    block.fusion = ConvNormAct(2 * channels, channels, 3)
+
+
 @ATTENTION_BLOCKS.register_module(name='mobilevit')
 class MobileViTBlock(nn.Module):
     """MobileViT's block: ``[B, C, H, W] -> [B, C, H, W]``.
@@ -35,7 +69,8 @@ class MobileViTBlock(nn.Module):
     the ``patch_size²`` interleaved sequences of the map, ``proj`` (1×1
     conv-BN-SiLU back to ``C``) and ``fusion`` (3×3 conv-BN-SiLU over the input
     and the projection, concatenated). Maps whose sides are not multiples of the
-    patch size are zero-padded for the transformer and cropped after it.
+    patch size are resized up for the transformer and back after it, as the
+    reference implementations do.
     """
 
     def __init__(self,
@@ -49,21 +84,104 @@ class MobileViTBlock(nn.Module):
                  attn_drop: float = 0.) -> None:
         super().__init__()
         self.patch_size = patch_size
-        self.local_conv = ConvNormAct(channels, channels, 3)
-        self.local_proj = nn.Conv2d(channels, embed_dim, 1, bias=False)
-        self.encoder = TransformerEncoder(embed_dim, depth, num_heads, mlp_ratio, drop_path,
-                                          attn_drop)
-        self.proj = ConvNormAct(embed_dim, channels)
-        self.fusion = ConvNormAct(2 * channels, channels, 3)
+        _build_mobilevit_layers(self, channels, embed_dim, depth, num_heads, mlp_ratio,
+                                drop_path, attn_drop)
 
     def forward(self, x: Tensor) -> Tensor:
-        batch_size, _, height, width = x.shape
         p = self.patch_size
-        y = self.local_proj(self.local_conv(x))
-        pad_h, pad_w = -height % p, -width % p
-        if pad_h or pad_w:
-            y = F.pad(y, (0, pad_w, 0, pad_h))
+        y = resize_to_multiple(self.local_proj(self.local_conv(x)), p)
         tokens = self.encoder(unfold_patches(y, p))
-        y = fold_patches(tokens, batch_size, height + pad_h, width + pad_w, p)
-        y = self.proj(y[:, :, :height, :width])
+        y = fold_patches(tokens, y.shape[0], y.shape[2], y.shape[3], p)
+        y = self.proj(resize_to(y, x.shape[2:]))
         return self.fusion(torch.cat((x, y), dim=1))
+
+
+def gather_rows(sequences: Tensor, indices: Tensor) -> Tensor:
+    """``[B, N, C], [B, K] -> [B, K, C]``."""
+    return sequences.gather(1, indices.unsqueeze(-1).expand(-1, -1, sequences.shape[-1]))
+
+
+def scatter_rows(sequences: Tensor, indices: Tensor, rows: Tensor) -> Tensor:
+    """Out of place: ``sequences`` ``[B, N, C]`` with ``rows`` ``[B, K, C]`` written at ``indices``."""
+    index = indices.unsqueeze(-1).expand(-1, -1, sequences.shape[-1])
+    return sequences.scatter(1, index, rows.to(sequences.dtype))
+
+
+@ATTENTION_BLOCKS.register_module(name='filter_mobilevit')
+class FilterMobileViTBlock(TokenSelectingBlock):
+    """A MobileViT block that attends only K of its map's 2×2 patches: ``[B, C, H, W] -> same``.
+
+    The layers and their names are :class:`MobileViTBlock`'s, so a MobileViT
+    checkpoint loads into it; the one new module is the ``scorer``
+    (:class:`FilterScorer` over the local features), whose logits ``s`` pick the
+    patches (mean logit per patch; ``selections``: ``'topk'``, ``'random'``,
+    ``'uniform'``). The ``patch_size²`` sequences attend the same K patches; a
+    selected token becomes ``norm(x + 2σ(s)·Δ)``, with ``Δ`` what the transformer
+    layers add to it, and an unselected one ``norm(x)`` (its update taken as 0).
+
+    K counts patches: ``ceil(token_ratio * patches)`` capped by ``token_budget``.
+    The scorer's last conv starts at zero (σ(s) = 1/2, a gate of 1), so with K
+    covering every patch the block computes exactly MobileViT's block.
+    """
+    selections = ('topk', 'random', 'uniform')
+
+    def __init__(self,
+                 channels: int,
+                 embed_dim: int,
+                 depth: int,
+                 num_heads: int,
+                 token_ratio: Optional[float] = None,
+                 token_budget: Optional[int] = None,
+                 selection: str = 'topk',
+                 random_eval: bool = False,
+                 explore_ratio: float = 0.,
+                 patch_size: int = 2,
+                 mlp_ratio: float = 2.,
+                 drop_path: 'float | Sequence[float]' = 0.,
+                 attn_drop: float = 0.) -> None:
+        super().__init__(token_ratio, token_budget, selection, random_eval, explore_ratio)
+        self.patch_size = patch_size
+        _build_mobilevit_layers(self, channels, embed_dim, depth, num_heads, mlp_ratio,
+                                drop_path, attn_drop)
+        self.scorer = FilterScorer(embed_dim) if selection == 'topk' else None
+        self.reset_scorer()
+
+    def reset_scorer(self) -> None:
+        """Zero the scorer's logit conv: every gate 1, every patch equally salient."""
+        if self.scorer is not None:
+            nn.init.zeros_(self.scorer.logit.weight)
+            nn.init.zeros_(self.scorer.logit.bias)
+
+    def attend(self, sequences: Tensor, indices: Tensor, gate: Optional[Tensor]) -> Tensor:
+        """``sequences`` ``[S, N, E]`` with rows ``indices`` ``[S, K]`` attended, the
+        rest normalised only; ``gate`` ``[S, N, 1]`` scales the updates (None: 1)."""
+        dense = indices.shape[1] == sequences.shape[1]
+        tokens = sequences if dense else gather_rows(sequences, indices)
+        delta = self.encoder.residual_stream(tokens) - tokens
+        if gate is not None:
+            delta = delta * (gate if dense else gather_rows(gate, indices))
+        attended = self.encoder.norm(tokens + delta)
+        if dense:
+            return attended
+        return scatter_rows(self.encoder.norm(sequences), indices, attended)
+
+    def forward(self, x: Tensor) -> Tensor:
+        p = self.patch_size
+        y = resize_to_multiple(self.local_proj(self.local_conv(x)), p)
+        batch_size, _, height, width = y.shape
+        grid_h, grid_w = height // p, width // p
+        logits = None if self.scorer is None else self.scorer(y)  # [B, 1, H', W']
+        patch_logits = None if logits is None else F.avg_pool2d(logits, p)
+        k = self.num_tokens(grid_h, grid_w)
+        indices = self.select(patch_logits, batch_size, grid_h, grid_w, k, y.device)
+        self.remember(patch_logits, indices, grid_h, grid_w)
+        gate = None if logits is None else 2 * unfold_patches(logits, p).sigmoid()
+        tokens = self.attend(unfold_patches(y, p), indices.repeat_interleave(p * p, 0), gate)
+        y = fold_patches(tokens, batch_size, height, width, p)
+        y = self.proj(resize_to(y, x.shape[2:]))
+        return self.fusion(torch.cat((x, y), dim=1))
+
+    def extra_repr(self) -> str:
+        return (f'selection={self.selection!r}, token_ratio={self.token_ratio}, '
+                f'token_budget={self.token_budget}, random_eval={self.random_eval}, '
+                f'explore_ratio={self.explore_ratio}')

@@ -92,7 +92,11 @@ class TransformerEncoder(nn.Module):
             TransformerLayer(dim, num_heads, mlp_ratio, rate, attn_drop) for rate in rates)
         self.norm = nn.LayerNorm(dim)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def residual_stream(self, x: Tensor) -> Tensor:
+        """The layers without the final norm: ``norm(residual_stream(x))`` is the output."""
         for layer in self.layers:
             x = layer(x)
-        return self.norm(x)
+        return x
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.norm(self.residual_stream(x))

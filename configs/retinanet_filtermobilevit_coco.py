@@ -1,0 +1,14 @@
+# RetinaNet with FilterMobileViT-xs on COCO 2017 (data/coco), 1x schedule, starting from
+# MobileViT-xs ImageNet weights. Convert them once (any of Apple's, timm's, Hugging Face's or
+# mmpretrain's files):
+#   python tools/model_converters/mobilevit_to_mmfilter.py mobilevit_xs.pt \
+#       checkpoints/mobilevit-xs_mmfilter.pth
+#   python tools/train.py configs/retinanet_filtermobilevit_coco.py
+_base_ = ['./retinanet_filtervit_coco.py']
+model = dict(
+    # The weights were trained on RGB in [0, 1] without mean/std normalisation.
+    data_preprocessor=dict(mean=[0., 0., 0.], std=[255., 255., 255.], bgr_to_rgb=True),
+    backbone=dict(
+        type='FilterMobileViT',
+        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/mobilevit-xs_mmfilter.pth')),
+    neck=dict(in_channels=[48, 64, 80, 96]))
