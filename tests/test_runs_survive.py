@@ -140,3 +140,93 @@ def test_infer_names_outputs_by_relative_path_bounds_drawing_and_names_empty_fil
     proc = run_tool('infer.py', cfg, work / 'epoch_2.pth', empty)
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1] == f'error: cannot read image {empty}: the file is empty'
+
+
+def _corrupt_two_training_images(root) -> list:
+    """Truncate one demo training JPEG and replace another with text; return both paths."""
+    truncated, text = root / 'train2017' / '000001.jpg', root / 'train2017' / '000002.jpg'
+    data = truncated.read_bytes()
+    truncated.write_bytes(data[:len(data) // 2])
+    text.write_text('not an image')
+    return [truncated, text]
+
+
+def test_corrupt_images_are_named_before_training_or_skipped_when_asked(tmp_path):
+    from mmfilter.datasets import make_demo_coco
+    from conftest import TINY_SPLITS
+    cfg = tiny_detection_config(tmp_path)
+    truncated, text = _corrupt_two_training_images(
+        __import__('pathlib').Path(make_demo_coco(str(tmp_path / 'coco'), TINY_SPLITS, 128)))
+    proc = run_tool('train.py', cfg, '--work-dir', tmp_path / 'work')
+    assert proc.returncode == 1 and 'Traceback' not in proc.stderr
+    error = proc.stderr.strip().splitlines()[-1]
+    assert error.startswith('error: 2 image(s) of the train split would not decode')
+    assert f'{truncated} (truncated JPEG (no end marker))' in error
+    assert f'{text} (not an image file)' in error and 'skip_bad_images = True' in error
+
+    proc = run_tool('train.py', cfg, '--work-dir', tmp_path / 'work', '--cfg-options',
+                    'skip_bad_images=True', 'train_cfg.max_epochs=1', 'train_cfg.val_interval=1')
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'warning: skipping 2 training image(s) that would not decode' in proc.stderr
+    assert (tmp_path / 'work' / 'epoch_1.pth').exists()
+
+
+def test_bad_validation_images_are_never_skipped(tmp_path):
+    from mmfilter.engine.preflight import check_data, handle_bad_images
+    from mmfilter.datasets import DatasetError, make_demo_coco
+    from conftest import TINY_SPLITS
+    from mmengine.config import Config
+    root = make_demo_coco(str(tmp_path / 'coco'), TINY_SPLITS, 128)
+    (tmp_path / 'coco' / 'val2017' / '000001.jpg').write_bytes(b'')
+    cfg = Config.fromfile(tiny_detection_config(tmp_path))
+    cfg.skip_bad_images = True
+    bad = check_data(cfg, ('train', 'val'))
+    assert list(bad) == ['val'] and bad['val'][0][1] == 'empty file'
+    with pytest.raises(DatasetError, match='evaluation needs every image'):
+        handle_bad_images(cfg, bad)
+    assert root
+
+
+def test_demo_dataset_faults_are_one_line_errors_before_anything_is_built(tmp_path):
+    from mmfilter.datasets import make_demo_coco
+    from conftest import TINY_SPLITS
+    cfg = tiny_detection_config(tmp_path)
+    make_demo_coco(str(tmp_path / 'coco'), TINY_SPLITS, 128)
+    ann = tmp_path / 'coco' / 'annotations' / 'instances_train2017.json'
+    ann.write_text(ann.read_text()[:100])
+    proc = run_tool('train.py', cfg, '--work-dir', tmp_path / 'work')
+    assert proc.returncode == 1 and 'Traceback' not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        f'error: annotation file is not valid JSON: {ann}')
+    assert not (tmp_path / 'work').exists() or not list((tmp_path / 'work').glob('*/*.log'))
+
+
+def test_published_model_loads_with_plain_weights_only_torch_load(trained_detector, tmp_path):
+    _, work, _ = trained_detector
+    proc = run_tool('model_converters/publish_model.py', work / 'epoch_2.pth',
+                    tmp_path / 'retinanet.pth')
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    published = list(tmp_path.glob('retinanet-*.pth'))
+    assert len(published) == 1 and len(published[0].stem.split('-')[-1]) == 8
+    code = ('import torch\n'  # nothing of mmengine or mmfilter imported
+            f'c = torch.load({str(published[0])!r}, weights_only=True)\n'
+            "print(sorted(c), len(c['state_dict']) > 0, 'message_hub' in c)\n")
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, cwd='/')
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["['meta',", "'state_dict']", 'True', 'False']
+
+
+def test_tools_read_images_with_exif_orientation(tmp_path):
+    import numpy as np
+    from PIL import Image
+    from mmfilter.engine.cli import read_rgb
+    pixels = np.zeros((40, 80, 3), np.uint8)
+    pixels[:, :40] = 255  # left half white
+    image = Image.fromarray(pixels)
+    exif = image.getexif()
+    exif[0x0112] = 6  # shown turned 90° clockwise
+    path = tmp_path / 'turned.jpg'
+    image.save(path, exif=exif.tobytes())
+    rgb = read_rgb(str(path))
+    assert rgb.shape == (80, 40, 3)  # as displayed: the white half on top
+    assert rgb[:30].mean() > 200 and rgb[-30:].mean() < 50

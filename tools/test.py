@@ -17,7 +17,7 @@ from mmfilter.datasets import DatasetError  # noqa: E402
 from mmfilter.engine import CheckpointError, check_checkpoint  # noqa: E402
 from mmfilter.engine.cli import load_config  # noqa: E402
 from mmfilter.engine.distributed import setup_distributed  # noqa: E402
-from mmfilter.engine.preflight import check_data  # noqa: E402
+from mmfilter.engine.preflight import check_data, handle_bad_images  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -54,7 +54,7 @@ def main(argv=None) -> dict:
             dict(type='FilterMaskHook', num_images=args.filter_masks)]
     try:
         check_checkpoint(args.checkpoint)
-        check_data(cfg, splits=('test', ))
+        handle_bad_images(cfg, check_data(cfg, splits=('test', )))
     except (CheckpointError, DatasetError) as e:
         sys.exit(f'error: {e}')
     try:

@@ -20,7 +20,8 @@ from mmfilter.engine import (CheckpointError, check_checkpoint,  # noqa: E402
                              latest_checkpoint, write_checkpoints_atomically)
 from mmfilter.engine.cli import load_config  # noqa: E402
 from mmfilter.engine.distributed import setup_distributed  # noqa: E402
-from mmfilter.engine.preflight import check_data, existing_checkpoints  # noqa: E402
+from mmfilter.engine.preflight import (check_data, existing_checkpoints,  # noqa: E402
+                                       handle_bad_images)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -79,9 +80,12 @@ def main(argv=None) -> None:
         sys.exit(f'error: {e}')
     write_checkpoints_atomically()
     try:
-        check_data(cfg, splits=('train', 'val') if cfg.get('val_cfg') else ('train', ))
+        bad = check_data(cfg, splits=('train', 'val') if cfg.get('val_cfg') else ('train', ))
+        warning = handle_bad_images(cfg, bad)
     except DatasetError as e:
         sys.exit(f'error: {e}')
+    if warning:
+        print(warning, file=sys.stderr)
     previous = existing_checkpoints(cfg.work_dir)
     if previous and not cfg.get('resume'):
         print(f'warning: {cfg.work_dir} already holds {len(previous)} checkpoint(s) '

@@ -6,7 +6,8 @@ a broken annotation file stops the run at once instead of minutes later (or neve
 import json
 import os
 import os.path as osp
-from typing import Optional, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import List, Optional, Sequence, Tuple
 
 
 class DatasetError(ValueError):
@@ -21,8 +22,8 @@ def _require_dir(path: str, what: str, hint: str = '') -> None:
 def check_coco_annotations(ann_file: str,
                            img_dir: str,
                            classes: Optional[Sequence[str]] = None,
-                           hint: str = '') -> int:
-    """Validate a COCO ``instances_*.json`` and its image folder; return the image count."""
+                           hint: str = '') -> List[str]:
+    """Validate a COCO ``instances_*.json`` and its image folder; return the image paths."""
     if not osp.isfile(ann_file):
         raise DatasetError(f'annotation file not found: {ann_file}{hint}')
     _require_dir(img_dir, 'image', hint)
@@ -71,15 +72,15 @@ def check_coco_annotations(ann_file: str,
     if lost:
         raise DatasetError(f'{len(lost)} images listed in {ann_file} are missing from {img_dir}, '
                            f'e.g. {lost[:3]}')
-    return len(images)
+    return [osp.join(img_dir, im['file_name']) for im in images.values()]
 
 
 def check_segmentation_folders(img_dir: str,
                                ann_dir: str,
                                img_suffix: str = '.jpg',
                                seg_map_suffix: str = '.png',
-                               hint: str = '') -> int:
-    """Every image in ``img_dir`` has a label map in ``ann_dir``; return the pair count."""
+                               hint: str = '') -> List[str]:
+    """Every image in ``img_dir`` has a label map in ``ann_dir``; return the image paths."""
     _require_dir(img_dir, 'image', hint)
     _require_dir(ann_dir, 'annotation', hint)
     stems = sorted(f[:-len(img_suffix)] for f in os.listdir(img_dir) if f.endswith(img_suffix))
@@ -90,4 +91,46 @@ def check_segmentation_folders(img_dir: str,
     if lost:
         raise DatasetError(f'{len(lost)} images in {img_dir} have no label map in {ann_dir}, '
                            f'e.g. {lost[:3]}')
-    return len(stems)
+    return [osp.join(img_dir, s + img_suffix) for s in stems]
+
+
+# How each format's files end when complete (searched for in the last bytes).
+_TRAILERS = {'JPEG': b'\xff\xd9', 'PNG': b'IEND'}
+_TAIL_BYTES = 4096
+
+
+def image_problem(path: str) -> Optional[str]:
+    """Why ``path`` would not decode, or None.
+
+    Reads the header (Pillow identifies the format and size) and the last few KiB
+    (JPEG and PNG files end with an end marker): catches empty, foreign and
+    truncated files without decoding the pixels.
+    """
+    from PIL import Image, UnidentifiedImageError
+    try:
+        size = osp.getsize(path)
+        if size == 0:
+            return 'empty file'
+        with Image.open(path) as image:
+            image_format, (width, height) = image.format, image.size
+        if width < 1 or height < 1:
+            return f'{width}x{height} pixels'
+        trailer = _TRAILERS.get(image_format)
+        if trailer is not None:
+            with open(path, 'rb') as f:
+                f.seek(max(0, size - _TAIL_BYTES))
+                if trailer not in f.read():
+                    return f'truncated {image_format} (no end marker)'
+    except UnidentifiedImageError:
+        return 'not an image file'
+    except OSError as error:
+        return f'unreadable ({error.strerror or error})'
+    return None
+
+
+def find_bad_images(paths: Sequence[str], workers: int = 8) -> List[Tuple[str, str]]:
+    """``(path, problem)`` for every image of ``paths`` that would not decode (threads:
+    the checks wait on the disk, not the CPU)."""
+    with ThreadPoolExecutor(workers) as pool:
+        problems = list(pool.map(image_problem, paths))
+    return [(p, why) for p, why in zip(paths, problems) if why is not None]

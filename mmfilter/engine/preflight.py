@@ -3,11 +3,12 @@ import glob
 import inspect
 import importlib
 import os.path as osp
-from typing import Iterator, Optional, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config, ConfigDict
 
-from ..datasets.checks import check_coco_annotations, check_segmentation_folders
+from ..datasets.checks import (DatasetError, check_coco_annotations, check_segmentation_folders,
+                               find_bad_images)
 
 DEMO_HINTS = {
     'mmdet': 'python tools/train.py configs/retinanet_filtervit_demo.py',
@@ -40,38 +41,79 @@ def _dataset_class(scope: Optional[str], type_name: str):
     return registry.get(type_name) if registry is not None else None
 
 
-def check_data(cfg: Config, splits: Sequence[str] = SPLITS) -> None:
-    """Raise :class:`DatasetError` naming the first missing or malformed dataset file
-    of the ``splits`` a run will read (training: train and val; testing: test).
+def check_data(cfg: Config, splits: Sequence[str] = SPLITS) -> Dict[str, List[Tuple[str, str]]]:
+    """Check the dataset files of the ``splits`` a run will read (training: train
+    and val; testing: test) before anything is built.
+
+    Raises :class:`DatasetError` naming the first missing or malformed annotation
+    file or folder. Then checks that every image would decode (header and end
+    marker, see :func:`find_bad_images`) and returns the bad ones per split.
 
     Demo datasets (types starting with ``Demo``) generate their files on first
-    use and check them themselves, so they are skipped here.
+    use; once generated they are checked like any other.
     """
     scope = cfg.get('default_scope')
     hint = ''
     if scope in DEMO_HINTS:
         hint = (f'\nPut the dataset there in its standard layout (see README.md), set '
                 f'data_root with --cfg-options, or run the embedded demo instead: {DEMO_HINTS[scope]}')
-    for ds in _datasets(cfg, splits):
-        type_name = ds.get('type', '')
-        if isinstance(type_name, str) and type_name.startswith('Demo'):
-            continue
-        root = ds.get('data_root') or ''
-        prefix = ds.get('data_prefix') or {}
-        cls = _dataset_class(scope, type_name)
-        if str(ds.get('ann_file', '')).endswith('.json'):
-            classes = (ds.get('metainfo') or {}).get('classes') or \
-                getattr(cls, 'METAINFO', {}).get('classes')
-            check_coco_annotations(osp.join(root, ds.ann_file), osp.join(root, prefix.get('img', '')),
-                                   classes, hint)
-        elif 'seg_map_path' in prefix:
-            defaults = {} if cls is None else {
-                k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()
-                if k.endswith('suffix')}
-            check_segmentation_folders(
-                osp.join(root, prefix.get('img_path', '')), osp.join(root, prefix['seg_map_path']),
-                ds.get('img_suffix', defaults.get('img_suffix', '.jpg')),
-                ds.get('seg_map_suffix', defaults.get('seg_map_suffix', '.png')), hint)
+    bad = {}
+    for split in splits:
+        for ds in _datasets(cfg, (split, )):
+            type_name = ds.get('type', '')
+            root = ds.get('data_root') or ''
+            if isinstance(type_name, str) and type_name.startswith('Demo') and not osp.isdir(root):
+                continue  # generated, and checked, when the dataset is built
+            images = _dataset_images(ds, scope, hint)
+            bad.setdefault(split, []).extend(find_bad_images(images))
+    return {split: found for split, found in bad.items() if found}
+
+
+def _dataset_images(ds: ConfigDict, scope: Optional[str], hint: str) -> List[str]:
+    """Check one dataset's annotation files and folders; return its image paths."""
+    root = ds.get('data_root') or ''
+    prefix = ds.get('data_prefix') or {}
+    cls = _dataset_class(scope, ds.get('type', ''))
+    if str(ds.get('ann_file', '')).endswith('.json'):
+        classes = (ds.get('metainfo') or {}).get('classes') or \
+            getattr(cls, 'METAINFO', {}).get('classes')
+        return check_coco_annotations(osp.join(root, ds.ann_file),
+                                      osp.join(root, prefix.get('img', '')), classes, hint)
+    if 'seg_map_path' in prefix:
+        defaults = {} if cls is None else {
+            k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()
+            if k.endswith('suffix')}
+        return check_segmentation_folders(
+            osp.join(root, prefix.get('img_path', '')), osp.join(root, prefix['seg_map_path']),
+            ds.get('img_suffix', defaults.get('img_suffix', '.jpg')),
+            ds.get('seg_map_suffix', defaults.get('seg_map_suffix', '.png')), hint)
+    return []
+
+
+def handle_bad_images(cfg: Config, bad: Dict[str, List[Tuple[str, str]]]) -> Optional[str]:
+    """Raise :class:`DatasetError` naming the images that would not decode, unless
+    the config sets ``skip_bad_images = True`` and they are all training images:
+    then the training pipeline skips them and a warning (returned) counts them.
+    Evaluation splits are never skipped: their metric would silently change."""
+    if not bad:
+        return None
+    listed = '; '.join(f'{path} ({why})' for found in bad.values() for path, why in found[:5])
+    total = sum(len(found) for found in bad.values())
+    if not cfg.get('skip_bad_images') or set(bad) != {'train'}:
+        advice = ('set skip_bad_images = True in the config to train without them'
+                  if set(bad) == {'train'} else 'evaluation needs every image of its split')
+        raise DatasetError(f'{total} image(s) of the {"/".join(bad)} split would not decode: '
+                           f'{listed}{" ..." if total > 5 else ""}; replace or remove them '
+                           f'({advice})')
+    paths = [path for path, _ in bad['train']]
+    for ds in _datasets(cfg, ('train', )):
+        for transform in ds.get('pipeline') or []:
+            if transform.get('type') in ('LoadImageFromFile', 'LoadImageSkippingBad'):
+                transform.type = 'LoadImageSkippingBad'
+                transform.bad_images = paths
+    import mmfilter.datasets.loading  # noqa: F401  registers LoadImageSkippingBad
+    return (f'warning: skipping {total} training image(s) that would not decode '
+            f'(skip_bad_images = True): {listed}{" ..." if total > 5 else ""}')
 
 
 def existing_checkpoints(work_dir: str) -> list:
