@@ -7,5 +7,6 @@ model = dict(
     data_preprocessor=dict(mean=[0., 0., 0.], std=[255., 255., 255.], bgr_to_rgb=True),
     backbone=dict(
         type='FilterMobileViT',
-        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/mobilevit-xs_mmfilter.pth')),
+        init_cfg=dict(_delete_=True, type='Pretrained',
+                      checkpoint='checkpoints/mobilevit-xs_mmfilter.pth')),
     neck=dict(in_channels=[48, 64, 80, 96]))

@@ -60,7 +60,7 @@ def test_ade_demo_label_maps_match_images_and_use_valid_labels(ade_root):
     for folder in ('training', 'validation'):
         img_dir = osp.join(ade_root, 'images', folder)
         ann_dir = osp.join(ade_root, 'annotations', folder)
-        assert check_segmentation_folders(img_dir, ann_dir) == SPLITS['train' if folder == 'training' else 'val']
+        assert len(check_segmentation_folders(img_dir, ann_dir)) == SPLITS['train' if folder == 'training' else 'val']
         seen = set()
         for name in os.listdir(img_dir):
             image = cv2.imread(osp.join(img_dir, name))
@@ -114,7 +114,7 @@ def test_malformed_coco_annotations_are_named(coco_root, tmp_path, edit, message
 def test_missing_files_and_class_mismatch_are_named(coco_root, tmp_path):
     ann = osp.join(coco_root, 'annotations', 'instances_val2017.json')
     img_dir = osp.join(coco_root, 'val2017')
-    assert check_coco_annotations(ann, img_dir, OBJECT_CLASSES) == SPLITS['val']
+    assert len(check_coco_annotations(ann, img_dir, OBJECT_CLASSES)) == SPLITS['val']
     with pytest.raises(DatasetError, match='annotation file not found: /nowhere/a.json'):
         check_coco_annotations('/nowhere/a.json', img_dir)
     with pytest.raises(DatasetError, match='image folder not found'):
@@ -135,3 +135,51 @@ def test_segmentation_folder_problems_are_named(ade_root, tmp_path):
     ann_dir.mkdir()
     with pytest.raises(DatasetError, match='have no label map in'):
         check_segmentation_folders(img_dir, str(ann_dir))
+
+
+def test_clutter_scenes_are_deterministic_small_and_context_dependent():
+    from mmfilter.datasets import CLUTTER_SCENES
+    a_img, a_objs, a_lab = generate_scene(3, 384, 384, CLUTTER_SCENES)
+    b_img, _, b_lab = generate_scene(3, 384, 384, CLUTTER_SCENES)
+    assert np.array_equal(a_img, b_img) and np.array_equal(a_lab, b_lab)
+    scenes = [generate_scene(seed, 384, 384, CLUTTER_SCENES)[1] for seed in range(20)]
+    objects = [o for objs in scenes for o in objs]
+    assert len(objects) / len(scenes) >= 8  # many objects per image
+    assert np.mean([o.mask.sum() < 32 * 32 for o in objects]) > 0.4  # many small in COCO's sense
+    flagged = [any(o.category == 'flagged star' for o in objs) for objs in scenes]
+    plain = [any(o.category == 'star' for o in objs) for objs in scenes]
+    assert any(flagged) and any(plain)
+    assert not any(f and p for f, p in zip(flagged, plain))  # the flag relabels every star
+    # the demo setting is unchanged by the clutter options: 4 classes, no flagged stars
+    assert {o.category for s in range(30) for o in generate_scene(s, 96, 96)[1]} <= set(OBJECT_CLASSES)
+
+
+def test_clutter_benchmark_files_are_valid(tmp_path):
+    from pycocotools.coco import COCO
+    from mmfilter.datasets import CLUTTER_SCENES
+    root = make_demo_coco(str(tmp_path / 'coco'), dict(train=2, val=3), 160, 'clutter')
+    coco = COCO(osp.join(root, 'annotations', 'instances_val2017.json'))
+    assert [c['name'] for c in coco.loadCats(coco.getCatIds())] == list(CLUTTER_SCENES.object_classes)
+    assert len(coco.getImgIds()) == 3 and len(coco.getAnnIds()) >= 3 * 4
+    for ann in coco.loadAnns(coco.getAnnIds()):
+        image = coco.loadImgs(ann['image_id'])[0]
+        x, y, w, h = ann['bbox']
+        assert 0 <= x and 0 <= y and x + w <= image['width'] and y + h <= image['height']
+        assert w > 0 and h > 0 and ann['area'] >= CLUTTER_SCENES.min_visible
+    ade = make_demo_ade(str(tmp_path / 'ade'), dict(train=2, val=2), 160, 'clutter')
+    for name in sorted(os.listdir(osp.join(ade, 'images', 'validation'))):
+        image = cv2.imread(osp.join(ade, 'images', 'validation', name))
+        labels = cv2.imread(osp.join(ade, 'annotations', 'validation', name[:-4] + '.png'),
+                            cv2.IMREAD_UNCHANGED)
+        assert labels.shape == image.shape[:2]
+        assert labels.max() <= len(CLUTTER_SCENES.seg_classes)
+    with pytest.raises(KeyError, match='unknown scene setting'):
+        make_demo_coco(str(tmp_path / 'x'), dict(train=1, val=1), 64, 'nope')
+
+
+def test_show_scenes_draws_a_sheet(tmp_path):
+    from conftest import load_tool
+    out = load_tool('analysis/show_scenes.py').main(['--seeds', '1', '2', '--size', '96',
+                                                      '--out', str(tmp_path / 'sheet.png')])
+    sheet = cv2.imread(out)
+    assert sheet.shape == (2 * 96, 3 * 96, 3) and sheet.std() > 10

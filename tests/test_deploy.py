@@ -19,6 +19,22 @@ def test_onnx_export_matches_pytorch(tmp_path, backbone):
     assert len(errors) == 4 and max(errors) < 1e-4
 
 
+def test_filtermobilevit_onnx_export_matches_pytorch_with_a_trained_like_scorer(tmp_path):
+    """A fresh scorer scores every patch 0 (ties, which torch and onnxruntime break
+    differently), so the scorers get random weights first, as training gives them."""
+    from mmfilter import FilterMobileViT
+    torch.manual_seed(0)
+    model = FilterMobileViT(arch='xxs')
+    for _, block in model.selecting_blocks():
+        torch.nn.init.normal_(block.scorer.logit.weight, std=0.5)
+    ckpt = tmp_path / 'fmv.pth'
+    torch.save({'state_dict': {f'backbone.{k}': v for k, v in model.state_dict().items()}}, ckpt)
+    errors = _export_tool().main(['--backbone', 'FilterMobileViT', '--arch', 'xxs', '--shape', '97',
+                                  '131', '--checkpoint', str(ckpt), '--prefix', 'backbone.',
+                                  '--out', str(tmp_path / 'model.onnx')])
+    assert len(errors) == 4 and max(errors) < 1e-4
+
+
 def test_onnx_export_loads_detector_checkpoint_weights(tmp_path):
     source = FilterViT(arch='xxs').eval()
     ckpt = tmp_path / 'det.pth'

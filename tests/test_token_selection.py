@@ -123,3 +123,15 @@ def test_pool_stride_meets_budget_minimally(h, w, budget):
     cells = lambda s: -(-h // s) * -(-w // s)  # noqa: E731
     assert cells(s) <= budget
     assert s == 1 or cells(s - 1) > budget
+
+
+def test_rows_of_sequences_gather_and_scatter_back():
+    from mmfilter.models.token_selection import gather_rows, scatter_rows
+    sequences = torch.rand(3, 10, 4)
+    indices = torch.tensor([[0, 9], [5, 1], [2, 3]])
+    rows = gather_rows(sequences, indices)
+    assert rows.shape == (3, 2, 4) and torch.equal(rows[1, 0], sequences[1, 5])
+    written = scatter_rows(sequences, indices, rows + 1)
+    changed = (written != sequences).any(-1)
+    assert changed.sum() == 6 and changed[1, 5] and changed[1, 1] and not changed[1, 0]
+    assert torch.equal(written[2, 3], sequences[2, 3] + 1)

@@ -1,7 +1,7 @@
 """Run a trained detector or segmentor on image files and save the drawn predictions.
 
     python tools/infer.py CONFIG CHECKPOINT IMAGE [IMAGE ...] [--out-dir DIR]
-                          [--score-thr 0.3] [--opacity 0.5] [--device cpu]
+                          [--score-thr 0.3] [--opacity 0.5] [--device cpu] [--report-memory]
 
 Detectors write the image with boxes, labels and scores; segmentors write the
 image with the predicted classes as a coloured overlay. One PNG per input, at the
@@ -26,6 +26,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--score-thr', type=float, default=0.3, help='box score threshold')
     parser.add_argument('--opacity', type=float, default=0.5, help='segmentation overlay opacity')
     parser.add_argument('--device', default='cpu')
+    parser.add_argument('--report-memory', action='store_true',
+                        help='print resident memory after the first and the last image')
     return parser.parse_args(argv)
 
 
@@ -38,6 +40,7 @@ def main(argv=None) -> list:
         sys.exit(f'error: {e}')
     from mmfilter.apis import bounded_for_drawing, build_visualizer, init_model, predict, scope_of
     from mmfilter.engine import CheckpointError
+    from mmfilter.engine.hooks import resident_memory_mb
     try:
         model = init_model(args.config, args.checkpoint, device=args.device)
     except CheckpointError as e:
@@ -53,6 +56,12 @@ def main(argv=None) -> list:
                                   draw_gt=False, show=False, out_file=out_file, **extra)
         written.append(out_file)
         print(f'{path} -> {out_file}')
+        if args.report_memory and len(written) == 1:
+            first = resident_memory_mb()
+    if args.report_memory:
+        last = resident_memory_mb()
+        print(f'resident memory: {first:.0f} MiB after the first image, {last:.0f} MiB after '
+              f'image {len(written)} ({100 * (last / first - 1):+.1f}%)')
     return written
 
 

@@ -90,7 +90,8 @@ MOBILEVIT_LAYOUTS: Dict[str, Layout] = {
                                 r'mlp\.fc2'),
                    norm=r'norm', proj=r'conv_proj', fusion=r'conv_fusion'),
         drop=r'^(head|final_conv)\.'),
-    # Hugging Face's apple/mobilevit-{xx-small,x-small,small}: [mobilevit.]conv_stem, encoder.layer.N.
+    # Hugging Face's apple/mobilevit-{xx-small,x-small,small}: [mobilevit.]conv_stem,
+    # encoder.layer.N.
     'huggingface': Layout(
         conv=(r'convolution', r'normalization'),
         units=_units(r'conv_stem', r'encoder\.layer\.0\.layer\.0',

@@ -7,9 +7,11 @@ OpenMMLab classes, as the demo configs do through ``custom_imports``.
 """
 from .checks import DatasetError, check_coco_annotations, check_segmentation_folders
 from .demo import make_demo_ade, make_demo_coco
-from .scene import OBJECT_CLASSES, SEG_CLASSES, generate_scene
+from .scene import (CLUTTER_SCENES, DEMO_SCENES, OBJECT_CLASSES, SCENES, SEG_CLASSES, SceneSettings,
+                    generate_scene)
 
 __all__ = [
     'DatasetError', 'check_coco_annotations', 'check_segmentation_folders', 'make_demo_ade',
-    'make_demo_coco', 'OBJECT_CLASSES', 'SEG_CLASSES', 'generate_scene'
+    'make_demo_coco', 'OBJECT_CLASSES', 'SEG_CLASSES', 'generate_scene', 'SceneSettings',
+    'SCENES', 'DEMO_SCENES', 'CLUTTER_SCENES'
 ]

@@ -1,7 +1,8 @@
-"""Write the embedded demo datasets: COCO detection and ADE20K-layout segmentation.
+"""Write the embedded datasets: COCO detection and ADE20K-layout segmentation.
 
-Both are rendered from :func:`generate_scene` with fixed seeds, so every machine
-gets the same files. Writing goes to a temporary folder that is renamed into
+Both are rendered from :func:`generate_scene` with fixed seeds and a named scene
+setting (``'demo'``, ``'clutter'``: see :data:`SCENES`), so every machine gets
+the same files. Writing goes to a temporary folder that is renamed into
 place when complete, so an interrupted run never leaves half a dataset.
 """
 import json
@@ -14,9 +15,11 @@ from typing import Dict
 import cv2
 import numpy as np
 
-from .scene import OBJECT_CLASSES, SEG_CLASSES, generate_scene
+from .scene import SCENES, generate_scene
 
 DEMO_SPLITS = {'train': 400, 'val': 100}
+# The clutter benchmark: a larger validation split (about 2300 objects) for a steadier metric.
+CLUTTER_SPLITS = {'train': 400, 'val': 200}
 VAL_SEED_OFFSET = 1_000_000
 _MARKER = 'mmfilter_demo.json'
 
@@ -83,28 +86,39 @@ def _build_atomically(root: str, settings: dict, write) -> str:
     return root
 
 
-def make_demo_coco(root: str, splits: Dict[str, int] = DEMO_SPLITS, size: int = 256) -> str:
+def _settings(kind: str, splits: Dict[str, int], size: int, scenes: str) -> dict:
+    """What the folder's marker records (the demo's as before scene settings existed)."""
+    if scenes not in SCENES:
+        raise KeyError(f'unknown scene setting {scenes!r}; choose from {sorted(SCENES)}')
+    settings = dict(kind=kind, splits=dict(splits), size=size)
+    return settings if scenes == 'demo' else dict(settings, scenes=scenes)
+
+
+def make_demo_coco(root: str, splits: Dict[str, int] = DEMO_SPLITS, size: int = 256,
+                   scenes: str = 'demo') -> str:
     """COCO layout under ``root``: ``{split}2017/*.jpg`` and
     ``annotations/instances_{split}2017.json`` with boxes and polygon masks."""
-    settings = dict(kind='coco', splits=dict(splits), size=size)
+    settings = _settings('coco', splits, size, scenes)
+    classes = SCENES[scenes].object_classes
 
     def write(out: str) -> None:
         os.makedirs(osp.join(out, 'annotations'))
         categories = [dict(id=i + 1, name=name, supercategory='shape')
-                      for i, name in enumerate(OBJECT_CLASSES)]
+                      for i, name in enumerate(classes)]
         for split, count in splits.items():
             img_dir = osp.join(out, f'{split}2017')
             os.makedirs(img_dir)
             images, annotations = [], []
             for index in range(count):
-                image, objects, _ = generate_scene(_seed(split, index), size, size)
+                image, objects, _ = generate_scene(_seed(split, index), size, size,
+                                                   SCENES[scenes])
                 file_name = f'{index:06d}.jpg'
                 _write_image(osp.join(img_dir, file_name), image)
                 images.append(dict(id=index + 1, file_name=file_name, height=size, width=size))
                 for obj in objects:
                     annotations.append(dict(
                         id=len(annotations) + 1, image_id=index + 1,
-                        category_id=OBJECT_CLASSES.index(obj.category) + 1,
+                        category_id=classes.index(obj.category) + 1,
                         bbox=obj.bbox_xywh, area=float(obj.mask.sum()),
                         segmentation=obj.polygons(), iscrowd=0))
             with open(osp.join(out, 'annotations', f'instances_{split}2017.json'), 'w') as f:
@@ -113,10 +127,12 @@ def make_demo_coco(root: str, splits: Dict[str, int] = DEMO_SPLITS, size: int = 
     return _build_atomically(root, settings, write)
 
 
-def make_demo_ade(root: str, splits: Dict[str, int] = DEMO_SPLITS, size: int = 256) -> str:
+def make_demo_ade(root: str, splits: Dict[str, int] = DEMO_SPLITS, size: int = 256,
+                  scenes: str = 'demo') -> str:
     """ADE20K layout under ``root``: ``images/{training,validation}/*.jpg`` and
     ``annotations/{training,validation}/*.png`` label maps (0 = ignore, 1.. = classes)."""
-    settings = dict(kind='ade', splits=dict(splits), size=size, classes=list(SEG_CLASSES))
+    settings = dict(_settings('ade', splits, size, scenes),
+                    classes=list(SCENES[scenes].seg_classes))
     folders = {'train': 'training', 'val': 'validation'}
 
     def write(out: str) -> None:
@@ -126,7 +142,8 @@ def make_demo_ade(root: str, splits: Dict[str, int] = DEMO_SPLITS, size: int = 2
             os.makedirs(img_dir)
             os.makedirs(ann_dir)
             for index in range(count):
-                image, _, labels = generate_scene(_seed(split, index), size, size)
+                image, _, labels = generate_scene(_seed(split, index), size, size,
+                                                  SCENES[scenes])
                 name = f'demo_{split}_{index:06d}'
                 _write_image(osp.join(img_dir, name + '.jpg'), image)
                 if not cv2.imwrite(osp.join(ann_dir, name + '.png'), labels):

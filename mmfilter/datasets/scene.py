@@ -1,17 +1,22 @@
-"""Deterministic synthetic scenes for the embedded demos (no download).
+"""Deterministic synthetic scenes for the embedded demos and benchmarks (no download).
 
-One scene serves both demos: a textured two-region background (sky above a
-wavy horizon, ground below) with random clutter, and objects of four shape
-classes with their own colour families, varied scale, aspect and rotation,
-drawn in depth order so later objects occlude earlier ones. From a scene come
-COCO instances (visible-part boxes and polygons) and an ADE20K-style label map
-(0 = ignore on object outlines, 1.. = classes).
+One scene serves detection and segmentation: a textured two-region background
+(sky above a wavy horizon, ground below) with random clutter, and objects of
+four shape classes with their own colour families, varied scale, aspect and
+rotation, drawn in depth order so later objects occlude earlier ones. From a
+scene come COCO instances (visible-part boxes and polygons) and an ADE20K-style
+label map (0 = ignore on object outlines, 1.. = classes).
+
+:class:`SceneSettings` parameterises the generator: ``DEMO_SCENES`` (few large
+objects, the quick demo) and ``CLUTTER_SCENES`` (many small objects,
+unannotated look-alikes, and a class that depends on a far-away cue: a star is
+a ``'flagged star'`` when the scene holds a small red-and-white flag anywhere).
 
 Needs numpy and OpenCV only.
 """
 import math
 from dataclasses import dataclass
-from typing import List, Tuple
+from typing import Dict, List, Tuple
 
 import cv2
 import numpy as np
@@ -28,6 +33,40 @@ _CLASS_COLOURS = {
     'star': (235, 200, 30),
 }
 MIN_VISIBLE_PIXELS = 64  # smaller remnants of occluded objects are not annotated
+FLAGGED_STAR = 'flagged star'
+DISTRACTOR_SHAPES = ('hexagon', 'ring', 'cross')
+
+
+@dataclass(frozen=True)
+class SceneSettings:
+    """How a family of scenes is drawn.
+
+    ``objects``: annotated objects per scene (inclusive range); ``object_size``:
+    their side as a share of the image's shorter side; ``distractors``:
+    unannotated look-alikes per scene (other shapes in the classes' colours, the
+    classes' shapes in other colours); ``flag_probability``: chance of a flag,
+    which turns every star of the scene into a ``'flagged star'``;
+    ``min_visible``: fewest visible pixels an object needs to be annotated.
+    """
+    objects: Tuple[int, int] = (1, 6)
+    object_size: Tuple[float, float] = (0.12, 0.42)
+    distractors: Tuple[int, int] = (0, 0)
+    flag_probability: float = 0.
+    min_visible: int = MIN_VISIBLE_PIXELS
+
+    @property
+    def object_classes(self) -> Tuple[str, ...]:
+        return OBJECT_CLASSES + ((FLAGGED_STAR, ) if self.flag_probability > 0 else ())
+
+    @property
+    def seg_classes(self) -> Tuple[str, ...]:
+        return REGION_CLASSES + self.object_classes
+
+
+DEMO_SCENES = SceneSettings()
+CLUTTER_SCENES = SceneSettings(objects=(6, 18), object_size=(0.03, 0.2), distractors=(4, 10),
+                               flag_probability=0.5, min_visible=24)
+SCENES: Dict[str, SceneSettings] = {'demo': DEMO_SCENES, 'clutter': CLUTTER_SCENES}
 
 
 @dataclass
@@ -101,32 +140,93 @@ def _background(rng: np.random.Generator, height: int,
     return image, labels
 
 
+def _paint(image: np.ndarray, drawn: List[Tuple[str, np.ndarray]], mask: np.ndarray,
+           pixels: np.ndarray) -> np.ndarray:
+    """``image`` with ``pixels`` where ``mask`` is set; what lies beneath becomes hidden."""
+    for _, earlier in drawn:
+        earlier &= ~mask
+    return np.where(mask[..., None], pixels, image)
+
+
+def _distractor(rng: np.random.Generator, height: int, width: int,
+                size_range: Tuple[float, float]) -> Tuple[np.ndarray, Tuple[int, int, int]]:
+    """An unannotated look-alike: its mask and base colour."""
+    short = min(height, width)
+    size = short * rng.uniform(*size_range)
+    cx, cy = rng.uniform(0, width), rng.uniform(0, height)
+    mask = np.zeros((height, width), np.uint8)
+    if rng.random() < 0.5:  # another shape in a class colour
+        colour = _CLASS_COLOURS[OBJECT_CLASSES[int(rng.integers(len(OBJECT_CLASSES)))]]
+        shape = DISTRACTOR_SHAPES[int(rng.integers(len(DISTRACTOR_SHAPES)))]
+        r = max(2, int(size / 2))
+        if shape == 'hexagon':
+            t = np.arange(6) * math.pi / 3 + rng.uniform(0, math.pi)
+            cv2.fillPoly(mask, [np.round(np.stack([cx + r * np.cos(t), cy + r * np.sin(t)], 1))
+                                .astype(np.int32)], 1)
+        elif shape == 'ring':
+            cv2.circle(mask, (int(cx), int(cy)), r, 1, max(1, r // 3))
+        else:  # cross
+            w = max(1, r // 3)
+            cv2.rectangle(mask, (int(cx - r), int(cy - w)), (int(cx + r), int(cy + w)), 1, -1)
+            cv2.rectangle(mask, (int(cx - w), int(cy - r)), (int(cx + w), int(cy + r)), 1, -1)
+    else:  # a class shape in a colour no class has
+        category = OBJECT_CLASSES[int(rng.integers(len(OBJECT_CLASSES)))]
+        cv2.fillPoly(mask, [np.round(_shape_polygon(rng, category, cx, cy, size))
+                            .astype(np.int32)], 1)
+        colour = ((150, 60, 170), (40, 170, 170), (90, 90, 90))[int(rng.integers(3))]
+    jittered = np.clip(np.asarray(colour) + rng.integers(-25, 26, 3), 0, 255)
+    return mask.astype(bool), tuple(int(c) for c in jittered)
+
+
+def _flag(rng: np.random.Generator, height: int, width: int) -> Tuple[np.ndarray, np.ndarray]:
+    """A small red-and-white 3×3 checkerboard somewhere: its mask and pixels."""
+    side = max(9, int(0.05 * min(height, width))) // 3 * 3
+    x0, y0 = int(rng.integers(0, width - side)), int(rng.integers(0, height - side))
+    mask = np.zeros((height, width), bool)
+    mask[y0:y0 + side, x0:x0 + side] = True
+    cells = (np.indices((3, 3)).sum(0) % 2).repeat(side // 3, 0).repeat(side // 3, 1)
+    pixels = np.zeros((height, width, 3), np.float32)
+    pixels[y0:y0 + side, x0:x0 + side] = np.where(cells[..., None] == 1, (235, 235, 235),
+                                                  (220, 20, 30))
+    return mask, pixels
+
+
 def generate_scene(seed: int, height: int = 256, width: int = 256,
-                   max_objects: int = 6) -> Tuple[np.ndarray, List[SceneObject], np.ndarray]:
-    """One scene from ``seed``: RGB ``uint8 [H, W, 3]``, visible objects, label map ``[H, W]``."""
+                   settings: SceneSettings = DEMO_SCENES
+                   ) -> Tuple[np.ndarray, List[SceneObject], np.ndarray]:
+    """One scene from ``seed``: RGB ``uint8 [H, W, 3]``, visible objects, label map ``[H, W]``
+    (values: 0 ignore, then ``settings.seg_classes`` from 1)."""
     rng = np.random.default_rng(seed)
     image, labels = _background(rng, height, width)
     short = min(height, width)
     drawn: List[Tuple[str, np.ndarray]] = []
-    for _ in range(int(rng.integers(1, max_objects + 1))):
+    low, high = settings.objects
+    for _ in range(int(rng.integers(low, high + 1))):
         category = OBJECT_CLASSES[int(rng.integers(len(OBJECT_CLASSES)))]
-        size = short * rng.uniform(0.12, 0.42)
+        size = short * rng.uniform(*settings.object_size)
         cx, cy = rng.uniform(size / 3, width - size / 3), rng.uniform(size / 3, height - size / 3)
         polygon = np.round(_shape_polygon(rng, category, cx, cy, size)).astype(np.int32)
         mask = np.zeros((height, width), np.uint8)
         cv2.fillPoly(mask, [polygon], 1)
-        if mask.sum() < MIN_VISIBLE_PIXELS:
+        if mask.sum() < settings.min_visible:
             continue
         colour = np.clip(np.asarray(_CLASS_COLOURS[category]) + rng.integers(-25, 26, 3), 0, 255)
         shading = _texture(rng, height, width, tuple(int(c) for c in colour), 8)
-        image = np.where(mask[..., None].astype(bool), shading, image)
-        for _, earlier in drawn:  # occlusion: the new object hides what lies beneath
-            earlier &= ~mask.astype(bool)
+        image = _paint(image, drawn, mask.astype(bool), shading)
         drawn.append((category, mask.astype(bool)))
+    # Look-alikes and the flag come after the objects (and may hide parts of them); the
+    # demo setting has neither and draws no random numbers for them.
+    low, high = settings.distractors
+    for _ in range(int(rng.integers(low, high + 1)) if high else 0):
+        mask, colour = _distractor(rng, height, width, settings.object_size)
+        image = _paint(image, drawn, mask, _texture(rng, height, width, colour, 8))
+    if settings.flag_probability and rng.random() < settings.flag_probability:
+        image = _paint(image, drawn, *_flag(rng, height, width))
+        drawn = [(FLAGGED_STAR if c == 'star' else c, m) for c, m in drawn]
 
-    objects = [SceneObject(c, m) for c, m in drawn if m.sum() >= MIN_VISIBLE_PIXELS]
+    objects = [SceneObject(c, m) for c, m in drawn if m.sum() >= settings.min_visible]
     for category, visible in drawn:
-        labels[visible] = SEG_CLASSES.index(category) + 1
+        labels[visible] = settings.seg_classes.index(category) + 1
     # Ignore (0) the rim where an object meets anything else, as ADE20K leaves edges unlabelled.
     kernel = np.ones((3, 3), np.uint8)
     highest, lowest = cv2.dilate(labels, kernel), cv2.erode(labels, kernel)
@@ -135,11 +235,14 @@ def generate_scene(seed: int, height: int = 256, width: int = 256,
 
 
 
-def object_palette() -> List[Tuple[int, int, int]]:
+_CLASS_COLOURS_SHOWN = dict(_CLASS_COLOURS, **{FLAGGED_STAR: (255, 120, 0)})
+
+
+def object_palette(settings: SceneSettings = DEMO_SCENES) -> List[Tuple[int, int, int]]:
     """Display colour per object class (RGB)."""
-    return [_CLASS_COLOURS[c] for c in OBJECT_CLASSES]
+    return [_CLASS_COLOURS_SHOWN[c] for c in settings.object_classes]
 
 
-def seg_palette() -> List[Tuple[int, int, int]]:
+def seg_palette(settings: SceneSettings = DEMO_SCENES) -> List[Tuple[int, int, int]]:
     """Display colour per segmentation class (RGB), regions first."""
-    return [(110, 170, 230), (130, 100, 70)] + object_palette()
+    return [(110, 170, 230), (130, 100, 70)] + object_palette(settings)

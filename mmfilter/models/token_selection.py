@@ -138,9 +138,20 @@ def _token_index(indices: Tensor, channels: int) -> Tensor:
     return indices.unsqueeze(-1).expand(-1, -1, channels)
 
 
+def gather_rows(sequences: Tensor, indices: Tensor) -> Tensor:
+    """Pick rows of token sequences: ``[B, N, C], [B, K] -> [B, K, C]``."""
+    return sequences.gather(1, _token_index(indices, sequences.shape[-1]))
+
+
+def scatter_rows(sequences: Tensor, indices: Tensor, rows: Tensor) -> Tensor:
+    """Out of place: ``sequences`` ``[B, N, C]`` with ``rows`` ``[B, K, C]`` written at ``indices``."""
+    return sequences.scatter(1, _token_index(indices, sequences.shape[-1]),
+                             rows.to(sequences.dtype))
+
+
 def gather_tokens(x: Tensor, indices: Tensor) -> Tensor:
     """Pick pixels as tokens: ``[B, C, H, W], [B, K] -> [B, K, C]``."""
-    return as_tokens(x).gather(1, _token_index(indices, x.shape[1]))
+    return gather_rows(as_tokens(x), indices)
 
 
 def scatter_tokens_(x: Tensor, indices: Tensor, tokens: Tensor) -> Tensor:

@@ -1,13 +1,14 @@
 """Evaluate a trained detector or segmentor with other token budgets and selection rules.
 
     python tools/analysis/token_budget_sweep.py CONFIG CHECKPOINT
-        [--budgets 64 256 1024 all] [--selections topk uniform random]
+        [--budgets 64 256 1024 all 1/4 1/16] [--selections topk uniform random]
         [--scale 1 2] [--seed 0] [--out-dir results/sweep/NAME]
 
 For every test-image scale, selection rule and budget, the token-selecting
 blocks of the trained backbone are overridden (``override_selection``: K =
-min(ceil(ratio * N), budget) with the trained ratios, or every pixel for
-``all``), the config's test split is evaluated, and the backbone's batch-1
+min(ceil(ratio * N), budget) with the trained ratios for a budget, every
+position for ``all``, ``ceil(N / 4)`` for ``1/4``), the config's test split is
+evaluated, and the backbone's batch-1
 latency at that scale is timed. ``topk`` needs a scorer (FilterViT); ``random``
 draws per image with ``--seed``; ``uniform`` spreads K evenly. Writes
 ``sweep.md``, ``sweep.json`` and ``sweep.png`` (metric and latency against K).
@@ -17,7 +18,7 @@ import json
 import os
 import os.path as osp
 import sys
-from typing import List, Optional
+from typing import List, Union
 
 import torch
 
@@ -28,8 +29,20 @@ from mmfilter.engine.cli import load_config  # noqa: E402
 METRICS = {'mmdet': ('coco/bbox_mAP', 'coco/bbox_mAP_s'), 'mmseg': ('mIoU', 'aAcc')}
 
 
-def parse_budget(text: str) -> Optional[int]:
-    return None if text == 'all' else int(text)
+def parse_budget(text: str) -> Union[None, int, float]:
+    """``'all'`` → None; ``'1/4'`` → the ratio 0.25 of every map; ``'256'`` → a cap of 256."""
+    if text == 'all':
+        return None
+    if '/' in text:
+        numerator, denominator = text.split('/')
+        return int(numerator) / int(denominator)
+    return int(text)
+
+
+def budget_label(budget: Union[None, int, float]):
+    if budget is None:
+        return 'all'
+    return f'1/{round(1 / budget)}' if isinstance(budget, float) else budget
 
 
 def scaled_test_size(cfg, scale: float) -> tuple:
@@ -41,9 +54,14 @@ def scaled_test_size(cfg, scale: float) -> tuple:
     raise ValueError('the test pipeline has no Resize step to scale')
 
 
-def rule_for(budget: Optional[int]) -> dict:
-    """The token rule of one sweep point: a budget cap with the trained ratios, or all."""
-    return dict(ratio=1.0, budget=None) if budget is None else dict(budget=budget)
+def rule_for(budget: Union[None, int, float]) -> dict:
+    """The token rule of one sweep point: all, a ratio of every map, or a budget cap
+    with the trained ratios."""
+    if budget is None:
+        return dict(ratio=1.0, budget=None)
+    if isinstance(budget, float):
+        return dict(ratio=budget, budget=None)
+    return dict(budget=budget)
 
 
 def sweep(args) -> List[dict]:
@@ -74,7 +92,7 @@ def sweep(args) -> List[dict]:
                     latency = time_interleaved({'b': forward_fn(backbone, image, 'cpu', 'none')},
                                                'cpu', args.repeats)['b']
                 row = dict(scale=scale, size=f'{size[1]}x{size[0]}', selection=selection,
-                           budget='all' if budget is None else budget, k=ks, n=ns,
+                           budget=budget_label(budget), k=ks, n=ns,
                            latency_ms=latency * 1000,
                            **{m: metrics.get(m) for m in METRICS[cfg.default_scope]})
                 rows.append(row)
@@ -121,7 +139,7 @@ def main(argv=None) -> List[dict]:
     parser.add_argument('config')
     parser.add_argument('checkpoint')
     parser.add_argument('--budgets', nargs='+', type=parse_budget,
-                        default=[64, 256, 1024, None], help="K caps, or 'all'")
+                        default=[64, 256, 1024, None], help="K caps, 'all', or ratios of every map such as 1/4")
     parser.add_argument('--selections', nargs='+', default=['topk', 'uniform', 'random'],
                         choices=['topk', 'uniform', 'random'])
     parser.add_argument('--scale', nargs='+', type=float, default=[1.0],

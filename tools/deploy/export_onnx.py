@@ -18,9 +18,9 @@ from typing import List, Optional
 import torch
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-from mmfilter.models import DropoutViT, FilterViT, MobileViT  # noqa: E402
+from mmfilter.models import DropoutViT, FilterMobileViT, FilterViT, MobileViT  # noqa: E402
 
-BACKBONES = {cls.__name__: cls for cls in (FilterViT, DropoutViT, MobileViT)}
+BACKBONES = {cls.__name__: cls for cls in (FilterViT, DropoutViT, MobileViT, FilterMobileViT)}
 
 
 def build_backbone(name: Optional[str], arch: str, config: Optional[str], checkpoint: Optional[str],

@@ -248,7 +248,7 @@ class HybridBackbone(BaseModule):
         too); the trained settings come back after."""
         blocks = list(self.selecting_blocks())
         names = ('token_ratio', 'token_budget', 'selection', 'random_eval')
-        saved = [{n: getattr(b, n) for n in names if hasattr(b, n)} for _, b in blocks]
+        saved = [{n: getattr(b, n) for n in names} for _, b in blocks]
         rules = _rules_per_stage(token_rule, type(self).__name__)
         try:
             for stage, block in blocks:
@@ -260,8 +260,7 @@ class HybridBackbone(BaseModule):
                 if selection is not None:
                     block.check_selection(selection)
                     block.selection = selection
-                    if hasattr(block, 'random_eval'):
-                        block.random_eval = selection == 'random'
+                    block.random_eval = selection == 'random'
             yield
         finally:
             for (_, block), attributes in zip(blocks, saved):

@@ -18,7 +18,6 @@ does not pick yet; evaluation always takes the plain top-K.
 """
 from typing import Optional, Sequence, Tuple
 
-import torch
 from torch import Tensor, nn
 
 from ..token_selection import as_tokens, from_tokens, gather_tokens, scatter_tokens_

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..token_selection import gather_rows, scatter_rows
 from .blocks import ATTENTION_BLOCKS, TokenSelectingBlock
 from .conv import ConvNormAct
 from .filter_attention import FilterScorer
@@ -36,7 +37,9 @@ def resize_to_multiple(x: Tensor, multiple: int) -> Tensor:
     (so converted weights see what they were trained with); a no-op on even maps.
     """
     height, width = x.shape[2:]
-    size = (-(-height // multiple) * multiple, -(-width // multiple) * multiple)
+    # Non-negative operands: ONNX export traces these sizes, and ONNX divides by truncation.
+    size = ((height + multiple - 1) // multiple * multiple,
+            (width + multiple - 1) // multiple * multiple)
     if size == (height, width):
         return x
     return F.interpolate(x, size=size, mode='bilinear', align_corners=False)
@@ -94,17 +97,6 @@ class MobileViTBlock(nn.Module):
         y = fold_patches(tokens, y.shape[0], y.shape[2], y.shape[3], p)
         y = self.proj(resize_to(y, x.shape[2:]))
         return self.fusion(torch.cat((x, y), dim=1))
-
-
-def gather_rows(sequences: Tensor, indices: Tensor) -> Tensor:
-    """``[B, N, C], [B, K] -> [B, K, C]``."""
-    return sequences.gather(1, indices.unsqueeze(-1).expand(-1, -1, sequences.shape[-1]))
-
-
-def scatter_rows(sequences: Tensor, indices: Tensor, rows: Tensor) -> Tensor:
-    """Out of place: ``sequences`` ``[B, N, C]`` with ``rows`` ``[B, K, C]`` written at ``indices``."""
-    index = indices.unsqueeze(-1).expand(-1, -1, sequences.shape[-1])
-    return sequences.scatter(1, index, rows.to(sequences.dtype))
 
 
 @ATTENTION_BLOCKS.register_module(name='filter_mobilevit')
