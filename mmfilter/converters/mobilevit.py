@@ -24,7 +24,6 @@ from torch import Tensor
 
 BN = r'(?P<p>weight|bias|running_mean|running_var|num_batches_tracked)'
 AFFINE = r'(?P<p>weight|bias)'
-KINDS = ('conv', 'ir', 'mobilevit')
 TARGET_IR = ('expand', 'depthwise', 'project')
 TARGET_LAYER = ('norm1', 'attn.qkv', 'attn.proj', 'norm2', 'mlp.fc1', 'mlp.fc2')
 
