@@ -67,17 +67,21 @@ def test_converted_mobilevit_matches_the_reference(converted, size):
     assert max(errors) <= 1e-4
 
 
-def test_padding_instead_of_resizing_would_not_match(converted):
-    """The odd-map handling matters: the reference resizes, it does not pad."""
+def test_padding_instead_of_resizing_would_not_match(converted, monkeypatch):
+    """The odd-map handling matters: zero padding (what mmfilter did before) departs from
+    the reference, which resizes."""
+    import torch.nn.functional as F
+    from mmfilter.models.layers import mobilevit_block
     _, reference, model = converted
     x = torch.rand(1, 3, 200, 328)  # 25×41 at stride 8
-    block = model.stages[1].attention
     with torch.no_grad():
         expected = reference(x, output_hidden_states=True).hidden_states[2]
         assert relative_error(expected, model(x)[1]) <= 1e-4
-        y = block.local_proj(block.local_conv(model.stages[1].blocks(model.stages[0](
-            model.stem(x)))))
-        assert y.shape[2:] == (25, 41)
+        monkeypatch.setattr(mobilevit_block, 'resize_to_multiple', lambda y, p: F.pad(
+            y, (0, -y.shape[3] % p, 0, -y.shape[2] % p)))
+        monkeypatch.setattr(mobilevit_block, 'resize_to',
+                            lambda y, size: y[:, :, :size[0], :size[1]])
+        assert relative_error(expected, model(x)[1]) > 1e-3
 
 
 # -- the other public layouts, written out from their published key names ----------------

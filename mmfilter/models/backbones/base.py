@@ -268,6 +268,15 @@ class HybridBackbone(BaseModule):
                     setattr(block, name, value)
 
 
+def with_block_args(attention_args: Optional[Dict[str, dict]], kind: str,
+                    args: dict) -> Dict[str, dict]:
+    """``attention_args`` with ``args`` set for the block ``kind`` (a backbone's own
+    settings win over what the user passed for that kind)."""
+    merged = dict(attention_args or {})
+    merged[kind] = dict(merged.get(kind, {}), **args)
+    return merged
+
+
 def build_stage(in_channels: int, spec: StageSpec, drop_path: List[float], attn_drop: float,
                 attention_args: Dict[str, dict], where: str) -> nn.Sequential:
     """``blocks``: inverted residuals (the first strided); ``attention``: the stage's block."""

@@ -10,7 +10,7 @@ from typing import Optional
 
 from mmengine.registry import MODELS
 
-from .base import HybridBackbone
+from .base import HybridBackbone, with_block_args
 
 
 def _filter_vit_arch(channels, embed_dims, depths, expand_ratios, blocks=(2, 1, 2, 1),
@@ -65,7 +65,7 @@ class FilterViT(HybridBackbone):
                  attention_args: Optional[dict] = None,
                  **kwargs) -> None:
         filter_args = dict(selection='topk', mask_mode=mask_mode, explore_ratio=explore_ratio)
-        super().__init__(arch=arch, attention_args=_merged(attention_args, filter_args), **kwargs)
+        super().__init__(arch=arch, attention_args=with_block_args(attention_args, 'filter', filter_args), **kwargs)
 
 
 @MODELS.register_module()
@@ -83,10 +83,5 @@ class DropoutViT(HybridBackbone):
                  attention_args: Optional[dict] = None,
                  **kwargs) -> None:
         filter_args = dict(selection='random', random_eval=random_eval)
-        super().__init__(arch=arch, attention_args=_merged(attention_args, filter_args), **kwargs)
+        super().__init__(arch=arch, attention_args=with_block_args(attention_args, 'filter', filter_args), **kwargs)
 
-
-def _merged(attention_args: Optional[dict], filter_args: dict) -> dict:
-    args = dict(attention_args or {})
-    args['filter'] = dict(args.get('filter', {}), **filter_args)
-    return args

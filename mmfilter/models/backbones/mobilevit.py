@@ -10,7 +10,7 @@ from typing import Optional
 from mmengine.registry import MODELS
 
 from ..layers import FilterMobileViTBlock
-from .base import HybridBackbone
+from .base import HybridBackbone, with_block_args
 
 
 def _mobilevit_arch(stem_out: int, channels, embed_dims, expand_ratio: float) -> dict:
@@ -90,10 +90,10 @@ class FilterMobileViT(HybridBackbone):
                  explore_ratio: float = 0.,
                  attention_args: Optional[dict] = None,
                  **kwargs) -> None:
-        args = dict(attention_args or {})
-        args['filter_mobilevit'] = dict(args.get('filter_mobilevit', {}), selection=selection,
-                                        explore_ratio=explore_ratio)
-        super().__init__(arch=arch, attention_args=args, **kwargs)
+        args = dict(selection=selection, explore_ratio=explore_ratio)
+        super().__init__(arch=arch,
+                         attention_args=with_block_args(attention_args, 'filter_mobilevit', args),
+                         **kwargs)
         for _, block in self.selecting_blocks():
             if isinstance(block, FilterMobileViTBlock):
                 block.reset_scorer()  # undo the generic init: gates start at exactly 1

@@ -82,6 +82,11 @@ class TokenSelectingBlock(nn.Module):
             return random_indices(batch_size, num_positions, k, device)
         return uniform_indices(height, width, k, device).expand(batch_size, k)
 
+    def extra_repr(self) -> str:
+        return (f'selection={self.selection!r}, token_ratio={self.token_ratio}, '
+                f'token_budget={self.token_budget}, random_eval={self.random_eval}, '
+                f'explore_ratio={self.explore_ratio}')
+
     def remember(self, logits: Optional[Tensor], indices: Tensor, height: int,
                  width: int) -> None:
         """Keep this forward's mask (``sigmoid(logits)``) and indices when ``record`` is set."""

@@ -125,6 +125,4 @@ class FilterAttentionBlock(TokenSelectingBlock):
         return self.merge(base, indices, tokens, delta, gate)
 
     def extra_repr(self) -> str:
-        return (f'selection={self.selection!r}, token_ratio={self.token_ratio}, '
-                f'token_budget={self.token_budget}, random_eval={self.random_eval}, '
-                f'mask_mode={self.mask_mode!r}, explore_ratio={self.explore_ratio}')
+        return f'{super().extra_repr()}, mask_mode={self.mask_mode!r}'

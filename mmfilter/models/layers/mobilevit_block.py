@@ -149,10 +149,11 @@ class FilterMobileViTBlock(TokenSelectingBlock):
         rest normalised only; ``gate`` ``[S, N, 1]`` scales the updates (None: 1)."""
         dense = indices.shape[1] == sequences.shape[1]
         tokens = sequences if dense else gather_rows(sequences, indices)
-        delta = self.encoder.residual_stream(tokens) - tokens
+        stream = self.encoder.residual_stream(tokens)
         if gate is not None:
-            delta = delta * (gate if dense else gather_rows(gate, indices))
-        attended = self.encoder.norm(tokens + delta)
+            gate = gate if dense else gather_rows(gate, indices)
+            stream = tokens + gate * (stream - tokens)
+        attended = self.encoder.norm(stream)
         if dense:
             return attended
         return scatter_rows(self.encoder.norm(sequences), indices, attended)
@@ -172,8 +173,3 @@ class FilterMobileViTBlock(TokenSelectingBlock):
         y = fold_patches(tokens, batch_size, height, width, p)
         y = self.proj(resize_to(y, x.shape[2:]))
         return self.fusion(torch.cat((x, y), dim=1))
-
-    def extra_repr(self) -> str:
-        return (f'selection={self.selection!r}, token_ratio={self.token_ratio}, '
-                f'token_budget={self.token_budget}, random_eval={self.random_eval}, '
-                f'explore_ratio={self.explore_ratio}')
