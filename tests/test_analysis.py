@@ -7,13 +7,14 @@ from conftest import load_tool
 def test_token_budget_sweep_overrides_k_and_selection(trained_detector, tmp_path):
     cfg, work, _ = trained_detector
     rows = load_tool('analysis/token_budget_sweep.py').main([
-        cfg, str(work / 'epoch_2.pth'), '--budgets', '3', 'all', '1/4', '--selections', 'topk',
-        'uniform', '--repeats', '1', '--out-dir', str(tmp_path)])
+        cfg, str(work / 'epoch_2.pth'), '--budgets', '3', 'all', '1/4', 'off', '--selections',
+        'topk', 'uniform', '--repeats', '1', '--out-dir', str(tmp_path)])
     assert [(r['selection'], r['budget']) for r in rows] == [
-        ('topk', 3), ('topk', 'all'), ('topk', '1/4'), ('uniform', 3), ('uniform', 'all'),
-        ('uniform', '1/4')]
+        ('topk', 3), ('topk', 'all'), ('topk', '1/4'), ('topk', 'off'), ('uniform', 3),
+        ('uniform', 'all'), ('uniform', '1/4')]
     for r in rows:
-        expected = {3: [3, 3, 3], 'all': r['n'], '1/4': [-(-n // 4) for n in r['n']]}
+        expected = {3: [3, 3, 3], 'all': r['n'], '1/4': [-(-n // 4) for n in r['n']],
+                    'off': [0, 0, 0]}
         assert r['k'] == expected[r['budget']]
         assert 0 <= r['coco/bbox_mAP'] <= 1 and r['latency_ms'] > 0
     assert (tmp_path / 'sweep.png').stat().st_size > 5000

@@ -398,6 +398,24 @@ def test_override_selection_changes_k_and_rule_and_restores_them():
             dropout(x)
 
 
+def test_attention_off_passes_every_pixel_through_and_comes_back():
+    model = small(FilterViT).eval()
+    x = torch.rand(1, 3, 64, 64)
+    block = next(b for _, b in model.selecting_blocks())
+    feature = torch.rand(1, block.scorer.reduce.conv.in_channels, 16, 16)
+    with torch.no_grad():
+        attended = block(feature)
+        with model.override_selection(enabled=False), model.record_selections():
+            assert torch.equal(block(feature), feature)  # 'gate': the map unchanged
+            model(x)
+            assert [r['indices'].shape[1] for r in model.last_selections()] == [0, 0, 0]
+        assert torch.equal(block(feature), attended)
+    assert all(b.enabled for _, b in model.selecting_blocks())
+    mobile = small(FilterMobileViT).eval()
+    with torch.no_grad(), mobile.override_selection(enabled=False):
+        assert mobile(x)[-1].isfinite().all()
+
+
 def test_attn_drop_reaches_every_attention():
     model = small(FilterViT, attn_drop_rate=0.2)
     from mmfilter.models.layers import MultiheadSelfAttention

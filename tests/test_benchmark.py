@@ -51,3 +51,22 @@ def test_keep_freed_memory_applies_on_glibc_unless_the_user_chose():
 
     assert applied({'MALLOC_ARENA_MAX': '2'}) == 'False'
     assert applied({}) == str(platform.libc_ver()[0] == 'glibc')
+
+
+def test_whole_models_are_timed_end_to_end_and_split(tmp_path):
+    rows = load_tool('analysis/benchmark_models.py').main([
+        '--models', 'retinanet-light', 'faster-rcnn', 'upernet', '--backbones', 'FilterViT-xs',
+        'ResNet-18', '--size', '70x100', '--repeats', '1', '--warmup', '0',
+        '--out-dir', str(tmp_path)])
+    assert [(r['model'], r['backbone']) for r in rows] == [
+        (m, b) for m in ('retinanet-light', 'faster-rcnn', 'upernet')
+        for b in ('FilterViT-xs', 'ResNet-18')]
+    for r in rows:
+        parts = [r[f'{p}_ms'] for p in ('backbone', 'neck', 'head', 'rest')]
+        assert r['backbone_ms'] > 0 and r['head_ms'] > 0 and min(parts) >= 0
+        assert sum(parts) >= r['total_ms'] - 1e-6  # the rest makes up the total
+        assert (r['neck_ms'] > 0) == (r['model'] != 'upernet')  # UPerNet has no neck
+    assert rows[0]['padded'] == '96x128'  # mmdet pads to multiples of 32
+    markdown = (tmp_path / 'models.md').read_text()
+    assert '| retinanet-light | ResNet-18 | 70x100 (96x128) |' in markdown
+    assert (tmp_path / 'models.png').stat().st_size > 10_000

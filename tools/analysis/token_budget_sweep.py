@@ -1,15 +1,16 @@
 """Evaluate a trained detector or segmentor with other token budgets and selection rules.
 
     python tools/analysis/token_budget_sweep.py CONFIG CHECKPOINT
-        [--budgets 64 256 1024 all 1/4 1/16] [--selections topk uniform random]
+        [--budgets 64 256 1024 all 1/4 1/16 off] [--selections topk uniform random]
         [--scale 1 2] [--seed 0] [--out-dir results/sweep/NAME]
 
 For every test-image scale, selection rule and budget, the token-selecting
 blocks of the trained backbone are overridden (``override_selection``: K =
 min(ceil(ratio * N), budget) with the trained ratios for a budget, every
-position for ``all``, ``ceil(N / 4)`` for ``1/4``), the config's test split is
-evaluated, and the backbone's batch-1
-latency at that scale is timed. ``topk`` needs a scorer (FilterViT); ``random``
+position for ``all``, ``ceil(N / 4)`` for ``1/4``; ``off`` skips their
+attention, evaluated once per scale: what the attention is worth at all), the
+config's test split is evaluated, and the backbone's batch-1 latency at that
+scale is timed. ``topk`` needs a scorer (FilterViT); ``random``
 draws per image with ``--seed``; ``uniform`` spreads K evenly. Writes
 ``sweep.md``, ``sweep.json`` and ``sweep.png`` (metric and latency against K).
 """
@@ -18,7 +19,7 @@ import json
 import os
 import os.path as osp
 import sys
-from typing import List, Union
+from typing import List, Optional, Union
 
 import torch
 
@@ -29,19 +30,27 @@ from mmfilter.engine.cli import load_config  # noqa: E402
 METRICS = {'mmdet': ('coco/bbox_mAP', 'coco/bbox_mAP_s'), 'mmseg': ('mIoU', 'aAcc')}
 
 
-def parse_budget(text: str) -> Union[None, int, float]:
-    """``'all'`` → None; ``'1/4'`` → the ratio 0.25 of every map; ``'256'`` → a cap of 256."""
+Budget = Union[None, int, float, str]
+
+
+def parse_budget(text: str) -> Budget:
+    """``'all'`` → None; ``'1/4'`` → the ratio 0.25 of every map; ``'256'`` → a cap of
+    256; ``'off'`` stays ``'off'`` (attention skipped)."""
     if text == 'all':
         return None
+    if text == 'off':
+        return text
     if '/' in text:
         numerator, denominator = text.split('/')
         return int(numerator) / int(denominator)
     return int(text)
 
 
-def budget_label(budget: Union[None, int, float]):
+def budget_label(budget: Budget):
     if budget is None:
         return 'all'
+    if budget == 'off':
+        return budget
     return f'1/{round(1 / budget)}' if isinstance(budget, float) else budget
 
 
@@ -54,9 +63,11 @@ def scaled_test_size(cfg, scale: float) -> tuple:
     raise ValueError('the test pipeline has no Resize step to scale')
 
 
-def rule_for(budget: Union[None, int, float]) -> dict:
+def rule_for(budget: Budget) -> Optional[dict]:
     """The token rule of one sweep point: all, a ratio of every map, or a budget cap
-    with the trained ratios."""
+    with the trained ratios (None for ``off``: the trained rule, attention skipped)."""
+    if budget == 'off':
+        return None
     if budget is None:
         return dict(ratio=1.0, budget=None)
     if isinstance(budget, float):
@@ -81,7 +92,10 @@ def sweep(args) -> List[dict]:
         image = torch.rand(1, 3, size[1], size[0])  # Resize scale is (w, h)
         for selection in args.selections:
             for budget in args.budgets:
-                with backbone.override_selection(rule_for(budget), selection):
+                if budget == 'off' and selection != args.selections[0]:
+                    continue  # no tokens: the selection rule does not matter
+                with backbone.override_selection(rule_for(budget), selection,
+                                                 enabled=budget != 'off'):
                     torch.manual_seed(args.seed)
                     metrics = runner.test()
                     backbone.eval()
@@ -119,10 +133,16 @@ def plot(rows: List[dict], scope: str, path: str) -> None:
     fig, (ax, ax_ms) = plt.subplots(1, 2, figsize=(10, 4))
     for (size, selection) in dict.fromkeys((r['size'], r['selection']) for r in rows):
         pts = [(r['k'][0], r[main], r['latency_ms']) for r in rows
-               if r['size'] == size and r['selection'] == selection]
-        ks, values, ms = zip(*pts)
-        ax.plot(ks, values, marker='o', label=f'{selection}, {size}')
-        ax_ms.plot(ks, ms, marker='o', label=f'{selection}, {size}')
+               if r['size'] == size and r['selection'] == selection and r['budget'] != 'off']
+        if pts:
+            ks, values, ms = zip(*pts)
+            ax.plot(ks, values, marker='o', label=f'{selection}, {size}')
+            ax_ms.plot(ks, ms, marker='o', label=f'{selection}, {size}')
+    for r in rows:
+        if r['budget'] == 'off':
+            ax.axhline(r[main], color='gray', linestyle='--', linewidth=1)
+            ax.annotate(f"attention off, {r['size']}", (0.02, r[main]), fontsize=7,
+                        xycoords=('axes fraction', 'data'), va='bottom')
     for a, label in ((ax, main), (ax_ms, 'backbone latency, batch 1 (ms)')):
         a.set_xscale('log')
         a.set_xlabel('K at stride 4')
@@ -139,7 +159,8 @@ def main(argv=None) -> List[dict]:
     parser.add_argument('config')
     parser.add_argument('checkpoint')
     parser.add_argument('--budgets', nargs='+', type=parse_budget,
-                        default=[64, 256, 1024, None], help="K caps, 'all', or ratios of every map such as 1/4")
+                        default=[64, 256, 1024, None],
+                        help="K caps, 'all', ratios of every map such as 1/4, or 'off'")
     parser.add_argument('--selections', nargs='+', default=['topk', 'uniform', 'random'],
                         choices=['topk', 'uniform', 'random'])
     parser.add_argument('--scale', nargs='+', type=float, default=[1.0],

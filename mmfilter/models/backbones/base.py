@@ -241,13 +241,15 @@ class HybridBackbone(BaseModule):
 
     @contextmanager
     def override_selection(self, token_rule: TokenRule = None,
-                           selection: Optional[str] = None) -> Iterator[None]:
+                           selection: Optional[str] = None,
+                           enabled: bool = True) -> Iterator[None]:
         """Within this context, the token-selecting blocks use ``token_rule``
         (as the constructor's; ``dict(ratio=1.0, budget=None)`` attends every
         pixel) and/or the ``selection`` rule (``'random'`` draws at evaluation
-        too); the trained settings come back after."""
+        too), or skip their attention (``enabled=False``); the trained settings
+        come back after."""
         blocks = list(self.selecting_blocks())
-        names = ('token_ratio', 'token_budget', 'selection', 'random_eval')
+        names = ('token_ratio', 'token_budget', 'selection', 'random_eval', 'enabled')
         saved = [{n: getattr(b, n) for n in names} for _, b in blocks]
         rules = _rules_per_stage(token_rule, type(self).__name__)
         try:
@@ -261,6 +263,7 @@ class HybridBackbone(BaseModule):
                     block.check_selection(selection)
                     block.selection = selection
                     block.random_eval = selection == 'random'
+                block.enabled = enabled
             yield
         finally:
             for (_, block), attributes in zip(blocks, saved):

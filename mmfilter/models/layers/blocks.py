@@ -29,8 +29,10 @@ class TokenSelectingBlock(nn.Module):
     per image in training and spread evenly at evaluation, unless
     ``random_eval``) and ``'uniform'`` (always spread evenly); ``explore_ratio``
     draws that share of a top-K selection at random among the unselected pixels
-    in training. All are plain attributes that may be changed on a built model
-    (see ``HybridBackbone.override_selection``).
+    in training. ``enabled = False`` skips the attention: every pixel takes the
+    path of an unselected one (an ablation that measures what the stage's
+    attention is worth). All are plain attributes that may be changed on a built
+    model (see ``HybridBackbone.override_selection``).
 
     With ``record = True`` the block keeps its last forward's saliency mask
     (``last_mask`` ``[B, 1, H, W]``, or None where nothing is scored), token
@@ -51,6 +53,7 @@ class TokenSelectingBlock(nn.Module):
         self.check_selection(selection)
         self.random_eval = random_eval
         self.explore_ratio = explore_ratio
+        self.enabled = True
         self.record = False
         self.last_mask: Optional[Tensor] = None
         self.last_indices: Optional[Tensor] = None
@@ -68,7 +71,10 @@ class TokenSelectingBlock(nn.Module):
     def select(self, logits: Optional[Tensor], batch_size: int, height: int, width: int,
                k: int, device: torch.device) -> Tensor:
         """Indices ``[B, K]`` of the positions of a ``height x width`` grid that
-        become tokens; ``logits`` ``[B, 1, height, width]`` (None: unscored)."""
+        become tokens (``[B, 0]`` when not ``enabled``); ``logits``
+        ``[B, 1, height, width]`` (None: unscored)."""
+        if not self.enabled:
+            return torch.empty(batch_size, 0, dtype=torch.long, device=device)
         num_positions = height * width
         if k == num_positions:
             return all_indices(batch_size, num_positions, device)
@@ -85,7 +91,8 @@ class TokenSelectingBlock(nn.Module):
     def extra_repr(self) -> str:
         return (f'selection={self.selection!r}, token_ratio={self.token_ratio}, '
                 f'token_budget={self.token_budget}, random_eval={self.random_eval}, '
-                f'explore_ratio={self.explore_ratio}')
+                f'explore_ratio={self.explore_ratio}'
+                + ('' if self.enabled else ', enabled=False'))
 
     def remember(self, logits: Optional[Tensor], indices: Tensor, height: int,
                  width: int) -> None:

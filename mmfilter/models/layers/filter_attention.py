@@ -120,6 +120,8 @@ class FilterAttentionBlock(TokenSelectingBlock):
         logits = self.score(x)
         indices = self.select(logits, batch_size, height, width, k, x.device)
         self.remember(logits, indices, height, width)
+        if indices.shape[1] == 0:  # attention off: every pixel takes the unselected path
+            return x * logits.sigmoid() if logits is not None and self.mask_mode == 'scale' else x
         base, tokens, gate = self.split(x, logits, indices)
         delta = self.transformer.delta(tokens, indices, height, width)
         return self.merge(base, indices, tokens, delta, gate)

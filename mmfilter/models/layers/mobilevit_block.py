@@ -147,6 +147,8 @@ class FilterMobileViTBlock(TokenSelectingBlock):
     def attend(self, sequences: Tensor, indices: Tensor, gate: Optional[Tensor]) -> Tensor:
         """``sequences`` ``[S, N, E]`` with rows ``indices`` ``[S, K]`` attended, the
         rest normalised only; ``gate`` ``[S, N, 1]`` scales the updates (None: 1)."""
+        if indices.shape[1] == 0:  # attention off
+            return self.encoder.norm(sequences)
         dense = indices.shape[1] == sequences.shape[1]
         tokens = sequences if dense else gather_rows(sequences, indices)
         stream = self.encoder.residual_stream(tokens)

@@ -1,0 +1,149 @@
+"""Whole detectors and segmentors as users run them: built from a config with any
+backbone, fed one image at the model's test size, timed end to end (post-processing
+included) and split into backbone / neck / head / the rest.
+
+The rest is what ``predict`` does beyond the three modules' forwards: box
+decoding and NMS for RetinaNet, the RoI head and its post-processing for Faster
+R-CNN (its ``head`` is the RPN), resizing the logits and the argmax for UPerNet.
+"""
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Sequence, Tuple
+
+import torch
+from mmengine.config import Config, ConfigDict
+from torch import nn
+
+from .timing import Runner
+
+#: Backbones a whole model can be built with (type and arguments as in a config).
+BACKBONES: Dict[str, dict] = {
+    'FilterViT-xs': dict(type='FilterViT', arch='xs'),
+    'DropoutViT-xs': dict(type='DropoutViT', arch='xs'),
+    'MobileViT-xs': dict(type='MobileViT', arch='xs'),
+    'FilterMobileViT-xs': dict(type='FilterMobileViT', arch='xs'),
+    'ResNet-18': dict(type='ResNet', depth=18, norm_cfg=dict(type='BN', requires_grad=True)),
+}
+
+
+@dataclass(frozen=True)
+class WholeModel:
+    """A named config at its standard test size ``(height, width)``, with config overrides."""
+    config: str
+    size: Tuple[int, int]
+    overrides: Tuple[Tuple[str, object], ...] = ()
+
+
+#: RetinaNet with MMDetection's COCO head (FPN 256, 4 convs) and with the demo's light
+#: head (FPN 128, 2 convs); Faster R-CNN; UPerNet at 512×512. COCO sizes: 800×1333.
+WHOLE_MODELS: Dict[str, WholeModel] = {
+    'retinanet': WholeModel('configs/retinanet_filtervit_coco.py', (800, 1333)),
+    'retinanet-light': WholeModel('configs/retinanet_filtervit_coco.py', (800, 1333), (
+        ('model.neck.out_channels', 128), ('model.bbox_head.in_channels', 128),
+        ('model.bbox_head.feat_channels', 128), ('model.bbox_head.stacked_convs', 2))),
+    'faster-rcnn': WholeModel('configs/faster-rcnn_filtervit_coco.py', (800, 1333)),
+    'upernet': WholeModel('configs/upernet_filtervit_ade20k.py', (512, 512)),
+}
+PARTS = ('backbone', 'neck', 'head', 'rest')
+
+
+def _registry(scope: str):
+    from mmengine.registry import init_default_scope
+    init_default_scope(scope)
+    if scope == 'mmdet':
+        from mmdet.registry import MODELS
+    elif scope == 'mmseg':
+        from mmseg.registry import MODELS
+    else:
+        raise ValueError(f'whole models need an mmdet or mmseg config, not scope {scope!r}')
+    return MODELS
+
+
+def backbone_out_channels(registry, backbone: dict) -> List[int]:
+    """Widths of the maps ``backbone`` returns, from a probe forward."""
+    model = registry.build(ConfigDict(backbone))
+    model.eval()  # not chained: some backbones' train() returns None
+    with torch.no_grad():
+        return [o.shape[1] for o in model(torch.zeros(1, 3, 64, 64))]
+
+
+def with_backbone(cfg: Config, backbone: dict, out_channels: Sequence[int]) -> Config:
+    """``cfg`` with ``backbone`` (no pretrained weights) and the neck or decode heads
+    resized to its ``out_channels``."""
+    model = cfg.model
+    model.backbone = ConfigDict(backbone, out_indices=(0, 1, 2, 3), init_cfg=None)
+    model.pop('pretrained', None)
+    if model.get('neck') is not None:
+        model.neck.in_channels = list(out_channels)
+    if model.get('decode_head') is not None:
+        model.decode_head.in_channels = list(out_channels)
+    if model.get('auxiliary_head') is not None:
+        model.auxiliary_head.in_channels = out_channels[model.auxiliary_head.in_index]
+    return cfg
+
+
+def build_whole_model(spec: WholeModel, backbone_name: str, repo: str = '.',
+                      device: str = 'cpu') -> Tuple[nn.Module, str]:
+    """The model of ``spec`` with the named backbone, in eval mode, and its scope."""
+    import os.path as osp
+    cfg = Config.fromfile(osp.join(repo, spec.config))
+    if spec.overrides:
+        cfg.merge_from_dict(dict(spec.overrides))
+    registry = _registry(cfg.default_scope)
+    backbone = BACKBONES[backbone_name]
+    cfg = with_backbone(cfg, backbone, backbone_out_channels(registry, backbone))
+    model = registry.build(cfg.model).to(device)
+    model.eval()
+    return model, cfg.default_scope
+
+
+def example_batch(model: nn.Module, scope: str, height: int, width: int,
+               seed: int = 0) -> Tuple[torch.Tensor, list]:
+    """One random ``height x width`` image through the model's data preprocessor:
+    the padded, normalised batch and its data samples (test mode)."""
+    generator = torch.Generator().manual_seed(seed)
+    image = torch.randint(0, 256, (3, height, width), dtype=torch.uint8, generator=generator)
+    meta = dict(img_shape=(height, width), ori_shape=(height, width), scale_factor=(1., 1.))
+    if scope == 'mmdet':
+        from mmdet.structures import DetDataSample as Sample
+    else:
+        from mmseg.structures import SegDataSample as Sample
+    data = model.data_preprocessor(dict(inputs=[image], data_samples=[Sample(metainfo=meta)]),
+                                   False)
+    return data['inputs'], data['data_samples']
+
+
+def _head(model: nn.Module) -> Callable:
+    for name in ('bbox_head', 'rpn_head', 'decode_head'):
+        if getattr(model, name, None) is not None:
+            return getattr(model, name)
+    raise TypeError(f'{type(model).__name__} has no bbox_head, rpn_head or decode_head')
+
+
+def part_runners(model: nn.Module, inputs: torch.Tensor, samples: list) -> Dict[str, Runner]:
+    """Calls of the whole ``predict`` and of its backbone, neck and head forwards on
+    the intermediate maps of one forward; the rest is ``total`` minus the three."""
+    with torch.inference_mode():
+        feats = model.backbone(inputs)
+        neck_out = model.neck(feats) if getattr(model, 'neck', None) is not None else None
+    head = _head(model)
+
+    def call(fn: Callable, *args) -> Runner:
+        def run():
+            with torch.inference_mode():
+                fn(*args)
+        return run
+
+    runners = {'total': call(model.predict, inputs, samples),
+               'backbone': call(model.backbone, inputs),
+               'head': call(head, feats if neck_out is None else neck_out)}
+    if neck_out is not None:
+        runners['neck'] = call(model.neck, feats)
+    return runners
+
+
+def split_times(times: Dict[str, float]) -> Dict[str, float]:
+    """Seconds per part from the timed calls: ``rest = total - backbone - neck - head``
+    (clamped at 0), ``neck`` 0 for a model without one."""
+    parts = {p: times.get(p, 0.) for p in PARTS[:3]}
+    parts['rest'] = max(times['total'] - sum(parts.values()), 0.)
+    return dict(parts, total=times['total'])
