@@ -70,3 +70,25 @@ def test_whole_models_are_timed_end_to_end_and_split(tmp_path):
     markdown = (tmp_path / 'models.md').read_text()
     assert '| retinanet-light | ResNet-18 | 70x100 (96x128) |' in markdown
     assert (tmp_path / 'models.png').stat().st_size > 10_000
+
+
+def test_profile_splits_each_stage_by_operator_kind(tmp_path):
+    from mmfilter.benchmark.profile import op_kind
+    assert [op_kind(n) for n in ('aten::mkldnn_convolution', 'aten::topk', 'aten::addmm',
+                                 'aten::_scaled_dot_product_flash_attention_for_cpu',
+                                 'aten::native_layer_norm', 'aten::copy_', 'aten::silu',
+                                 'aten::permute', 'aten::foo')] == [
+        'convolution', 'selection', 'linear', 'attention', 'normalisation', 'memory',
+        'elementwise', 'views / dispatch', 'other']
+    results = load_tool('analysis/profile_backbones.py').main([
+        '--models', 'FilterViT-xs', 'ResNet-18', '--size', '64x96', '--repeats', '1',
+        '--out-dir', str(tmp_path)])
+    assert [r['stage'] for r in results['FilterViT-xs']] == ['stem'] + [
+        f'stage {i}' for i in range(4)]
+    for rows in results.values():
+        for r in rows:
+            assert r['seconds'] > 0 and r['macs'] > 0 and r['gflops_per_s'] > 0
+            assert r['kinds']['convolution'] > 0
+    assert results['FilterViT-xs'][1]['kinds']['selection'] > 0  # stage 0 picks its tokens
+    assert 'selection' not in results['ResNet-18'][1]['kinds']
+    assert '| ResNet-18 | all stages |' in (tmp_path / 'profile.md').read_text()

@@ -58,12 +58,17 @@ def _registry(scope: str):
     return MODELS
 
 
-def backbone_out_channels(registry, backbone: dict) -> List[int]:
-    """Widths of the maps ``backbone`` returns, from a probe forward."""
-    model = registry.build(ConfigDict(backbone))
+def build_backbone(name: str, scope: str = 'mmdet') -> nn.Module:
+    """The backbone of :data:`BACKBONES` called ``name`` (random weights), in eval mode."""
+    model = _registry(scope).build(ConfigDict(BACKBONES[name]))
     model.eval()  # not chained: some backbones' train() returns None
+    return model
+
+
+def backbone_out_channels(name: str, scope: str) -> List[int]:
+    """Widths of the maps the named backbone returns, from a probe forward."""
     with torch.no_grad():
-        return [o.shape[1] for o in model(torch.zeros(1, 3, 64, 64))]
+        return [o.shape[1] for o in build_backbone(name, scope)(torch.zeros(1, 3, 64, 64))]
 
 
 def with_backbone(cfg: Config, backbone: dict, out_channels: Sequence[int]) -> Config:
@@ -88,12 +93,11 @@ def build_whole_model(spec: WholeModel, backbone_name: str, repo: str = '.',
     cfg = Config.fromfile(osp.join(repo, spec.config))
     if spec.overrides:
         cfg.merge_from_dict(dict(spec.overrides))
-    registry = _registry(cfg.default_scope)
-    backbone = BACKBONES[backbone_name]
-    cfg = with_backbone(cfg, backbone, backbone_out_channels(registry, backbone))
-    model = registry.build(cfg.model).to(device)
+    scope = cfg.default_scope
+    cfg = with_backbone(cfg, BACKBONES[backbone_name], backbone_out_channels(backbone_name, scope))
+    model = _registry(scope).build(cfg.model).to(device)
     model.eval()
-    return model, cfg.default_scope
+    return model, scope
 
 
 def example_batch(model: nn.Module, scope: str, height: int, width: int,

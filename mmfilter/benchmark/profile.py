@@ -1,0 +1,97 @@
+"""Where a backbone's time goes: per stage, per operator kind, and the achieved
+GFLOP/s of each stage."""
+import re
+from typing import Dict, List, Tuple
+
+import torch
+from torch import nn
+
+from .timing import flops_of, time_interleaved
+
+#: Operator kinds, matched in order against the ATen op names of the profile.
+OP_KINDS: Tuple[Tuple[str, str], ...] = (
+    ('attention', r'scaled_dot_product|softmax|flash|_efficient_attention'),
+    ('normalisation', r'batch_norm|layer_norm|group_norm'),
+    ('pool / resize', r'pool|upsample|interpolate|grid_sample'),
+    ('selection', r'topk|gather|scatter|^aten::index|sort'),
+    ('convolution', r'conv'),
+    ('linear', r'linear|addmm|^aten::mm$|bmm|matmul'),
+    ('memory', r'copy_|clone|contiguous|^aten::cat$|^aten::stack$|pad|empty|zeros|^aten::to$|'
+               r'_to_copy|fill_|resize_|arange'),
+    ('elementwise', r'add|mul|sub|div|sigmoid|silu|relu|gelu|hardswish|hardtanh|clamp|exp|'
+                    r'sin|cos|pow|sqrt'),
+    ('views / dispatch', r'view|transpose|as_strided|^aten::t$|permute|unbind|squeeze|select|'
+                         r'flatten|reshape|narrow|slice|expand|split|chunk|resolve_|result_type|'
+                         r'_nnpack'),
+)
+
+
+def op_kind(name: str) -> str:
+    """The kind of an ATen op (``'other'`` when no pattern matches)."""
+    for kind, pattern in OP_KINDS:
+        if re.search(pattern, name):
+            return kind
+    return 'other'
+
+
+def backbone_stages(backbone: nn.Module) -> List[Tuple[str, nn.Module]]:
+    """``(name, module)`` per stage in forward order: the stem and the stages of a
+    :class:`HybridBackbone`, or the stem and ``layer1``-``layer4`` of a ResNet."""
+    if hasattr(backbone, 'stages') and hasattr(backbone, 'stem'):
+        return [('stem', backbone.stem)] + [(f'stage {i}', s)
+                                             for i, s in enumerate(backbone.stages)]
+    if hasattr(backbone, 'res_layers'):
+        stem = nn.Sequential(backbone.conv1, backbone.norm1, backbone.relu, backbone.maxpool)
+        return [('stem', stem)] + [(f'stage {i}', getattr(backbone, name))
+                                   for i, name in enumerate(backbone.res_layers)]
+    raise TypeError(f'cannot split {type(backbone).__name__} into stages')
+
+
+def stage_inputs(stages: List[Tuple[str, nn.Module]], image: torch.Tensor) -> List[torch.Tensor]:
+    """The input of every stage, from one forward through them in order."""
+    inputs, x = [], image
+    with torch.no_grad():  # not inference tensors: the FLOP counter traces the stages
+        for _, module in stages:
+            inputs.append(x)
+            x = module(x)
+    return inputs
+
+
+def op_kind_times(module: nn.Module, x: torch.Tensor, repeats: int) -> Dict[str, float]:
+    """Seconds per call of ``module(x)`` by operator kind (self CPU time of the ATen ops)."""
+    from torch.profiler import ProfilerActivity, profile
+    with torch.inference_mode():
+        module(x)
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(repeats):
+                module(x)
+    kinds: Dict[str, float] = {}
+    for event in prof.key_averages():
+        if event.key.startswith('aten::'):
+            kind = op_kind(event.key)
+            kinds[kind] = kinds.get(kind, 0.) + event.self_cpu_time_total / 1e6 / repeats
+    return kinds
+
+
+def profile_stages(backbone: nn.Module, image: torch.Tensor, repeats: int) -> List[dict]:
+    """Per stage: map size, median seconds (stages interleaved), multiply-accumulates,
+    GFLOP/s (2 FLOPs per multiply-accumulate) and seconds per operator kind."""
+    stages = backbone_stages(backbone)
+    inputs = stage_inputs(stages, image)
+
+    def call(module, x):
+        def run():
+            with torch.inference_mode():
+                module(x)
+        return run
+
+    times = time_interleaved({name: call(m, x) for (name, m), x in zip(stages, inputs)},
+                             'cpu', repeats)
+    rows = []
+    for (name, module), x in zip(stages, inputs):
+        macs = flops_of(module, x)
+        rows.append(dict(stage=name, input='x'.join(map(str, x.shape[1:])), seconds=times[name],
+                         macs=macs,
+                         gflops_per_s=None if macs is None else 2 * macs / times[name] / 1e9,
+                         kinds=op_kind_times(module, x, repeats)))
+    return rows

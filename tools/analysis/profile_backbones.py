@@ -1,0 +1,85 @@
+"""Where each backbone's time goes: per stage, per operator kind, and GFLOP/s.
+
+    python tools/analysis/profile_backbones.py [--models FilterViT-xs ResNet-18]
+        [--size 800x1344] [--repeats 3] [--out-dir results/profile]
+
+Each stage (the stem and the four stages) is called on its own input from one
+forward, the stages of all models interleaved round by round; its median time,
+its multiply-accumulates (mmengine's counter) and the achieved GFLOP/s (2 FLOPs
+per multiply-accumulate) are reported, and torch's profiler splits its time by
+operator kind (convolution, linear, attention, selection, normalisation,
+elementwise, pool / resize, memory traffic) from the self time of the ATen ops.
+CPU only. Writes ``profile.md`` and ``profile.json``.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+from typing import Dict, List
+
+import torch
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, REPO)
+import mmfilter  # noqa: E402,F401  (registers the backbones)
+from mmfilter.benchmark.profile import OP_KINDS, profile_stages  # noqa: E402
+from mmfilter.benchmark.whole_model import BACKBONES, build_backbone  # noqa: E402
+
+KINDS = [k for k, _ in OP_KINDS] + ['other']
+
+
+def render(results: Dict[str, List[dict]], size: str) -> str:
+    lines = [f'{size}, batch 1, {torch.get_num_threads()} threads, torch {torch.__version__}; '
+             'ms per call (median); kinds: share of the stage\'s profiled op time.', '',
+             '| model | stage | input | ms | GMAC | GFLOP/s | ' + ' | '.join(KINDS) + ' |',
+             '|---|---|---|---:|---:|---:|' + '---:|' * len(KINDS)]
+    for name, rows in results.items():
+        for r in rows + [_total(rows)]:
+            total_kinds = sum(r['kinds'].values()) or 1.
+            gmac = '–' if r['macs'] is None else f"{r['macs'] / 1e9:.2f}"
+            rate = '–' if r['gflops_per_s'] is None else f"{r['gflops_per_s']:.1f}"
+            shares = ' | '.join(f"{r['kinds'].get(k, 0.) / total_kinds:.0%}" for k in KINDS)
+            lines.append(f"| {name} | {r['stage']} | {r['input']} | {r['seconds'] * 1000:.1f} | "
+                         f'{gmac} | {rate} | {shares} |')
+    return '\n'.join(lines) + '\n'
+
+
+def _total(rows: List[dict]) -> dict:
+    seconds = sum(r['seconds'] for r in rows)
+    macs = None if any(r['macs'] is None for r in rows) else sum(r['macs'] for r in rows)
+    kinds: Dict[str, float] = {}
+    for r in rows:
+        for k, v in r['kinds'].items():
+            kinds[k] = kinds.get(k, 0.) + v
+    return dict(stage='all stages', input='', seconds=seconds, macs=macs, kinds=kinds,
+                gflops_per_s=None if macs is None else 2 * macs / seconds / 1e9)
+
+
+def main(argv=None) -> Dict[str, List[dict]]:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--models', nargs='+', default=['FilterViT-xs', 'ResNet-18'],
+                        choices=list(BACKBONES))
+    parser.add_argument('--size', default='800x1344')
+    parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--threads', type=int, default=None, help='CPU threads (default: torch)')
+    parser.add_argument('--out-dir', default=osp.join(REPO, 'results', 'profile'))
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    height, width = (int(v) for v in args.size.split('x'))
+    image = torch.rand(1, 3, height, width)
+    results = {name: profile_stages(build_backbone(name), image, args.repeats)
+               for name in args.models}
+    os.makedirs(args.out_dir, exist_ok=True)
+    with open(osp.join(args.out_dir, 'profile.json'), 'w') as f:
+        json.dump(results, f, indent=1)
+    table = render(results, args.size)
+    with open(osp.join(args.out_dir, 'profile.md'), 'w') as f:
+        f.write(table)
+    print(table)
+    return results
+
+
+if __name__ == '__main__':
+    main()
