@@ -421,3 +421,22 @@ def test_attn_drop_reaches_every_attention():
     from mmfilter.models.layers import MultiheadSelfAttention
     rates = {m.attn_drop for m in model.modules() if isinstance(m, MultiheadSelfAttention)}
     assert rates == {0.2}
+
+
+@pytest.mark.parametrize('cls', BACKBONES)
+def test_dilated_backbones_keep_the_stated_output_strides(cls):
+    """DeepLabv3's output stride 16 (and 8): the last strides traded for dilation."""
+    x = torch.rand(1, 3, 97, 131)  # odd sides
+    for strides, dilations, expected in (((2, 2, 2, 1), (1, 1, 1, 2), [4, 8, 16, 16]),
+                                         ((2, 2, 1, 1), (1, 1, 2, 4), [4, 8, 8, 8])):
+        model = small(cls, strides=strides, dilations=dilations).eval()
+        assert model.stage_strides == expected
+        with torch.no_grad():
+            outs = model(x)
+        assert [o.shape[2:] for o in outs] == [
+            (math.ceil(97 / s), math.ceil(131 / s)) for s in expected]
+        assert model.stages[3].blocks[0].depthwise.conv.dilation == (dilations[3], ) * 2
+    with pytest.raises(ValueError, match='strides must be 1 or 2'):
+        small(cls, strides=(2, 2, 2, 3))
+    with pytest.raises(ValueError, match='needs 4 strides and 4 dilations'):
+        small(cls, dilations=(1, 2))

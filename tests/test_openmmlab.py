@@ -124,3 +124,35 @@ def test_optimizer_exempts_every_norm_and_bias_from_weight_decay(config):
             exempt = name in norms or name.endswith('.bias')
             assert group['weight_decay'] == (0 if exempt else decay), name
     assert sum(len(g['params']) for g in groups) == len(names)
+
+
+@pytest.mark.parametrize('config', ['deeplabv3_filtervit_demo.py', 'deeplabv3_dropoutvit_demo.py',
+                                    'deeplabv3_mobilevit_demo.py', 'deeplabv3_filtervit_ade20k.py'])
+def test_deeplabv3_configs_run_a_training_step_at_output_stride_16(config):
+    from mmengine.structures import PixelData
+    from mmseg.registry import MODELS
+    from mmseg.structures import SegDataSample
+
+    import mmfilter.datasets.seg_transforms  # noqa: F401
+    cfg = Config.fromfile(config_path(config))
+    init_default_scope('mmseg')
+    model = revert_sync_batchnorm(MODELS.build(cfg.model))
+    model.init_weights()
+    backbone, head, aux = model.backbone, model.decode_head, model.auxiliary_head
+    assert backbone.stage_strides == [4, 8, 16, 16] and type(head).__name__ == 'ASPPHead'
+    assert head.in_channels == backbone.out_channels[head.in_index]
+    assert aux.in_channels == backbone.out_channels[aux.in_index]
+    samples = []
+    for _ in range(2):
+        sample = SegDataSample(gt_sem_seg=PixelData(data=torch.randint(0, 6, (1, 96, 96))))
+        sample.set_metainfo(dict(img_shape=(96, 96), ori_shape=(96, 96), pad_shape=(96, 96)))
+        samples.append(sample)
+    packed = dict(inputs=[torch.randint(0, 256, (3, 96, 96), dtype=torch.uint8)] * 2,
+                  data_samples=samples)
+    data = model.data_preprocessor(packed, True)
+    assert model(data['inputs'], mode='tensor').shape[2:] == (data['inputs'].shape[2] // 16,
+                                                                data['inputs'].shape[3] // 16)
+    loss = _total(model(**data, mode='loss'))
+    assert torch.isfinite(loss) and loss > 0
+    loss.backward()
+    assert backbone.stem.conv.conv.weight.grad.abs().sum() > 0

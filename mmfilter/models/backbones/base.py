@@ -5,6 +5,7 @@ ending in a stage-attention block of a registered kind (``ATTENTION_BLOCKS``:
 ``'filter'``, ``'pooled'``, ``'mobilevit'``). FilterViT, DropoutViT and MobileViT
 are arch tables plus the keyword arguments of their block kinds.
 """
+import operator
 from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -121,6 +122,11 @@ class HybridBackbone(BaseModule):
             ``{'filter': dict(selection='random')}``.
         channels_last: run in channels-last memory layout (faster on CPU); the
             returned maps are contiguous NCHW either way.
+        strides: the stride of each stage's first block, 2 or 1 (default all 2:
+            output strides 4, 8, 16, 32); as ResNet's, with ``dilations``,
+            ``strides=(2, 2, 2, 1), dilations=(1, 1, 1, 2)`` gives output stride
+            16 for DeepLabv3. Attention then sees the larger map (K follows it).
+        dilations: the dilation of each stage's depthwise convs.
         init_cfg: e.g. ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')``.
     """
 
@@ -138,9 +144,12 @@ class HybridBackbone(BaseModule):
                  token_rule: TokenRule = None,
                  attention_args: Optional[Dict[str, dict]] = None,
                  channels_last: bool = True,
+                 strides: Sequence[int] = (2, 2, 2, 2),
+                 dilations: Sequence[int] = (1, 1, 1, 1),
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         name = type(self).__name__
+        check_strides_and_dilations(strides, dilations, name)
         stem, stages = resolve_arch(arch, self.arch_settings, name)
         stages = apply_token_rule(stages, token_rule, name)
         self.out_indices = normalize_out_indices(out_indices, name)
@@ -153,6 +162,7 @@ class HybridBackbone(BaseModule):
         self.channels_last = channels_last
         self.stage_specs = stages
         self.stage_channels: List[int] = [s.channels for s in stages]
+        self.stage_strides: List[int] = [2 * s for s in accumulate(strides, operator.mul)]
 
         self.stem = nn.Sequential(OrderedDict(
             conv=ConvNormAct(in_channels, stem.channels, 3, stride=2),
@@ -164,7 +174,7 @@ class HybridBackbone(BaseModule):
         for i, (spec, start) in enumerate(zip(stages, accumulate([0] + depths[:-1]))):
             self.stages.append(build_stage(
                 in_ch, spec, rates[start:start + spec.depth], attn_drop_rate,
-                attention_args or {}, f'{name} stage {i}'))
+                attention_args or {}, f'{name} stage {i}', strides[i], dilations[i]))
             in_ch = spec.channels
         self.apply(_init_module)
         self._freeze_stages()
@@ -176,7 +186,8 @@ class HybridBackbone(BaseModule):
         return [self.stage_channels[i] for i in self.out_indices]
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
-        """``[B, in_channels, H, W]`` → one ``[B, C_i, ceil(H / 2^(i+2)), ...]`` map per out index."""
+        """``[B, in_channels, H, W]`` → one ``[B, C_i, ceil(H / s_i), ...]`` map per out
+        index, ``s_i = stage_strides[i]`` (4, 8, 16, 32 by default)."""
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f'{type(self).__name__} expects [B, {self.in_channels}, H, W] '
                              f'input, got shape {tuple(x.shape)}')
@@ -280,12 +291,24 @@ def with_block_args(attention_args: Optional[Dict[str, dict]], kind: str,
     return merged
 
 
+def check_strides_and_dilations(strides: Sequence[int], dilations: Sequence[int],
+                                backbone: str) -> None:
+    if len(strides) != NUM_STAGES or len(dilations) != NUM_STAGES:
+        raise ValueError(f'{backbone} needs {NUM_STAGES} strides and {NUM_STAGES} dilations, got '
+                         f'{tuple(strides)} and {tuple(dilations)}')
+    if any(s not in (1, 2) for s in strides) or any(int(d) != d or d < 1 for d in dilations):
+        raise ValueError(f'{backbone}: strides must be 1 or 2 and dilations positive integers, '
+                         f'got {tuple(strides)} and {tuple(dilations)}')
+
+
 def build_stage(in_channels: int, spec: StageSpec, drop_path: List[float], attn_drop: float,
-                attention_args: Dict[str, dict], where: str) -> nn.Sequential:
-    """``blocks``: inverted residuals (the first strided); ``attention``: the stage's block."""
-    blocks = [InvertedResidual(in_channels, spec.channels, 2, spec.expand_ratio)]
+                attention_args: Dict[str, dict], where: str, stride: int = 2,
+                dilation: int = 1) -> nn.Sequential:
+    """``blocks``: inverted residuals (the first with ``stride``, all with
+    ``dilation``); ``attention``: the stage's block."""
+    blocks = [InvertedResidual(in_channels, spec.channels, stride, spec.expand_ratio, dilation)]
     blocks += [
-        InvertedResidual(spec.channels, spec.channels, 1, spec.expand_ratio)
+        InvertedResidual(spec.channels, spec.channels, 1, spec.expand_ratio, dilation)
         for _ in range(spec.blocks - 1)
     ]
     stage = OrderedDict(blocks=nn.Sequential(*blocks))

@@ -1,0 +1,16 @@
+# DeepLabv3-FilterViT-xs (output stride 16) trained from scratch on the embedded segmentation
+# demo, with heads narrowed for 2 CPU cores (ASPP 128 channels, FCN aux 64):
+#   python tools/train.py configs/deeplabv3_filtervit_demo.py
+_base_ = [
+    './_base_/models/deeplabv3_filtervit.py',
+    './_base_/datasets/demo_segmentation.py',
+    './_base_/schedules/demo_segmentation.py',
+]
+custom_imports = dict(
+    imports=['mmfilter', 'mmfilter.datasets.demo_ade', 'mmfilter.datasets.seg_transforms'],
+    allow_failed_imports=False)
+norm_cfg = dict(type='BN', requires_grad=True)
+model = dict(
+    data_preprocessor=dict(size=(256, 256)),
+    decode_head=dict(channels=128, num_classes=6, norm_cfg=norm_cfg),
+    auxiliary_head=dict(channels=64, num_classes=6, norm_cfg=norm_cfg))
