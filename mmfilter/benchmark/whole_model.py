@@ -101,7 +101,7 @@ def build_whole_model(spec: WholeModel, backbone_name: str, repo: str = '.',
 
 
 def example_batch(model: nn.Module, scope: str, height: int, width: int,
-               seed: int = 0) -> Tuple[torch.Tensor, list]:
+                  seed: int = 0) -> Tuple[torch.Tensor, list]:
     """One random ``height x width`` image through the model's data preprocessor:
     the padded, normalised batch and its data samples (test mode)."""
     generator = torch.Generator().manual_seed(seed)
