@@ -87,7 +87,7 @@ def test_profile_splits_each_stage_by_operator_kind(tmp_path):
         f'stage {i}' for i in range(4)]
     for rows in results.values():
         for r in rows:
-            assert r['seconds'] > 0 and r['macs'] > 0 and r['gflops_per_s'] > 0
+            assert r['seconds'] > 0 and r['flops'] > 0 and r['gflops_per_s'] > 0
             assert r['kinds']['convolution'] > 0
     assert results['FilterViT-xs'][1]['kinds']['selection'] > 0  # stage 0 picks its tokens
     assert 'selection' not in results['ResNet-18'][1]['kinds']

@@ -1,5 +1,6 @@
 """Where a backbone's time goes: per stage, per operator kind, and the achieved
-GFLOP/s of each stage."""
+GFLOP/s of each stage (FLOPs as mmengine counts them, one per multiply-accumulate,
+as the benchmark's GFLOPs column)."""
 import re
 from typing import Dict, List, Tuple
 
@@ -74,8 +75,11 @@ def op_kind_times(module: nn.Module, x: torch.Tensor, repeats: int) -> Dict[str,
 
 
 def profile_stages(backbone: nn.Module, image: torch.Tensor, repeats: int) -> List[dict]:
-    """Per stage: map size, median seconds (stages interleaved), multiply-accumulates,
-    GFLOP/s (2 FLOPs per multiply-accumulate) and seconds per operator kind."""
+    """Per stage: map size, median seconds (stages interleaved), FLOPs, GFLOP/s and
+    seconds per operator kind. The image takes the backbone's memory layout
+    (channels-last where its ``forward`` converts to it)."""
+    if getattr(backbone, 'channels_last', False):
+        image = image.contiguous(memory_format=torch.channels_last)
     stages = backbone_stages(backbone)
     inputs = stage_inputs(stages, image)
 
@@ -89,9 +93,9 @@ def profile_stages(backbone: nn.Module, image: torch.Tensor, repeats: int) -> Li
                              'cpu', repeats)
     rows = []
     for (name, module), x in zip(stages, inputs):
-        macs = flops_of(module, x)
+        flops = flops_of(module, x)
         rows.append(dict(stage=name, input='x'.join(map(str, x.shape[1:])), seconds=times[name],
-                         macs=macs,
-                         gflops_per_s=None if macs is None else 2 * macs / times[name] / 1e9,
+                         flops=flops,
+                         gflops_per_s=None if flops is None else flops / times[name] / 1e9,
                          kinds=op_kind_times(module, x, repeats)))
     return rows

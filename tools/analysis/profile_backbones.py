@@ -5,8 +5,8 @@
 
 Each stage (the stem and the four stages) is called on its own input from one
 forward, the stages of all models interleaved round by round; its median time,
-its multiply-accumulates (mmengine's counter) and the achieved GFLOP/s (2 FLOPs
-per multiply-accumulate) are reported, and torch's profiler splits its time by
+its FLOPs (mmengine's count, one per multiply-accumulate, as in
+benchmark_backbones.py) and the achieved GFLOP/s are reported, and torch's profiler splits its time by
 operator kind (convolution, linear, attention, selection, normalisation,
 elementwise, pool / resize, memory traffic) from the self time of the ATen ops.
 CPU only. Writes ``profile.md`` and ``profile.json``.
@@ -32,28 +32,28 @@ KINDS = [k for k, _ in OP_KINDS] + ['other']
 def render(results: Dict[str, List[dict]], size: str) -> str:
     lines = [f'{size}, batch 1, {torch.get_num_threads()} threads, torch {torch.__version__}; '
              'ms per call (median); kinds: share of the stage\'s profiled op time.', '',
-             '| model | stage | input | ms | GMAC | GFLOP/s | ' + ' | '.join(KINDS) + ' |',
+             '| model | stage | input | ms | GFLOPs | GFLOP/s | ' + ' | '.join(KINDS) + ' |',
              '|---|---|---|---:|---:|---:|' + '---:|' * len(KINDS)]
     for name, rows in results.items():
         for r in rows + [_total(rows)]:
             total_kinds = sum(r['kinds'].values()) or 1.
-            gmac = '–' if r['macs'] is None else f"{r['macs'] / 1e9:.2f}"
+            gflops = '–' if r['flops'] is None else f"{r['flops'] / 1e9:.2f}"
             rate = '–' if r['gflops_per_s'] is None else f"{r['gflops_per_s']:.1f}"
             shares = ' | '.join(f"{r['kinds'].get(k, 0.) / total_kinds:.0%}" for k in KINDS)
             lines.append(f"| {name} | {r['stage']} | {r['input']} | {r['seconds'] * 1000:.1f} | "
-                         f'{gmac} | {rate} | {shares} |')
+                         f'{gflops} | {rate} | {shares} |')
     return '\n'.join(lines) + '\n'
 
 
 def _total(rows: List[dict]) -> dict:
     seconds = sum(r['seconds'] for r in rows)
-    macs = None if any(r['macs'] is None for r in rows) else sum(r['macs'] for r in rows)
+    flops = None if any(r['flops'] is None for r in rows) else sum(r['flops'] for r in rows)
     kinds: Dict[str, float] = {}
     for r in rows:
         for k, v in r['kinds'].items():
             kinds[k] = kinds.get(k, 0.) + v
-    return dict(stage='all stages', input='', seconds=seconds, macs=macs, kinds=kinds,
-                gflops_per_s=None if macs is None else 2 * macs / seconds / 1e9)
+    return dict(stage='all stages', input='', seconds=seconds, flops=flops, kinds=kinds,
+                gflops_per_s=None if flops is None else flops / seconds / 1e9)
 
 
 def main(argv=None) -> Dict[str, List[dict]]:
