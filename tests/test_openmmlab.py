@@ -49,24 +49,31 @@ def test_detector_builds_and_computes_losses(config, backbone):
     assert model.backbone.stem.conv.conv.weight.grad.abs().sum() > 0
 
 
+def _seg_training_batch(model, side: int, num_classes: int) -> dict:
+    """Two random ``side``² images with random label maps, through the model's data preprocessor."""
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+    samples = []
+    for _ in range(2):
+        labels = torch.randint(0, num_classes, (1, side, side))
+        sample = SegDataSample(gt_sem_seg=PixelData(data=labels))
+        sample.set_metainfo(dict(img_shape=(side, side), ori_shape=(side, side),
+                                 pad_shape=(side, side)))
+        samples.append(sample)
+    packed = dict(inputs=[torch.randint(0, 256, (3, side, side), dtype=torch.uint8)] * 2,
+                  data_samples=samples)
+    return model.data_preprocessor(packed, True)
+
+
 @pytest.mark.parametrize('backbone', BACKBONES)
 def test_segmentor_builds_and_computes_losses(backbone):
-    from mmengine.structures import PixelData
     from mmseg.registry import MODELS
-    from mmseg.structures import SegDataSample
     cfg = _load('upernet_filtervit_ade20k.py', backbone)
     cfg.model.decode_head.update(in_channels=XXS_CHANNELS[backbone], channels=32)
     cfg.model.auxiliary_head.update(in_channels=XXS_CHANNELS[backbone][2], channels=16)
     model = revert_sync_batchnorm(MODELS.build(cfg.model))  # SyncBN needs a process group
     model.init_weights()
-    samples = []
-    for _ in range(2):
-        sample = SegDataSample(gt_sem_seg=PixelData(data=torch.randint(0, 150, (1, 128, 128))))
-        sample.set_metainfo(dict(img_shape=(128, 128), ori_shape=(128, 128), pad_shape=(128, 128)))
-        samples.append(sample)
-    packed = dict(inputs=[torch.randint(0, 256, (3, 128, 128), dtype=torch.uint8)] * 2,
-                  data_samples=samples)
-    data = model.data_preprocessor(packed, True)
+    data = _seg_training_batch(model, 128, 150)
     loss = _total(model(**data, mode='loss'))
     assert torch.isfinite(loss) and loss > 0
     loss.backward()
@@ -129,9 +136,7 @@ def test_optimizer_exempts_every_norm_and_bias_from_weight_decay(config):
 @pytest.mark.parametrize('config', ['deeplabv3_filtervit_demo.py', 'deeplabv3_dropoutvit_demo.py',
                                     'deeplabv3_mobilevit_demo.py', 'deeplabv3_filtervit_ade20k.py'])
 def test_deeplabv3_configs_run_a_training_step_at_output_stride_16(config):
-    from mmengine.structures import PixelData
     from mmseg.registry import MODELS
-    from mmseg.structures import SegDataSample
 
     import mmfilter.datasets.seg_transforms  # noqa: F401
     cfg = Config.fromfile(config_path(config))
@@ -142,14 +147,7 @@ def test_deeplabv3_configs_run_a_training_step_at_output_stride_16(config):
     assert backbone.stage_strides == [4, 8, 16, 16] and type(head).__name__ == 'ASPPHead'
     assert head.in_channels == backbone.out_channels[head.in_index]
     assert aux.in_channels == backbone.out_channels[aux.in_index]
-    samples = []
-    for _ in range(2):
-        sample = SegDataSample(gt_sem_seg=PixelData(data=torch.randint(0, 6, (1, 96, 96))))
-        sample.set_metainfo(dict(img_shape=(96, 96), ori_shape=(96, 96), pad_shape=(96, 96)))
-        samples.append(sample)
-    packed = dict(inputs=[torch.randint(0, 256, (3, 96, 96), dtype=torch.uint8)] * 2,
-                  data_samples=samples)
-    data = model.data_preprocessor(packed, True)
+    data = _seg_training_batch(model, 96, 6)
     assert model(data['inputs'], mode='tensor').shape[2:] == (data['inputs'].shape[2] // 16,
                                                                 data['inputs'].shape[3] // 16)
     loss = _total(model(**data, mode='loss'))
