@@ -61,6 +61,19 @@ def test_visualize_filter_on_an_odd_sized_image(trained_detector, tmp_path):
         assert all(cv2.imread(f).shape == (97, 131, 3) for f in files)
     assert cv2.imread(str(tmp_path / 'vis' / 'odd_gradcam_stage1.png')).shape == (97, 131, 3)
     assert (tmp_path / 'vis' / 'odd_sheet.png').is_file()
+    assert not (tmp_path / 'vis' / 'odd_methods.png').exists()  # --method mask: the sheets only
+
+
+def test_visualize_filter_draws_every_method_for_one_prediction(trained_detector, tmp_path):
+    cfg, work, _ = trained_detector
+    image = tmp_path / 'odd.png'
+    cv2.imwrite(str(image), np.random.default_rng(1).integers(0, 255, (97, 131, 3), dtype=np.uint8))
+    proc = run_tool('visualize_filter.py', cfg, image, '--checkpoint', work / 'epoch_2.pth',
+                    '--out-dir', tmp_path, '--method', 'all', '--class-id', '2')
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'odd_methods.png (mask, gradcam, rollout, lrp)' in proc.stdout
+    methods = cv2.imread(str(tmp_path / 'odd_methods.png'))
+    assert methods.shape[1] == 5 * 360  # the prediction and four maps side by side
 
 
 def test_explain_shows_dropoutvit_selection_without_a_mask(trained_detector):

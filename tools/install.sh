@@ -21,7 +21,7 @@ has() { "$PY" -c "$1" >/dev/null 2>&1; }
 #    from / so that the checkout itself (the current folder) cannot stand in for the install.
 REPO_DIR=$PWD
 if (cd / && has "
-import os, mmcv, mmcv.ops, mmdet, mmseg, mmengine, torch, pycocotools, matplotlib, pytest, onnx, onnxruntime, transformers
+import os, mmcv, mmcv.ops, mmdet, mmseg, mmengine, torch, pycocotools, matplotlib, pytest, onnx, onnxruntime, transformers, captum
 import mmfilter
 assert (mmcv.__version__, mmdet.__version__, mmseg.__version__, mmengine.__version__) == ('2.1.0', '3.3.0', '1.2.2', '0.10.7')
 assert os.path.samefile(os.path.dirname(os.path.dirname(mmfilter.__file__)), '$REPO_DIR')

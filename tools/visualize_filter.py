@@ -1,7 +1,8 @@
 """See what the filter chose: salient masks and selected tokens of every filter block.
 
     python tools/visualize_filter.py CONFIG [--checkpoint CKPT] IMAGE [IMAGE ...] --out-dir DIR
-                                     [--gradcam STAGE [--class-id C]] [--score-thr 0.3]
+                                     [--method mask|gradcam|rollout|lrp|all] [--class-id C]
+                                     [--gradcam STAGE] [--score-thr 0.3]
 
 For each image and each filter-attention block it writes
 ``{image}_stage{i}_mask.png`` (the sigmoid mask as a heat map over the image; not
@@ -10,6 +11,12 @@ selected positions), plus ``{image}_sheet.png`` with the predictions (boxes or
 segmentation overlay) and all blocks side by side. ``--gradcam STAGE`` adds a
 Grad-CAM map of that backbone stage for a class (default: the top prediction)
 and prints the fraction of the stage's K tokens inside the K most Grad-CAM-salient cells.
+``--method`` other than ``mask`` explains one prediction (class ``--class-id``, default
+the top box's or the largest segment's) with those methods and writes
+``{image}_methods.png``: the prediction and each method's map side by side (the mask
+averaged over blocks, Grad-CAM at the deepest filter stage, attention rollout
+through the filter blocks from the prediction's region, LRP; see
+``mmfilter/visualization/attribution.py``).
 """
 import argparse
 import os
@@ -31,7 +38,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--checkpoint', help='trained weights (default: the config as initialised)')
     parser.add_argument('--out-dir', required=True)
     parser.add_argument('--gradcam', type=int, metavar='STAGE', help='add Grad-CAM at this stage (0-3)')
-    parser.add_argument('--class-id', type=int, help='Grad-CAM class (default: top prediction)')
+    parser.add_argument('--method', nargs='+', default=['mask'],
+                        choices=['mask', 'gradcam', 'rollout', 'lrp', 'all'],
+                        help='maps of one prediction side by side (beyond the mask sheets)')
+    parser.add_argument('--class-id', type=int,
+                        help='class to explain (default: top prediction)')
     parser.add_argument('--score-thr', type=float, default=0.3, help='box score threshold')
     parser.add_argument('--device', default='cpu')
     return parser.parse_args(argv)
@@ -51,7 +62,9 @@ def main(argv=None) -> list:
     from mmfilter.apis import (MAX_DRAW_SIDE, build_visualizer, init_model,
                                require_token_selection, scope_of)
     from mmfilter.engine import CheckpointError
-    from mmfilter.visualization.explain import explain, selection_panels
+    from mmfilter.visualization.explain import METHODS, explain, for_display, selection_panels
+    methods = list(METHODS) if 'all' in args.method else args.method
+    methods = [] if methods == ['mask'] else methods
     try:
         model = init_model(args.config, args.checkpoint, device=args.device)
         require_token_selection(model)
@@ -68,7 +81,7 @@ def main(argv=None) -> list:
         if scale < 1:  # explained and drawn at a bounded size
             image = mmcv.imrescale(image, scale, interpolation='area')
         os.makedirs(osp.dirname(stem), exist_ok=True)
-        result = explain(model, image, args.gradcam, args.class_id)
+        result = explain(model, image, args.gradcam, args.class_id, methods)
         for sel in result.selections:
             if sel['mask'] is not None:
                 save(f"{stem}_stage{sel['stage']}_mask.png",
@@ -92,6 +105,14 @@ def main(argv=None) -> list:
                       f'Grad-CAM cells (chance {cam.chance:.0%})')
         save(f'{stem}_sheet.png', sheet(panels, columns=4))
         print(f'{path} -> {stem}_sheet.png')
+        if methods:
+            name = visualizer.dataset_meta['classes'][result.class_id]
+            shown = [(f'{method}: {name}', heatmap_overlay(
+                image, result.geometry.map_to_image(
+                    for_display(result.maps[method], 4 if method == 'lrp' else 1))))
+                for method in METHODS if method in result.maps]
+            save(f'{stem}_methods.png', sheet(panels[:1] + shown, columns=len(shown) + 1))
+            print(f'{path} -> {stem}_methods.png ({", ".join(m for m in METHODS if m in result.maps)})')
         explanations.append(result)
     return explanations
 

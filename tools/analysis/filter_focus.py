@@ -21,35 +21,7 @@ import numpy as np
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from mmfilter.datasets.scene import OBJECT_CLASSES  # noqa: E402
 from mmfilter.visualization import on_object_fraction  # noqa: E402
-
-
-def detection_samples(cfg):
-    """``(image path, object mask)`` from the test split's COCO instance masks."""
-    from pycocotools.coco import COCO
-    ds = cfg.test_dataloader.dataset
-    coco = COCO(osp.join(ds.data_root, ds.ann_file))
-    for img_id in coco.getImgIds():
-        info = coco.loadImgs(img_id)[0]
-        objects = np.zeros((info['height'], info['width']), bool)
-        for ann in coco.loadAnns(coco.getAnnIds(imgIds=img_id, iscrowd=None)):
-            objects |= coco.annToMask(ann).astype(bool)
-        yield osp.join(ds.data_root, ds.data_prefix['img'], info['file_name']), objects
-
-
-def segmentation_samples(cfg, object_classes):
-    """``(image path, object mask)`` from the test split's label maps."""
-    from mmseg.registry import DATASETS
-    dataset = DATASETS.build(cfg.test_dataloader.dataset)
-    classes = list(dataset.metainfo['classes'])
-    missing = [c for c in object_classes if c not in classes]
-    if missing:
-        sys.exit(f'error: object classes {missing} are not among the dataset classes {classes}')
-    # raw label values: class index + 1 when zero is reduced (ADE20K convention)
-    offset = 1 if dataset.reduce_zero_label else 0
-    values = [classes.index(c) + offset for c in object_classes]
-    for info in dataset.load_data_list():
-        labels = mmcv.imread(info['seg_map_path'], flag='unchanged', backend='pillow')
-        yield info['img_path'], np.isin(labels, values)
+from mmfilter.visualization.objects import test_split_objects  # noqa: E402
 
 
 def main(argv=None) -> dict:
@@ -67,11 +39,10 @@ def main(argv=None) -> dict:
         model = init_model(args.config, args.checkpoint, device=args.device)
     except CheckpointError as e:
         sys.exit(f'error: {e}')
-    cfg = model.cfg
-    if scope_of(cfg) == 'mmseg':
-        samples = segmentation_samples(cfg, args.object_classes)
-    else:
-        samples = detection_samples(cfg)
+    try:
+        samples = test_split_objects(model.cfg, scope_of(model.cfg), args.object_classes)
+    except ValueError as e:
+        sys.exit(f'error: {e}')
 
     on_object, area, tokens = defaultdict(list), [], {}
     for n, (path, objects) in enumerate(samples):

@@ -1,0 +1,24 @@
+# SSDLite-320 with FilterViT-xs on COCO 2017 (data/coco): MMDetection's SSDLite recipe (depthwise
+# SSD neck and head, 320x320, its augmentation and schedule) with our backbone in place of
+# MobileNetV2, as MobileViT's paper evaluates light backbones. The backbone's stride-16 and -32
+# maps (96 / 160 channels) pass through; four depthwise extra levels (256, 256, 128, 64 channels,
+# strides 64-320) follow: MobileNetV2's (512, 256, 256, 128) halved at the top, about 0.3 M
+# parameters. The head and neck take 32% of the end-to-end time at 320x320 with this backbone
+# (`python tools/analysis/benchmark_models.py --models ssdlite`, 2-core CPU).
+#   python tools/train.py configs/ssdlite_filtervit_coco.py
+_base_ = ['mmdet::ssd/ssdlite_mobilenetv2-scratch_8xb24-600e_coco.py']
+custom_imports = dict(imports=['mmfilter', 'mmfilter.models.heads'], allow_failed_imports=False)
+custom_hooks = [dict(type='StopOnNonFiniteLoss'), dict(type='ResidentMemoryHook')]
+
+levels = (96, 160, 256, 256, 128, 64)  # the backbone's two maps (FilterViT-xs), then extras
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='FilterViT',
+        arch='xs',
+        out_indices=(2, 3),  # strides 16 and 32
+        drop_path_rate=0.1,
+        init_cfg=None),  # or dict(type='Pretrained', checkpoint=..., prefix='backbone.')
+    neck=dict(in_channels=levels[:2], out_channels=levels),
+    bbox_head=dict(type='SSDLiteHead', in_channels=levels))  # SSDHead that predicts in mmdet 3.3
+optim_wrapper = dict(paramwise_cfg=dict(norm_decay_mult=0., bias_decay_mult=0.))

@@ -1,0 +1,7 @@
+# Baseline: SSDLite-320 with MobileViT-xs on the detection demo, same data, anchors, schedule and
+# seed as ssdlite_filtervit_demo.py.
+#   python tools/train.py configs/ssdlite_mobilevit_demo.py
+_base_ = ['./ssdlite_filtervit_demo.py']
+levels = (80, 96, 256, 256, 128, 64)
+model = dict(backbone=dict(type='MobileViT'), neck=dict(in_channels=levels[:2], out_channels=levels),
+             bbox_head=dict(in_channels=levels))

@@ -1,0 +1,58 @@
+"""Where the objects are: ground-truth object masks of a config's test split.
+
+Needs pycocotools (detection) or MMSegmentation (segmentation).
+"""
+import os.path as osp
+from typing import Iterator, Sequence, Tuple
+
+import mmcv
+import numpy as np
+
+Sample = Tuple[str, np.ndarray]  # image path, bool object mask [H, W] at the image's size
+
+
+def detection_samples(cfg) -> Iterator[Sample]:
+    """``(image path, object mask)`` from the test split's COCO instance masks."""
+    from pycocotools.coco import COCO
+    ds = cfg.test_dataloader.dataset
+    coco = COCO(osp.join(ds.data_root, ds.ann_file))
+    for img_id in coco.getImgIds():
+        info = coco.loadImgs(img_id)[0]
+        objects = np.zeros((info['height'], info['width']), bool)
+        for ann in coco.loadAnns(coco.getAnnIds(imgIds=img_id, iscrowd=None)):
+            objects |= coco.annToMask(ann).astype(bool)
+        yield osp.join(ds.data_root, ds.data_prefix['img'], info['file_name']), objects
+
+
+def segmentation_class_ids(cfg, object_classes: Sequence[str]) -> Tuple[list, list]:
+    """The dataset's classes and the indices of ``object_classes`` among them; raises
+    ``ValueError`` naming the classes the dataset lacks."""
+    from mmseg.registry import DATASETS
+    classes = list(DATASETS.get(cfg.test_dataloader.dataset.type).METAINFO['classes'])
+    missing = [c for c in object_classes if c not in classes]
+    if missing:
+        raise ValueError(f'object classes {missing} are not among the dataset classes {classes}')
+    return classes, [classes.index(c) for c in object_classes]
+
+
+def segmentation_samples(cfg, object_classes: Sequence[str]) -> Iterator[Sample]:
+    """``(image path, object mask)`` from the test split's label maps: the pixels of
+    ``object_classes`` (checked at the call, before the first sample)."""
+    from mmseg.registry import DATASETS
+    _, ids = segmentation_class_ids(cfg, object_classes)
+    dataset = DATASETS.build(cfg.test_dataloader.dataset)
+    # raw label values: class index + 1 when zero is reduced (ADE20K convention)
+    values = [i + (1 if dataset.reduce_zero_label else 0) for i in ids]
+
+    def samples() -> Iterator[Sample]:
+        for info in dataset.load_data_list():
+            labels = mmcv.imread(info['seg_map_path'], flag='unchanged', backend='pillow')
+            yield info['img_path'], np.isin(labels, values)
+    return samples()
+
+
+def test_split_objects(cfg, scope: str, object_classes: Sequence[str]) -> Iterator[Sample]:
+    """:func:`segmentation_samples` for an ``mmseg`` config, else :func:`detection_samples`."""
+    if scope == 'mmseg':
+        return segmentation_samples(cfg, object_classes)
+    return detection_samples(cfg)
