@@ -72,6 +72,17 @@ def test_whole_models_are_timed_end_to_end_and_split(tmp_path):
     assert (tmp_path / 'models.png').stat().st_size > 10_000
 
 
+def test_whole_models_of_the_mobilevit_recipes_with_fused_batch_norm(tmp_path):
+    rows = load_tool('analysis/benchmark_models.py').main([
+        '--models', 'ssdlite', 'deeplabv3', '--backbones', 'FilterViT-xs', 'MobileViT-xs',
+        'ResNet-18', '--size', '64x64', '--repeats', '1', '--warmup', '0', '--fuse-conv-bn', 'both',
+        '--out-dir', str(tmp_path)])
+    assert [(r['model'], r['backbone']) for r in rows] == [
+        (m, b + f) for m in ('ssdlite', 'deeplabv3')
+        for b in ('FilterViT-xs', 'MobileViT-xs', 'ResNet-18') for f in ('', ' +fused')]
+    assert all(r['backbone_ms'] > 0 and r['head_ms'] > 0 for r in rows)
+
+
 def test_profile_splits_each_stage_by_operator_kind(tmp_path):
     from mmfilter.benchmark.profile import op_kind
     assert [op_kind(n) for n in ('aten::mkldnn_convolution', 'aten::topk', 'aten::addmm',

@@ -1,6 +1,7 @@
-"""ONNX export and torch.compile of the backbones."""
+"""ONNX export, torch.compile and BatchNorm folding of the backbones."""
 import pytest
 import torch
+from torch import nn
 
 from conftest import load_tool
 from mmfilter import DropoutViT, FilterViT, MobileViT
@@ -56,3 +57,29 @@ def test_torch_compile_captures_one_graph_with_the_same_output(cls):
         expected, got = model(x), compiled(x)
     for a, b in zip(expected, got):
         assert torch.allclose(a, b, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize('backbone', ['FilterViT', 'DropoutViT', 'MobileViT', 'FilterMobileViT'])
+def test_folding_batch_norm_keeps_the_outputs(backbone):
+    from mmengine.registry import MODELS
+
+    from mmfilter.engine import fuse_conv_bn
+    torch.manual_seed(0)
+    model = MODELS.build(dict(type=backbone, arch='xxs'))
+    for m in model.modules():  # non-trivial statistics, as after training
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2)
+            nn.init.uniform_(m.weight, 0.5, 1.5)
+            nn.init.uniform_(m.bias, -0.2, 0.2)
+    with pytest.raises(ValueError, match='call model.eval'):
+        fuse_conv_bn(model)
+    model.eval()
+    image = torch.randn(2, 3, 97, 131)
+    with torch.no_grad():
+        expected = model(image)
+        fuse_conv_bn(model)
+        assert not any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+        for layout in (torch.contiguous_format, torch.channels_last):
+            for out, ref in zip(model(image.contiguous(memory_format=layout)), expected):
+                torch.testing.assert_close(out, ref, atol=1e-4, rtol=1e-4)

@@ -2,6 +2,7 @@
 on tiny splits of the demo data, and the clear failures without data."""
 import glob
 import importlib
+import re
 import shutil
 
 import cv2
@@ -58,6 +59,17 @@ def test_test_tool_evaluates_and_saves_filter_masks_only_when_asked(trained_dete
     sheets = glob.glob(str(tmp_path / 'masks' / '*' / 'filter_masks' / '*.png'))
     assert len(sheets) == 2
     assert cv2.imread(sheets[0]).shape[1] > 4 * 128  # prediction + 3 masks + 3 token panels
+
+
+def test_test_tool_with_batch_norm_folded_scores_the_same(trained_detector, tmp_path):
+    cfg, work, _ = trained_detector
+
+    def bbox_ap(*extra) -> float:
+        proc = run_tool('test.py', cfg, work / 'epoch_2.pth', '--work-dir', tmp_path, *extra)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return float(re.search(r'coco/bbox_mAP: ([0-9.]+)', proc.stdout + proc.stderr).group(1))
+
+    assert bbox_ap('--fuse-conv-bn') == pytest.approx(bbox_ap(), abs=2e-3)
 
 
 def test_infer_draws_boxes_on_an_odd_sized_image(trained_detector, tmp_path):

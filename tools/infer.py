@@ -26,6 +26,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--score-thr', type=float, default=0.3, help='box score threshold')
     parser.add_argument('--opacity', type=float, default=0.5, help='segmentation overlay opacity')
     parser.add_argument('--device', default='cpu')
+    parser.add_argument('--fuse-conv-bn', action='store_true',
+                        help='fold BatchNorm into the convolutions (same outputs, faster)')
     parser.add_argument('--report-memory', action='store_true',
                         help='print resident memory after the first and the last image')
     return parser.parse_args(argv)
@@ -42,7 +44,8 @@ def main(argv=None) -> list:
     from mmfilter.engine import CheckpointError
     from mmfilter.engine.hooks import resident_memory_mb
     try:
-        model = init_model(args.config, args.checkpoint, device=args.device)
+        model = init_model(args.config, args.checkpoint, device=args.device,
+                           fuse_conv_bn=args.fuse_conv_bn)
     except CheckpointError as e:
         sys.exit(f'error: {e}')
     visualizer = build_visualizer(model, opacity=args.opacity)

@@ -28,6 +28,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--show-dir', help='save drawn predictions in WORK_DIR/TIMESTAMP/SHOW_DIR')
     parser.add_argument('--filter-masks', type=int, metavar='N',
                         help='save filter-mask sheets of the first N images (FilterMaskHook)')
+    parser.add_argument('--fuse-conv-bn', action='store_true',
+                        help='fold BatchNorm into the convolutions once the weights are loaded')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
@@ -52,6 +54,9 @@ def main(argv=None) -> dict:
         import mmfilter.visualization.hook  # noqa: F401  registers FilterMaskHook
         cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
             dict(type='FilterMaskHook', num_images=args.filter_masks)]
+    if args.fuse_conv_bn:
+        import mmfilter.engine.fusion  # noqa: F401  registers FuseConvBNHook
+        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [dict(type='FuseConvBNHook')]
     try:
         check_checkpoint(args.checkpoint)
         handle_bad_images(cfg, check_data(cfg, splits=('test', )))

@@ -6,6 +6,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from ..engine import check_checkpoint
+from ..engine import fuse_conv_bn as fuse  # the argument of init_model shadows the name
 
 SCOPES = ('mmdet', 'mmseg')
 
@@ -19,10 +20,16 @@ def scope_of(cfg: Config) -> str:
 
 
 def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
-               device: str = 'cpu'):
+               device: str = 'cpu', fuse_conv_bn: bool = False):
     """A detector (``mmdet.apis.init_detector``) or segmentor (``mmseg.apis.init_model``)
     in eval mode, with ``checkpoint`` loaded when given (raises
-    :class:`~mmfilter.engine.CheckpointError` first if it is not a complete one)."""
+    :class:`~mmfilter.engine.CheckpointError` first if it is not a complete one) and,
+    with ``fuse_conv_bn``, BatchNorm folded into the convolutions (inference only)."""
+    model = _init_model(config, checkpoint, device)
+    return fuse(model) if fuse_conv_bn else model
+
+
+def _init_model(config: Union[str, Config], checkpoint: Optional[str], device: str):
     if checkpoint is not None:
         check_checkpoint(checkpoint)
     cfg = config if isinstance(config, Config) else Config.fromfile(config)

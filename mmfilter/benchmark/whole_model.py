@@ -24,6 +24,10 @@ BACKBONES: Dict[str, dict] = {
     'ResNet-18': dict(type='ResNet', depth=18, norm_cfg=dict(type='BN', requires_grad=True)),
 }
 
+#: Our backbones' per-stage ``strides`` / ``dilations`` (stem included in the first) as
+#: ResNet's (stem excluded): output stride 16.
+RESNET_STRIDES = {'ResNet': {(2, 2, 2, 1): dict(strides=(1, 2, 2, 1), dilations=(1, 1, 1, 2))}}
+
 
 @dataclass(frozen=True)
 class WholeModel:
@@ -34,14 +38,17 @@ class WholeModel:
 
 
 #: RetinaNet with MMDetection's COCO head (FPN 256, 4 convs) and with the demo's light
-#: head (FPN 128, 2 convs); Faster R-CNN; UPerNet at 512×512. COCO sizes: 800×1333.
+#: head (FPN 128, 2 convs); Faster R-CNN; SSDLite at 320×320; UPerNet and DeepLabv3 (output
+#: stride 16) at 512×512. COCO sizes: 800×1333.
 WHOLE_MODELS: Dict[str, WholeModel] = {
     'retinanet': WholeModel('configs/retinanet_filtervit_coco.py', (800, 1333)),
     'retinanet-light': WholeModel('configs/retinanet_filtervit_coco.py', (800, 1333), (
         ('model.neck.out_channels', 128), ('model.bbox_head.in_channels', 128),
         ('model.bbox_head.feat_channels', 128), ('model.bbox_head.stacked_convs', 2))),
     'faster-rcnn': WholeModel('configs/faster-rcnn_filtervit_coco.py', (800, 1333)),
+    'ssdlite': WholeModel('configs/ssdlite_filtervit_coco.py', (320, 320)),
     'upernet': WholeModel('configs/upernet_filtervit_ade20k.py', (512, 512)),
+    'deeplabv3': WholeModel('configs/deeplabv3_filtervit_ade20k.py', (512, 512)),
 }
 PARTS = ('backbone', 'neck', 'head', 'rest')
 
@@ -66,23 +73,38 @@ def build_backbone(name: str, scope: str = 'mmdet') -> nn.Module:
 
 
 def backbone_out_channels(name: str, scope: str) -> List[int]:
-    """Widths of the maps the named backbone returns, from a probe forward."""
+    """Widths of the four maps (strides 4-32) the named backbone returns, from a probe forward."""
     with torch.no_grad():
         return [o.shape[1] for o in build_backbone(name, scope)(torch.zeros(1, 3, 64, 64))]
 
 
-def with_backbone(cfg: Config, backbone: dict, out_channels: Sequence[int]) -> Config:
-    """``cfg`` with ``backbone`` (no pretrained weights) and the neck or decode heads
-    resized to its ``out_channels``."""
+def with_backbone(cfg: Config, backbone: dict, stage_channels: Sequence[int]) -> Config:
+    """``cfg`` with ``backbone`` (no pretrained weights, the config's ``out_indices``,
+    ``strides`` and ``dilations``) and the neck or heads resized to the widths of its
+    stages ``stage_channels`` (the four maps at strides 4-32)."""
     model = cfg.model
-    model.backbone = ConfigDict(backbone, out_indices=(0, 1, 2, 3), init_cfg=None)
+    kept = {k: model.backbone[k] for k in ('out_indices', 'strides', 'dilations')
+            if k in model.backbone}
+    kept.setdefault('out_indices', (0, 1, 2, 3))
+    if 'strides' in kept and backbone['type'] in RESNET_STRIDES:  # its strides exclude the stem
+        kept.update(RESNET_STRIDES[backbone['type']][tuple(kept['strides'])])
+    model.backbone = ConfigDict(backbone, init_cfg=None, **kept)
     model.pop('pretrained', None)
-    if model.get('neck') is not None:
-        model.neck.in_channels = list(out_channels)
-    if model.get('decode_head') is not None:
-        model.decode_head.in_channels = list(out_channels)
-    if model.get('auxiliary_head') is not None:
-        model.auxiliary_head.in_channels = out_channels[model.auxiliary_head.in_index]
+    out_channels = [stage_channels[i] for i in kept['out_indices']]
+    neck = model.get('neck')
+    if neck is not None:
+        neck.in_channels = out_channels
+        if neck.type == 'SSDNeck':  # its first levels are the backbone's maps, passed through
+            neck.out_channels = out_channels + list(neck.out_channels[len(out_channels):])
+            model.bbox_head.in_channels = neck.out_channels
+    heads = [model.get(name) for name in ('decode_head', 'auxiliary_head')]
+    for head in heads:
+        if head is None:
+            continue
+        if isinstance(head.in_channels, int):  # one map: the in_index-th returned
+            head.in_channels = out_channels[head.in_index]
+        else:
+            head.in_channels = out_channels
     return cfg
 
 

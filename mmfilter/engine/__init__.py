@@ -3,8 +3,9 @@
 from .allocator import keep_freed_memory
 from .checkpoint import (CheckpointError, allow_mmengine_checkpoints, check_checkpoint,
                          latest_checkpoint, write_checkpoints_atomically)
+from .fusion import FuseConvBNHook, fuse_conv_bn
 from .hooks import DivergedError, ResidentMemoryHook, StopOnNonFiniteLoss
 
 __all__ = ['allow_mmengine_checkpoints', 'check_checkpoint', 'CheckpointError', 'DivergedError',
-           'keep_freed_memory', 'latest_checkpoint', 'ResidentMemoryHook', 'StopOnNonFiniteLoss',
+           'FuseConvBNHook', 'fuse_conv_bn', 'keep_freed_memory', 'latest_checkpoint', 'ResidentMemoryHook', 'StopOnNonFiniteLoss',
            'write_checkpoints_atomically']

@@ -3,7 +3,8 @@ head / the rest (post-processing), for each backbone.
 
     python tools/analysis/benchmark_models.py [--models retinanet retinanet-light
         faster-rcnn upernet] [--backbones FilterViT-xs ResNet-18 ...]
-        [--device cpu|cuda] [--size HxW] [--repeats 5] [--out-dir results/benchmark_models]
+        [--device cpu|cuda] [--size HxW] [--repeats 5] [--fuse-conv-bn off|on|both]
+        [--out-dir results/benchmark_models]
 
 Every model is built from its config with the backbone swapped in (random
 weights), fed one random image at its standard test size (COCO 800×1333,
@@ -27,24 +28,33 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
 import mmfilter  # noqa: E402,F401  (registers the backbones)
 from mmfilter.benchmark import time_interleaved  # noqa: E402
+from mmfilter.engine import fuse_conv_bn  # noqa: E402
 from mmfilter.benchmark.whole_model import (BACKBONES, PARTS, WHOLE_MODELS,  # noqa: E402
                                             build_whole_model, example_batch, part_runners,
                                             split_times)
 
 
+FUSED = ' +fused'  # the row label of a model with BatchNorm folded into its convolutions
+
+
 def measure(args) -> List[dict]:
     runners, rows = {}, []
+    variants = {'off': [False], 'on': [True], 'both': [False, True]}[args.fuse_conv_bn]
     for model_name in args.models:
         spec = WHOLE_MODELS[model_name]
         height, width = args.size or spec.size
         for backbone in args.backbones:
-            model, scope = build_whole_model(spec, backbone, REPO, args.device)
-            inputs, samples = example_batch(model, scope, height, width)
-            label = f'{model_name} / {backbone}'
-            for part, fn in part_runners(model, inputs, samples).items():
-                runners[(label, part)] = fn
-            rows.append(dict(model=model_name, backbone=backbone, input=f'{height}x{width}',
-                             padded='x'.join(map(str, inputs.shape[2:]))))
+            for fused in variants:
+                model, scope = build_whole_model(spec, backbone, REPO, args.device)
+                if fused:
+                    fuse_conv_bn(model)
+                inputs, samples = example_batch(model, scope, height, width)
+                name = backbone + (FUSED if fused else '')
+                label = f'{model_name} / {name}'
+                for part, fn in part_runners(model, inputs, samples).items():
+                    runners[(label, part)] = fn
+                rows.append(dict(model=model_name, backbone=name, input=f'{height}x{width}',
+                                 padded='x'.join(map(str, inputs.shape[2:]))))
     times = time_interleaved(runners, args.device, args.repeats, args.warmup)
     for row in rows:
         label = f"{row['model']} / {row['backbone']}"
@@ -101,6 +111,8 @@ def main(argv=None) -> List[dict]:
     parser.add_argument('--repeats', type=int, default=5)
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--threads', type=int, default=None, help='CPU threads (default: torch)')
+    parser.add_argument('--fuse-conv-bn', choices=['off', 'on', 'both'], default='off',
+                        help='fold BatchNorm into the convolutions (both: each model twice)')
     parser.add_argument('--out-dir', default=osp.join(REPO, 'results', 'benchmark_models'))
     args = parser.parse_args(argv)
     if args.threads:

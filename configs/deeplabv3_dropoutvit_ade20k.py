@@ -1,0 +1,3 @@
+# DeepLabv3-DropoutViT-xs (output stride 16, K random tokens) on ADE20K: deeplabv3_filtervit_ade20k.py.
+_base_ = ['./deeplabv3_filtervit_ade20k.py']
+model = dict(backbone=dict(type='DropoutViT'))
