@@ -1,10 +1,8 @@
 """Attention rollout through filter blocks, LRP's conservation, and the deletion test."""
 import json
 
-import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from conftest import run_tool

@@ -13,16 +13,8 @@ import torch
 from mmengine.config import Config, ConfigDict
 from torch import nn
 
+from .backbones import BACKBONES, build_backbone, registry
 from .timing import Runner
-
-#: Backbones a whole model can be built with (type and arguments as in a config).
-BACKBONES: Dict[str, dict] = {
-    'FilterViT-xs': dict(type='FilterViT', arch='xs'),
-    'DropoutViT-xs': dict(type='DropoutViT', arch='xs'),
-    'MobileViT-xs': dict(type='MobileViT', arch='xs'),
-    'FilterMobileViT-xs': dict(type='FilterMobileViT', arch='xs'),
-    'ResNet-18': dict(type='ResNet', depth=18, norm_cfg=dict(type='BN', requires_grad=True)),
-}
 
 #: Our backbones' per-stage ``strides`` / ``dilations`` (stem included in the first) as
 #: ResNet's (stem excluded): output stride 16.
@@ -51,25 +43,6 @@ WHOLE_MODELS: Dict[str, WholeModel] = {
     'deeplabv3': WholeModel('configs/deeplabv3_filtervit_ade20k.py', (512, 512)),
 }
 PARTS = ('backbone', 'neck', 'head', 'rest')
-
-
-def _registry(scope: str):
-    from mmengine.registry import init_default_scope
-    init_default_scope(scope)
-    if scope == 'mmdet':
-        from mmdet.registry import MODELS
-    elif scope == 'mmseg':
-        from mmseg.registry import MODELS
-    else:
-        raise ValueError(f'whole models need an mmdet or mmseg config, not scope {scope!r}')
-    return MODELS
-
-
-def build_backbone(name: str, scope: str = 'mmdet') -> nn.Module:
-    """The backbone of :data:`BACKBONES` called ``name`` (random weights), in eval mode."""
-    model = _registry(scope).build(ConfigDict(BACKBONES[name]))
-    model.eval()  # not chained: some backbones' train() returns None
-    return model
 
 
 def backbone_out_channels(name: str, scope: str) -> List[int]:
@@ -117,7 +90,7 @@ def build_whole_model(spec: WholeModel, backbone_name: str, repo: str = '.',
         cfg.merge_from_dict(dict(spec.overrides))
     scope = cfg.default_scope
     cfg = with_backbone(cfg, BACKBONES[backbone_name], backbone_out_channels(backbone_name, scope))
-    model = _registry(scope).build(cfg.model).to(device)
+    model = registry(scope).build(cfg.model).to(device)
     model.eval()
     return model, scope
 

@@ -21,59 +21,25 @@ import os.path as osp
 import platform
 import subprocess
 import sys
+from functools import partial
 from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
-from mmfilter import DropoutViT, FilterMobileViT, FilterViT, MobileViT  # noqa: E402
+from mmfilter import FilterViT  # noqa: E402
 from mmfilter.benchmark import (flops_of, forward_fn, peak_memory_of_forward,  # noqa: E402
                                 plot_latency, profile_selecting_blocks, render_markdown,
                                 time_interleaved, train_step_fn)
+from mmfilter.benchmark.backbones import BACKBONES, build_backbone  # noqa: E402
 from mmfilter.engine import keep_freed_memory  # noqa: E402
 
 Size = Tuple[int, int]
 
 
-def _mmdet_backbone(cfg: dict) -> Callable[[], torch.nn.Module]:
-    def build():
-        from mmdet.registry import MODELS
-        from mmengine.registry import init_default_scope
-        init_default_scope('mmdet')
-        return MODELS.build(cfg)
-    return build
-
-
-def _filtervit_xs() -> torch.nn.Module:
-    torch.manual_seed(0)  # fixed weights, shared with the dense twin
-    return FilterViT(arch='xs')
-
-
-def _dense_twin() -> torch.nn.Module:
-    """FilterViT-xs with every token selected, carrying FilterViT-xs's weights."""
-    dense = FilterViT(arch='xs', token_rule=dict(ratio=1.0, budget=None))
-    dense.load_state_dict(_filtervit_xs().state_dict())
-    return dense
-
-
 MODELS: Dict[str, Callable[[], torch.nn.Module]] = {
-    'FilterViT-xxs': lambda: FilterViT(arch='xxs'),
-    'FilterViT-xs': _filtervit_xs,
-    'FilterViT-xs-scale': lambda: FilterViT(arch='xs', mask_mode='scale'),  # the paper's mask
-    'FilterViT-xs-explore': lambda: FilterViT(arch='xs', explore_ratio=0.5),
-    'FilterViT-s': lambda: FilterViT(arch='s'),
-    'DropoutViT-xs': lambda: DropoutViT(arch='xs'),
-    'FilterViT-xs-dense': _dense_twin,
-    'MobileViT-xxs': lambda: MobileViT(arch='xxs'),
-    'MobileViT-xs': lambda: MobileViT(arch='xs'),
-    'MobileViT-s': lambda: MobileViT(arch='s'),
-    'FilterMobileViT-xs': lambda: FilterMobileViT(arch='xs'),
-    'ResNet-18': _mmdet_backbone(dict(type='ResNet', depth=18)),
-    'ResNet-50': _mmdet_backbone(dict(type='ResNet', depth=50)),
-    'PVTv2-b0': _mmdet_backbone(dict(type='PyramidVisionTransformerV2', embed_dims=32,
-                                     num_layers=[2, 2, 2, 2])),
-}
+    name: partial(build_backbone, name) for name in BACKBONES}
 QUICK_MODELS = ['FilterViT-xs', 'FilterViT-xs-dense', 'MobileViT-xs', 'ResNet-18']
 
 

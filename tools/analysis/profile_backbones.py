@@ -24,7 +24,7 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
 import mmfilter  # noqa: E402,F401  (registers the backbones)
 from mmfilter.benchmark.profile import OP_KINDS, profile_stages  # noqa: E402
-from mmfilter.benchmark.whole_model import BACKBONES, build_backbone  # noqa: E402
+from mmfilter.benchmark.backbones import BACKBONES, build_backbone  # noqa: E402
 
 KINDS = [k for k, _ in OP_KINDS] + ['other']
 

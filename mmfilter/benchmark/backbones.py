@@ -1,0 +1,48 @@
+"""The backbones the benchmarks compare, by name: one table of configs for every tool."""
+from typing import Dict
+
+import torch
+from mmengine.config import ConfigDict
+from torch import nn
+
+#: Name -> backbone config (random weights). FilterViT-xs-dense is FilterViT-xs with every
+#: pixel a token; built with the same seed, it carries FilterViT-xs's weights.
+BACKBONES: Dict[str, dict] = {
+    'FilterViT-xxs': dict(type='FilterViT', arch='xxs'),
+    'FilterViT-xs': dict(type='FilterViT', arch='xs'),
+    'FilterViT-xs-scale': dict(type='FilterViT', arch='xs', mask_mode='scale'),  # the paper's mask
+    'FilterViT-xs-explore': dict(type='FilterViT', arch='xs', explore_ratio=0.5),
+    'FilterViT-s': dict(type='FilterViT', arch='s'),
+    'DropoutViT-xs': dict(type='DropoutViT', arch='xs'),
+    'FilterViT-xs-dense': dict(type='FilterViT', arch='xs', token_rule=dict(ratio=1.0, budget=None)),
+    'MobileViT-xxs': dict(type='MobileViT', arch='xxs'),
+    'MobileViT-xs': dict(type='MobileViT', arch='xs'),
+    'MobileViT-s': dict(type='MobileViT', arch='s'),
+    'FilterMobileViT-xs': dict(type='FilterMobileViT', arch='xs'),
+    'ResNet-18': dict(type='ResNet', depth=18),
+    'ResNet-50': dict(type='ResNet', depth=50),
+    'PVTv2-b0': dict(type='PyramidVisionTransformerV2', embed_dims=32, num_layers=[2, 2, 2, 2]),
+}
+
+
+def registry(scope: str):
+    """MMDetection's or MMSegmentation's model registry, with ``scope`` made the default
+    (ResNet and PVTv2 come from them; mmfilter's backbones from the root registry)."""
+    from mmengine.registry import init_default_scope
+    init_default_scope(scope)
+    if scope == 'mmdet':
+        from mmdet.registry import MODELS
+    elif scope == 'mmseg':
+        from mmseg.registry import MODELS
+    else:
+        raise ValueError(f'backbones are built in the mmdet or mmseg scope, not {scope!r}')
+    return MODELS
+
+
+def build_backbone(name: str, scope: str = 'mmdet', seed: int = 0) -> nn.Module:
+    """The backbone of :data:`BACKBONES` called ``name``, its weights drawn with ``seed``,
+    in eval mode."""
+    torch.manual_seed(seed)
+    model = registry(scope).build(ConfigDict(BACKBONES[name]))
+    model.eval()  # not chained: some backbones' train() returns None
+    return model
