@@ -3,7 +3,8 @@
 # channels, rates 1 / 6 / 12 / 18 for output stride 16) in place of UPerNet's. At 512x512 on the
 # 2-core CPU the ASPP head takes 30% of the end-to-end time (159 of 523 ms) and resizing the
 # 150-class logits to the image plus the argmax 56%, the backbone 14%
-# (`python tools/analysis/benchmark_models.py --models deeplabv3`); the demo configs narrow ASPP to 128.
+# (`python tools/analysis/benchmark_models.py --models deeplabv3`); the demo configs narrow ASPP to
+# 128 channels.
 _base_ = ['./upernet_filtervit_ade20k.py']
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 model = dict(

@@ -261,18 +261,11 @@ def area_under_curve(curve: np.ndarray, fractions: Sequence[float] = DELETION_FR
     return float(np.sum((curve[1:] + curve[:-1]) * np.diff(x)) / 2)
 
 
-def top_share_on_objects(saliency: np.ndarray, objects: np.ndarray) -> float:
-    """Share of a map's top cells that lie on ``objects`` (bool, same shape), taking as
-    many cells as objects cover: 1 for a map that ranks the objects first, about the
-    objects' area share for a random one."""
+def top_share_on_objects(ranking: np.ndarray, objects: np.ndarray) -> float:
+    """Share of a ranking's first cells (``[cells]``, most relevant first) that lie on
+    ``objects`` (bool, the grid's shape), taking as many cells as objects cover: 1 for
+    a map that ranks the objects first, about the objects' area share for a random one."""
     count = int(objects.sum())
     if count == 0:
         return float('nan')
-    top = np.argsort(-saliency.ravel(), kind='stable')[:count]
-    return float(objects.ravel()[top].mean())
-
-
-def map_by_method(maps: Dict[str, Tensor], grid: Tuple[int, int]) -> Dict[str, np.ndarray]:
-    """Each ``[h, w]`` map resampled to ``grid`` by area, as numpy."""
-    return {name: F.adaptive_avg_pool2d(m[None, None].float(), grid)[0, 0].cpu().numpy()
-            for name, m in maps.items()}
+    return float(objects.ravel()[ranking[:count]].mean())

@@ -47,7 +47,9 @@ def _inference_pipeline(cfg) -> Compose:
     return Compose(steps)
 
 
-def _prepare(model, image_rgb: np.ndarray) -> dict:
+def prepare_inputs(model, image_rgb: np.ndarray) -> dict:
+    """One RGB image through the config's test pipeline and the model's data preprocessor:
+    ``inputs`` ``[1, 3, H, W]`` (normalised, padded) and ``data_samples``."""
     data = _inference_pipeline(model.cfg)(dict(img=np.ascontiguousarray(image_rgb[..., ::-1]), img_id=0))
     return model.data_preprocessor(pseudo_collate([data]), False)
 
@@ -215,7 +217,7 @@ def explain(model, image_rgb: np.ndarray, gradcam_stage: Optional[int] = None,
     add Grad-CAM at a backbone stage for ``class_id`` (default: the top predicted class),
     and the attribution ``methods`` (:data:`METHODS`) of that prediction."""
     model.eval()
-    data = _prepare(model, image_rgb)
+    data = prepare_inputs(model, image_rgb)
     inputs, samples = data['inputs'], data['data_samples']
     with torch.no_grad(), model.backbone.record_selections():
         prediction = model.predict(inputs, samples)[0]

@@ -3,7 +3,7 @@
 Needs pycocotools (detection) or MMSegmentation (segmentation).
 """
 import os.path as osp
-from typing import Iterator, Sequence, Tuple
+from typing import Iterator, List, Sequence, Tuple
 
 import mmcv
 import numpy as np
@@ -24,22 +24,22 @@ def detection_samples(cfg) -> Iterator[Sample]:
         yield osp.join(ds.data_root, ds.data_prefix['img'], info['file_name']), objects
 
 
-def segmentation_class_ids(cfg, object_classes: Sequence[str]) -> Tuple[list, list]:
-    """The dataset's classes and the indices of ``object_classes`` among them; raises
+def segmentation_class_ids(cfg, object_classes: Sequence[str]) -> List[int]:
+    """The indices of ``object_classes`` among the test dataset's classes; raises
     ``ValueError`` naming the classes the dataset lacks."""
     from mmseg.registry import DATASETS
     classes = list(DATASETS.get(cfg.test_dataloader.dataset.type).METAINFO['classes'])
     missing = [c for c in object_classes if c not in classes]
     if missing:
         raise ValueError(f'object classes {missing} are not among the dataset classes {classes}')
-    return classes, [classes.index(c) for c in object_classes]
+    return [classes.index(c) for c in object_classes]
 
 
 def segmentation_samples(cfg, object_classes: Sequence[str]) -> Iterator[Sample]:
     """``(image path, object mask)`` from the test split's label maps: the pixels of
     ``object_classes`` (checked at the call, before the first sample)."""
     from mmseg.registry import DATASETS
-    _, ids = segmentation_class_ids(cfg, object_classes)
+    ids = segmentation_class_ids(cfg, object_classes)
     dataset = DATASETS.build(cfg.test_dataloader.dataset)
     # raw label values: class index + 1 when zero is reduced (ADE20K convention)
     values = [i + (1 if dataset.reduce_zero_label else 0) for i in ids]
