@@ -12,6 +12,9 @@ model = dict(bbox_head=dict(
     anchor_generator=dict(min_sizes=[20, 48, 96, 144, 200, 260],
                           max_sizes=[48, 96, 144, 200, 260, 320])))
 
+# The demo's data and schedule are restated here rather than inherited: MMDetection's SSDLite
+# recipe is one whole config (model, data, schedule), and MMEngine refuses a key that two bases
+# both define, so this config cannot list it beside _base_/datasets/demo_detection.py.
 dataset_type = 'DemoCocoDataset'
 data_root = 'data/demo_coco/'
 input_size = (320, 320)

@@ -25,11 +25,6 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
     in eval mode, with ``checkpoint`` loaded when given (raises
     :class:`~mmfilter.engine.CheckpointError` first if it is not a complete one) and,
     with ``fuse_conv_bn``, BatchNorm folded into the convolutions (inference only)."""
-    model = _init_model(config, checkpoint, device)
-    return fuse(model) if fuse_conv_bn else model
-
-
-def _init_model(config: Union[str, Config], checkpoint: Optional[str], device: str):
     if checkpoint is not None:
         check_checkpoint(checkpoint)
     cfg = config if isinstance(config, Config) else Config.fromfile(config)
@@ -37,9 +32,11 @@ def _init_model(config: Union[str, Config], checkpoint: Optional[str], device: s
     init_default_scope(scope)
     if scope == 'mmseg':
         from mmseg.apis import init_model as init_segmentor
-        return init_segmentor(cfg, checkpoint, device=device)
-    from mmdet.apis import init_detector
-    return init_detector(cfg, checkpoint, device=device)
+        model = init_segmentor(cfg, checkpoint, device=device)
+    else:
+        from mmdet.apis import init_detector
+        model = init_detector(cfg, checkpoint, device=device)
+    return fuse(model) if fuse_conv_bn else model
 
 
 def build_visualizer(model, opacity: Optional[float] = None):

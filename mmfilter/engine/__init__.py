@@ -7,5 +7,6 @@ from .fusion import FuseConvBNHook, fuse_conv_bn
 from .hooks import DivergedError, ResidentMemoryHook, StopOnNonFiniteLoss
 
 __all__ = ['allow_mmengine_checkpoints', 'check_checkpoint', 'CheckpointError', 'DivergedError',
-           'FuseConvBNHook', 'fuse_conv_bn', 'keep_freed_memory', 'latest_checkpoint', 'ResidentMemoryHook', 'StopOnNonFiniteLoss',
+           'FuseConvBNHook', 'fuse_conv_bn', 'keep_freed_memory', 'latest_checkpoint',
+           'ResidentMemoryHook', 'StopOnNonFiniteLoss',
            'write_checkpoints_atomically']
