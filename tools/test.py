@@ -16,7 +16,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 from mmfilter.datasets import DatasetError  # noqa: E402
 from mmfilter.engine import CheckpointError, check_checkpoint  # noqa: E402
 from mmfilter.engine.cli import load_config  # noqa: E402
-from mmfilter.engine.distributed import setup_distributed  # noqa: E402
+from mmfilter.engine.distributed import (setup_distributed,  # noqa: E402
+                                          teardown_distributed)
 from mmfilter.engine.preflight import check_data, handle_bad_images  # noqa: E402
 
 
@@ -66,8 +67,11 @@ def main(argv=None) -> dict:
         setup_distributed(cfg)
     except ValueError as e:
         sys.exit(f'error: {e}')
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    return runner.test()
+    try:
+        runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+        return runner.test()
+    finally:
+        teardown_distributed()
 
 
 if __name__ == '__main__':

@@ -19,7 +19,8 @@ from mmfilter.datasets import DatasetError  # noqa: E402
 from mmfilter.engine import (CheckpointError, check_checkpoint,  # noqa: E402
                              latest_checkpoint, write_checkpoints_atomically)
 from mmfilter.engine.cli import load_config  # noqa: E402
-from mmfilter.engine.distributed import setup_distributed  # noqa: E402
+from mmfilter.engine.distributed import (setup_distributed,  # noqa: E402
+                                          teardown_distributed)
 from mmfilter.engine.preflight import (check_data, existing_checkpoints,  # noqa: E402
                                        handle_bad_images)
 
@@ -96,8 +97,11 @@ def main(argv=None) -> None:
         setup_distributed(cfg)
     except ValueError as e:
         sys.exit(f'error: {e}')
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    runner.train()
+    try:
+        runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+        runner.train()
+    finally:
+        teardown_distributed()
 
 
 if __name__ == '__main__':

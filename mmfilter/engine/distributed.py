@@ -31,3 +31,14 @@ def setup_distributed(cfg: Config) -> str:
                    find_unused_parameters=cfg.get('find_unused_parameters', False))
     cfg.model_wrapper_cfg = dict(wrapper, **cfg.get('model_wrapper_cfg', {}), device_ids=None)
     return 'gloo'
+
+
+def teardown_distributed() -> None:
+    """Destroy the default process group, if one is live, before the process exits.
+
+    A process that exits with a live gloo group can have the group's worker threads
+    destroyed while still joinable (``terminate called without an active
+    exception``, SIGABRT): torchrun then reports a finished run as failed.
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.destroy_process_group()
