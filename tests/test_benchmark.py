@@ -72,6 +72,27 @@ def test_whole_models_are_timed_end_to_end_and_split(tmp_path):
     assert (tmp_path / 'models.png').stat().st_size > 10_000
 
 
+def test_whole_models_start_from_their_initialisation_so_few_scores_pass_the_threshold():
+    """A default-bias RetinaNet head passes about half its scores through score_thr and
+    post-processing then filters millions of candidates; a trained or initialised one does not."""
+    import torch
+    from mmfilter.benchmark.whole_model import WHOLE_MODELS, build_whole_model, example_batch
+    model, scope = build_whole_model(WHOLE_MODELS['retinanet-light'], 'FilterViT-xs', REPO)
+    inputs, _ = example_batch(model, scope, 128, 128)
+    with torch.inference_mode():
+        scores = torch.cat([s.flatten() for s in model.bbox_head(model.neck(model.backbone(
+            inputs)))[0]]).sigmoid()
+    threshold = model.bbox_head.test_cfg.score_thr
+    assert (scores > threshold).float().mean() < 0.01  # the prior: 0.01 per score
+
+
+def test_cpu_load_runs_busy_processes_only_inside_the_block():
+    from mmfilter.benchmark import cpu_load
+    with cpu_load(2) as spinning:
+        assert len(spinning) == 2 and all(p.poll() is None for p in spinning)
+    assert all(p.poll() is not None for p in spinning)
+
+
 def test_whole_models_of_the_mobilevit_recipes_with_fused_batch_norm(tmp_path):
     rows = load_tool('analysis/benchmark_models.py').main([
         '--models', 'ssdlite', 'deeplabv3', '--backbones', 'FilterViT-xs', 'MobileViT-xs',

@@ -5,11 +5,11 @@ Needs torch and mmengine; matplotlib for the plot.
 """
 from .memory import peak_memory_of_forward
 from .report import plot_latency, render_markdown, target_lines
-from .timing import (autocast, flops_of, forward_fn, profile_selecting_blocks, time_call,
-                     time_interleaved, train_step_fn)
+from .timing import (autocast, cpu_load, flops_of, forward_fn, profile_selecting_blocks,
+                     time_call, time_interleaved, train_step_fn)
 
 __all__ = [
-    'autocast', 'flops_of', 'forward_fn', 'peak_memory_of_forward', 'plot_latency',
+    'autocast', 'cpu_load', 'flops_of', 'forward_fn', 'peak_memory_of_forward', 'plot_latency',
     'profile_selecting_blocks', 'render_markdown', 'target_lines', 'time_call', 'time_interleaved',
     'train_step_fn'
 ]

@@ -18,7 +18,8 @@ def render_markdown(report: dict) -> str:
     results = report['results']
     labels = [f'b{b}' for b in report['batch_sizes']] + ['train']
     lines = [f"Device: {report['device']}; amp: {report['amp']}; torch {torch.__version__}; "
-             f"glibc malloc: {report['malloc']}. "
+             f"glibc malloc: {report['malloc']}; "
+             f"CPU-bound background processes: {report.get('background_load', 0)}. "
              'Milliseconds, median over rounds; train = forward + backward, batch '
              f"{report['train_batch_size']}; peak MiB = memory growth of one batch-1 forward.", '']
     for size in report['sizes']:

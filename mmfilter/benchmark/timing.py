@@ -1,8 +1,10 @@
 """Wall-clock timing of models and of the steps of token-selecting blocks."""
+import subprocess
+import sys
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from statistics import median
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, Iterator, List, Optional
 
 import torch
 from torch import nn
@@ -20,6 +22,20 @@ def autocast(device: str, amp: str):
 def synchronize(device: str) -> None:
     if device == 'cuda':
         torch.cuda.synchronize()
+
+
+@contextmanager
+def cpu_load(processes: int) -> Iterator[List[subprocess.Popen]]:
+    """``processes`` CPU-bound background processes (one busy Python loop each) for the
+    body of the block, as another user's job on the same cores; stopped on leaving."""
+    spinning = [subprocess.Popen([sys.executable, '-c', 'while True: pass'])
+                for _ in range(processes)]
+    try:
+        yield spinning
+    finally:
+        for process in spinning:
+            process.kill()
+            process.wait()
 
 
 def time_call(fn: Runner, device: str) -> float:

@@ -2,7 +2,8 @@
 
     python tools/analysis/benchmark_backbones.py [--quick] [--device cpu|cuda]
         [--amp none|bf16|fp16] [--sizes 224x224 512x512 800x1344 1600x2688]
-        [--models FilterViT-xs MobileViT-xs ...] [--out-dir results/benchmark]
+        [--models FilterViT-xs MobileViT-xs ...] [--threads N] [--load N]
+        [--out-dir results/benchmark]
 
 Every model is timed in one process and the models are interleaved round by
 round, so machine drift affects all alike; latency is the median over rounds
@@ -13,6 +14,8 @@ A measurement (model and batch size or training step) is skipped at a size
 where its time at the previous size, scaled by the pixel ratio to the power
 1.5, exceeds ``--max-seconds``; FLOPs and memory follow batch-1 latency. Writes
 ``benchmark.md`` (tables and target ratios) and ``latency.png`` (log-log).
+``--load N`` times everything beside N CPU-bound processes (another job on the
+same cores): run it with and without to get each model's slowdown under contention.
 """
 import argparse
 import json
@@ -29,7 +32,7 @@ import torch
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
 from mmfilter import FilterViT  # noqa: E402
-from mmfilter.benchmark import (flops_of, forward_fn, peak_memory_of_forward,  # noqa: E402
+from mmfilter.benchmark import (cpu_load, flops_of, forward_fn, peak_memory_of_forward,  # noqa: E402
                                 plot_latency, profile_selecting_blocks, render_markdown,
                                 time_interleaved, train_step_fn)
 from mmfilter.benchmark.backbones import BACKBONES, build_backbone  # noqa: E402
@@ -63,6 +66,8 @@ def main(argv=None) -> dict:
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--amp', default='none', choices=['none', 'bf16', 'fp16'])
     parser.add_argument('--threads', type=int, default=None, help='CPU threads (default: torch)')
+    parser.add_argument('--load', type=int, default=0, metavar='N',
+                        help='N CPU-bound background processes while timing (contention)')
     parser.add_argument('--max-seconds', type=float, default=10.0)
     parser.add_argument('--no-memory', action='store_true')
     parser.add_argument('--no-mmap', action='store_true',
@@ -114,8 +119,9 @@ def main(argv=None) -> dict:
                 model.train(batch == 'train')
                 make = train_step_fn if batch == 'train' else forward_fn
                 runners[name] = make(model, image, args.device, args.amp)
-            for name, t in time_interleaved(runners, args.device, args.repeats,
-                                            args.warmup).items():
+            with cpu_load(args.load):
+                times = time_interleaved(runners, args.device, args.repeats, args.warmup)
+            for name, t in times.items():
                 results[name][f'{key}/{label}'] = t
                 seen[name, label] = (pixels, t)
                 print(f'{name:20s} {key:>10s} {label:>6s} {t * 1000:9.1f} ms', flush=True)
@@ -134,6 +140,7 @@ def main(argv=None) -> dict:
                                       args.device, args.repeats)
     report = dict(results=results, filter_blocks=blocks, device=describe_device(args.device),
                   malloc='no mmap, freed memory kept' if tuned else 'defaults',
+                  background_load=args.load,
                   amp=args.amp, sizes=args.sizes, batch_sizes=args.batch_sizes,
                   train_batch_size=args.train_batch_size)
     os.makedirs(args.out_dir, exist_ok=True)
@@ -151,7 +158,6 @@ def describe_device(device: str) -> str:
     if device == 'cuda':
         return torch.cuda.get_device_name()
     return f'{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads'
-
 
 
 if __name__ == '__main__':
