@@ -6,8 +6,10 @@ head / the rest (post-processing), for each backbone.
         [--device cpu|cuda] [--size HxW] [--repeats 5] [--fuse-conv-bn off|on|both]
         [--out-dir results/benchmark_models]
 
-Every model is built from its config with the backbone swapped in (random
-weights), fed one random image at its standard test size (COCO 800×1333,
+Every model is built from its config with the backbone swapped in, with the
+weights a training run starts from (``init_weights``: detection classifiers at
+their prior, so post-processing meets few candidates, as with a trained model),
+fed one random image at its standard test size (COCO 800×1333,
 padded to 800×1344 by the data preprocessor; UPerNet 512×512), batch 1, and timed
 through ``predict`` (post-processing included, data loading excluded) and
 through its backbone, neck and head forwards. All models and parts are
