@@ -73,8 +73,8 @@ def test_whole_models_are_timed_end_to_end_and_split(tmp_path):
 
 
 def test_whole_models_start_from_their_initialisation_so_few_scores_pass_the_threshold():
-    """A default-bias RetinaNet head passes about half its scores through score_thr and
-    post-processing then filters millions of candidates; a trained or initialised one does not."""
+    """A default-initialised RetinaNet head passes nearly all its scores through score_thr
+    and post-processing then filters millions of candidates; an initialised one does not."""
     import torch
     from mmfilter.benchmark.whole_model import WHOLE_MODELS, build_whole_model, example_batch
     model, scope = build_whole_model(WHOLE_MODELS['retinanet-light'], 'FilterViT-xs', REPO)

@@ -46,3 +46,15 @@ def test_two_processes_train_on_disjoint_samples_and_save_a_loadable_checkpoint(
                          env=env)
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
     assert 'coco/bbox_mAP' in evaluated.stdout + evaluated.stderr
+
+
+def test_teardown_destroys_the_process_group_the_tools_leave(tmp_path):
+    """tools/train.py and test.py call it after the run: exiting with a live gloo group can
+    abort the process (SIGABRT) after a finished run."""
+    import torch.distributed as dist
+    from mmfilter.engine.distributed import teardown_distributed
+    dist.init_process_group('gloo', init_method=f'file://{tmp_path}/store', rank=0, world_size=1)
+    assert dist.is_initialized()
+    teardown_distributed()
+    assert not dist.is_initialized()
+    teardown_distributed()  # nothing to do: no error

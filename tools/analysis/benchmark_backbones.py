@@ -32,9 +32,9 @@ import torch
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
 from mmfilter import FilterViT  # noqa: E402
-from mmfilter.benchmark import (cpu_load, flops_of, forward_fn, peak_memory_of_forward,  # noqa: E402
-                                plot_latency, profile_selecting_blocks, render_markdown,
-                                time_interleaved, train_step_fn)
+from mmfilter.benchmark import (cpu_load, flops_of, forward_fn,  # noqa: E402
+                                peak_memory_of_forward, plot_latency, profile_selecting_blocks,
+                                render_markdown, time_interleaved, train_step_fn)
 from mmfilter.benchmark.backbones import BACKBONES, build_backbone  # noqa: E402
 from mmfilter.engine import keep_freed_memory  # noqa: E402
 
