@@ -5,7 +5,7 @@ import torch
 from mmengine.config import ConfigDict
 from torch import nn
 
-#: Name -> backbone config (random weights). FilterViT-xs-dense is FilterViT-xs with every
+#: Name -> backbone config (no pretrained weights). FilterViT-xs-dense is FilterViT-xs with every
 #: pixel a token; built with the same seed, it carries FilterViT-xs's weights.
 BACKBONES: Dict[str, dict] = {
     'FilterViT-xxs': dict(type='FilterViT', arch='xxs'),
