@@ -5,6 +5,8 @@ import platform
 import subprocess
 import sys
 
+import pytest
+
 from conftest import REPO, load_tool
 
 
@@ -72,12 +74,13 @@ def test_whole_models_are_timed_end_to_end_and_split(tmp_path):
     assert (tmp_path / 'models.png').stat().st_size > 10_000
 
 
-def test_whole_models_start_from_their_initialisation_so_few_scores_pass_the_threshold():
+@pytest.mark.parametrize('name', ['retinanet-light', 'retinanet-dw'])
+def test_whole_models_start_from_their_initialisation_so_few_scores_pass_the_threshold(name):
     """A default-initialised RetinaNet head passes nearly all its scores through score_thr
     and post-processing then filters millions of candidates; an initialised one does not."""
     import torch
     from mmfilter.benchmark.whole_model import WHOLE_MODELS, build_whole_model, example_batch
-    model, scope = build_whole_model(WHOLE_MODELS['retinanet-light'], 'FilterViT-xs', REPO)
+    model, scope = build_whole_model(WHOLE_MODELS[name], 'FilterViT-xs', REPO)
     inputs, _ = example_batch(model, scope, 128, 128)
     with torch.inference_mode():
         scores = torch.cat([s.flatten() for s in model.bbox_head(model.neck(model.backbone(

@@ -31,14 +31,15 @@ class WholeModel:
     overrides: Tuple[Tuple[str, object], ...] = ()
 
 
-#: RetinaNet with MMDetection's COCO head (FPN 256, 4 convs) and with the demo's light
-#: head (FPN 128, 2 convs); Faster R-CNN; SSDLite at 320×320; UPerNet and DeepLabv3 (output
+#: RetinaNet with MMDetection's COCO head (FPN 256, 4 convs), with the demo's light head
+#: (FPN 128, 2 convs) and with that head depthwise-separable; Faster R-CNN; SSDLite at 320×320; UPerNet and DeepLabv3 (output
 #: stride 16) at 512×512. COCO sizes: 800×1333.
 WHOLE_MODELS: Dict[str, WholeModel] = {
     'retinanet': WholeModel('configs/retinanet_filtervit_coco.py', (800, 1333)),
     'retinanet-light': WholeModel('configs/retinanet_filtervit_coco.py', (800, 1333), (
         ('model.neck.out_channels', 128), ('model.bbox_head.in_channels', 128),
         ('model.bbox_head.feat_channels', 128), ('model.bbox_head.stacked_convs', 2))),
+    'retinanet-dw': WholeModel('configs/retinanet-dw_filtervit_coco.py', (800, 1333)),
     'faster-rcnn': WholeModel('configs/faster-rcnn_filtervit_coco.py', (800, 1333)),
     'ssdlite': WholeModel('configs/ssdlite_filtervit_coco.py', (320, 320)),
     'upernet': WholeModel('configs/upernet_filtervit_ade20k.py', (512, 512)),

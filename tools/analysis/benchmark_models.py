@@ -1,7 +1,7 @@
 """End-to-end latency of whole detectors and segmentors, split into backbone / neck /
 head / the rest (post-processing), for each backbone.
 
-    python tools/analysis/benchmark_models.py [--models retinanet retinanet-light
+    python tools/analysis/benchmark_models.py [--models retinanet retinanet-light retinanet-dw
         faster-rcnn upernet] [--backbones FilterViT-xs ResNet-18 ...]
         [--device cpu|cuda] [--size HxW] [--repeats 5] [--fuse-conv-bn off|on|both]
         [--out-dir results/benchmark_models]

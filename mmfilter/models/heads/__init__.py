@@ -1,5 +1,7 @@
-"""Heads of other libraries, adjusted where they fail as released. Importing this package
-needs MMDetection; configs name it in ``custom_imports``."""
+"""Heads of other libraries, adjusted where they fail as released or made lighter for
+light backbones. Importing this package needs MMDetection; configs name it in
+``custom_imports``."""
+from .retina_head import DepthwiseRetinaHead
 from .ssd_head import SSDLiteHead
 
-__all__ = ['SSDLiteHead']
+__all__ = ['DepthwiseRetinaHead', 'SSDLiteHead']
