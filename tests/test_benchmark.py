@@ -71,6 +71,7 @@ def test_whole_models_are_timed_end_to_end_and_split(tmp_path):
     assert rows[0]['padded'] == '96x128'  # mmdet pads to multiples of 32
     markdown = (tmp_path / 'models.md').read_text()
     assert '| retinanet-light | ResNet-18 | 70x100 (96x128) |' in markdown
+    assert 'glibc malloc: defaults' in markdown.splitlines()[0]
     assert (tmp_path / 'models.png').stat().st_size > 10_000
 
 
@@ -87,6 +88,17 @@ def test_whole_models_start_from_their_initialisation_so_few_scores_pass_the_thr
             inputs)))[0]]).sigmoid()
     threshold = model.bbox_head.test_cfg.score_thr
     assert (scores > threshold).float().mean() < 0.01  # the prior: 0.01 per score
+
+
+def test_whole_models_with_freed_memory_kept_run_in_their_own_process(tmp_path):
+    """``--no-mmap`` changes the allocator of the process it runs in, so it runs in one."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith('MALLOC_') and k != 'LD_PRELOAD'}
+    subprocess.run([sys.executable, os.path.join(REPO, 'tools', 'analysis', 'benchmark_models.py'),
+                    '--models', 'retinanet-dw', '--backbones', 'FilterViT-xs', '--size', '64x64',
+                    '--repeats', '1', '--warmup', '0', '--no-mmap', '--out-dir', str(tmp_path)],
+                   env=env, check=True, capture_output=True)
+    expected = 'no mmap, freed memory kept' if platform.libc_ver()[0] == 'glibc' else 'defaults'
+    assert f'glibc malloc: {expected}' in (tmp_path / 'models.md').read_text()
 
 
 def test_cpu_load_runs_busy_processes_only_inside_the_block():

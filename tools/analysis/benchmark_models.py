@@ -4,7 +4,7 @@ head / the rest (post-processing), for each backbone.
     python tools/analysis/benchmark_models.py [--models retinanet retinanet-light retinanet-dw
         faster-rcnn upernet] [--backbones FilterViT-xs ResNet-18 ...]
         [--device cpu|cuda] [--size HxW] [--repeats 5] [--fuse-conv-bn off|on|both]
-        [--out-dir results/benchmark_models]
+        [--no-mmap] [--out-dir results/benchmark_models]
 
 Every model is built from its config with the backbone swapped in, with the
 weights a training run starts from (``init_weights``: detection classifiers at
@@ -30,7 +30,7 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
 import mmfilter  # noqa: E402,F401  (registers the backbones)
 from mmfilter.benchmark import time_interleaved  # noqa: E402
-from mmfilter.engine import fuse_conv_bn  # noqa: E402
+from mmfilter.engine import fuse_conv_bn, keep_freed_memory  # noqa: E402
 from mmfilter.benchmark.whole_model import (BACKBONES, PARTS, WHOLE_MODELS,  # noqa: E402
                                             build_whole_model, example_batch, part_runners,
                                             split_times)
@@ -65,8 +65,9 @@ def measure(args) -> List[dict]:
     return rows
 
 
-def render(rows: List[dict], device: str) -> str:
-    lines = [f'Device: {device}, {torch.get_num_threads()} threads, torch {torch.__version__}; '
+def render(rows: List[dict], device: str, malloc: str = 'defaults') -> str:
+    lines = [f'Device: {device}, {torch.get_num_threads()} threads, torch {torch.__version__}, '
+             f'glibc malloc: {malloc}; '
              'batch 1, milliseconds, median over rounds; rest = predict minus the backbone, '
              'neck and head forwards (post-processing; for Faster R-CNN also its RoI head).', '',
              '| model | backbone | input (padded) | total | backbone | neck | head | rest | '
@@ -115,13 +116,16 @@ def main(argv=None) -> List[dict]:
     parser.add_argument('--threads', type=int, default=None, help='CPU threads (default: torch)')
     parser.add_argument('--fuse-conv-bn', choices=['off', 'on', 'both'], default='off',
                         help='fold BatchNorm into the convolutions (both: each model twice)')
+    parser.add_argument('--no-mmap', action='store_true',
+                        help='glibc: serve large blocks from the heap and keep freed memory')
     parser.add_argument('--out-dir', default=osp.join(REPO, 'results', 'benchmark_models'))
     args = parser.parse_args(argv)
+    malloc = 'no mmap, freed memory kept' if args.no_mmap and keep_freed_memory() else 'defaults'
     if args.threads:
         torch.set_num_threads(args.threads)
     rows = measure(args)
     os.makedirs(args.out_dir, exist_ok=True)
-    table = render(rows, args.device)
+    table = render(rows, args.device, malloc)
     with open(osp.join(args.out_dir, 'models.md'), 'w') as f:
         f.write(table)
     with open(osp.join(args.out_dir, 'models.json'), 'w') as f:
