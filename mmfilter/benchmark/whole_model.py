@@ -32,8 +32,8 @@ class WholeModel:
 
 
 #: RetinaNet with MMDetection's COCO head (FPN 256, 4 convs), with the demo's light head
-#: (FPN 128, 2 convs) and with that head depthwise-separable; Faster R-CNN; SSDLite at 320×320; UPerNet and DeepLabv3 (output
-#: stride 16) at 512×512. COCO sizes: 800×1333.
+#: (FPN 128, 2 convs) and with that head depthwise-separable; Faster R-CNN; SSDLite at
+#: 320×320; UPerNet and DeepLabv3 (output stride 16) at 512×512. COCO sizes: 800×1333.
 WHOLE_MODELS: Dict[str, WholeModel] = {
     'retinanet': WholeModel('configs/retinanet_filtervit_coco.py', (800, 1333)),
     'retinanet-light': WholeModel('configs/retinanet_filtervit_coco.py', (800, 1333), (

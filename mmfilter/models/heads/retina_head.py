@@ -21,9 +21,9 @@ class DepthwiseRetinaHead(RetinaHead):
     other part of RetinaNet (anchors, losses, post-processing) is unchanged.
 
     Initialisation: Kaiming over each conv's fan-in (9 inputs for a depthwise
-    conv), since ``RetinaHead``'s ``Normal(std=0.01)`` would shrink the signal
-    about 300× per stacked conv; the two prediction convs keep ``RetinaHead``'s
-    ``Normal(std=0.01)`` and the classifier's prior probability 0.01.
+    conv), since ``RetinaHead``'s ``Normal(std=0.01)`` would shrink the signal a
+    few hundred times per depthwise-separable conv; the two prediction convs keep
+    ``RetinaHead``'s ``Normal(std=0.01)`` and the classifier's prior 0.01.
     """
 
     def __init__(self, *args,
