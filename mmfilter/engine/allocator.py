@@ -27,3 +27,8 @@ def keep_freed_memory(trim_threshold: int = 1 << 30) -> bool:
     except (OSError, AttributeError, TypeError):
         return False
     return bool(mallopt(M_MMAP_MAX, 0)) and bool(mallopt(M_TRIM_THRESHOLD, trim_threshold))
+
+
+def malloc_label(kept: bool) -> str:
+    """How a report names the allocator: ``keep_freed_memory`` applied, or glibc's defaults."""
+    return 'no mmap, freed memory kept' if kept else 'defaults'

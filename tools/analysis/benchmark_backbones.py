@@ -36,7 +36,7 @@ from mmfilter.benchmark import (cpu_load, flops_of, forward_fn,  # noqa: E402
                                 peak_memory_of_forward, plot_latency, profile_selecting_blocks,
                                 render_markdown, time_interleaved, train_step_fn)
 from mmfilter.benchmark.backbones import BACKBONES, build_backbone  # noqa: E402
-from mmfilter.engine import keep_freed_memory  # noqa: E402
+from mmfilter.engine import keep_freed_memory, malloc_label  # noqa: E402
 
 Size = Tuple[int, int]
 
@@ -139,7 +139,7 @@ def main(argv=None) -> dict:
                                       torch.rand(1, 3, *profile_size, device=args.device),
                                       args.device, args.repeats)
     report = dict(results=results, filter_blocks=blocks, device=describe_device(args.device),
-                  malloc='no mmap, freed memory kept' if tuned else 'defaults',
+                  malloc=malloc_label(tuned),
                   background_load=args.load,
                   amp=args.amp, sizes=args.sizes, batch_sizes=args.batch_sizes,
                   train_batch_size=args.train_batch_size)

@@ -30,7 +30,7 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
 import mmfilter  # noqa: E402,F401  (registers the backbones)
 from mmfilter.benchmark import time_interleaved  # noqa: E402
-from mmfilter.engine import fuse_conv_bn, keep_freed_memory  # noqa: E402
+from mmfilter.engine import fuse_conv_bn, keep_freed_memory, malloc_label  # noqa: E402
 from mmfilter.benchmark.whole_model import (BACKBONES, PARTS, WHOLE_MODELS,  # noqa: E402
                                             build_whole_model, example_batch, part_runners,
                                             split_times)
@@ -120,7 +120,7 @@ def main(argv=None) -> List[dict]:
                         help='glibc: serve large blocks from the heap and keep freed memory')
     parser.add_argument('--out-dir', default=osp.join(REPO, 'results', 'benchmark_models'))
     args = parser.parse_args(argv)
-    malloc = 'no mmap, freed memory kept' if args.no_mmap and keep_freed_memory() else 'defaults'
+    malloc = malloc_label(args.no_mmap and keep_freed_memory())
     if args.threads:
         torch.set_num_threads(args.threads)
     rows = measure(args)

@@ -47,7 +47,8 @@ class DepthwiseRetinaHead(RetinaHead):
         self.cls_depthwise = nn.Conv2d(in_channels, in_channels, 3, padding=1, groups=in_channels)
         self.reg_depthwise = nn.Conv2d(in_channels, in_channels, 3, padding=1, groups=in_channels)
         self.retina_cls = nn.Conv2d(in_channels, self.num_base_priors * self.cls_out_channels, 1)
-        self.retina_reg = nn.Conv2d(in_channels, self.num_base_priors * self.bbox_coder.encode_size, 1)
+        self.retina_reg = nn.Conv2d(in_channels,
+                                    self.num_base_priors * self.bbox_coder.encode_size, 1)
 
     def forward_single(self, x: Tensor) -> Tuple[Tensor, Tensor]:
         """(N, C, H, W) map -> class scores (N, A·classes, H, W) and box deltas (N, A·4, H, W)."""
