@@ -39,6 +39,61 @@ def test_channels_last_changes_speed_not_results(cls):
             assert torch.allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
+def largest_high_res_map(model, x):
+    """Bytes of the largest map a BatchNorm of the stem or stage 0 returns in ``model(x)``."""
+    sizes = []
+    hooks = [m.register_forward_hook(lambda m, i, o: sizes.append(o.numel() * o.element_size()))
+             for part in (model.stem, model.stages[0].blocks) for m in part.modules()
+             if isinstance(m, torch.nn.BatchNorm2d)]
+    try:
+        outs = model(x)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return outs, max(sizes)
+
+
+@pytest.mark.parametrize('cls', BACKBONES)
+@pytest.mark.parametrize('strides, dilations', [((2, 2, 2, 2), (1, 1, 1, 1)),
+                                                ((1, 2, 2, 2), (2, 1, 1, 1))])
+def test_row_bands_change_memory_not_results(cls, strides, dilations):
+    """At inference the stem and stage 0 run in bands of rows (``band_mib``): the
+    same maps as whole-map evaluation, NCHW or channels-last, batch 2, odd sides,
+    with every band's maps a fraction of the whole; training runs whole maps."""
+    torch.manual_seed(0)
+    whole = small(cls, strides=strides, dilations=dilations, band_mib=None)
+    for m in whole.modules():  # non-trivial statistics, as after training
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2)
+    x = torch.rand(2, 3, 97, 131)
+    with torch.no_grad():
+        expected, whole_bytes = largest_high_res_map(whole.eval(), x)
+        for channels_last in (True, False):
+            banded = small(cls, strides=strides, dilations=dilations, band_mib=0.02,
+                           channels_last=channels_last)
+            banded.load_state_dict(whole.state_dict())
+            outs, band_bytes = largest_high_res_map(banded.eval(), x)
+            assert band_bytes < whole_bytes / 3
+            for out, ref in zip(outs, expected):
+                assert out.is_contiguous()
+                torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+        _, train_bytes = largest_high_res_map(banded.train(), x)
+    assert train_bytes == whole_bytes
+    # a frozen stem and stage 0 are in evaluation mode while the rest trains: banded
+    frozen = [small(cls, frozen_stages=1, band_mib=mib).train() for mib in (None, 0.02)]
+    frozen[1].load_state_dict(frozen[0].state_dict())
+    results = []
+    for model in frozen:
+        torch.manual_seed(1)  # DropoutViT draws its tokens
+        results.append(largest_high_res_map(model, x))
+    (ref, ref_bytes), (out, out_bytes) = results
+    assert out_bytes < ref_bytes / 3
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+    sum(o.sum() for o in out).backward()
+    assert frozen[1].stages[1].blocks[0].project.conv.weight.grad is not None
+
+
 @pytest.mark.parametrize('cls', BACKBONES)
 def test_large_odd_input_and_batch_of_one(cls):
     model = small(cls).eval()
@@ -440,3 +495,5 @@ def test_dilated_backbones_keep_the_stated_output_strides(cls):
         small(cls, strides=(2, 2, 2, 3))
     with pytest.raises(ValueError, match='needs 4 strides and 4 dilations'):
         small(cls, dilations=(1, 2))
+    with pytest.raises(ValueError, match='band_mib must be positive'):
+        small(cls, band_mib=0)

@@ -6,7 +6,8 @@ from mmengine.config import ConfigDict
 from torch import nn
 
 #: Name -> backbone config (no pretrained weights). FilterViT-xs-dense is FilterViT-xs with every
-#: pixel a token; built with the same seed, it carries FilterViT-xs's weights.
+#: pixel a token, FilterViT-xs-whole with its stem and stage 0 on whole maps (no row bands); built
+#: with the same seed, each carries FilterViT-xs's weights.
 BACKBONES: Dict[str, dict] = {
     'FilterViT-xxs': dict(type='FilterViT', arch='xxs'),
     'FilterViT-xs': dict(type='FilterViT', arch='xs'),
@@ -15,6 +16,7 @@ BACKBONES: Dict[str, dict] = {
     'FilterViT-s': dict(type='FilterViT', arch='s'),
     'DropoutViT-xs': dict(type='DropoutViT', arch='xs'),
     'FilterViT-xs-dense': dict(type='FilterViT', arch='xs', token_rule=dict(ratio=1.0, budget=None)),
+    'FilterViT-xs-whole': dict(type='FilterViT', arch='xs', band_mib=None),
     'MobileViT-xxs': dict(type='MobileViT', arch='xxs'),
     'MobileViT-xs': dict(type='MobileViT', arch='xs'),
     'MobileViT-s': dict(type='MobileViT', arch='s'),

@@ -19,7 +19,8 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..layers import ATTENTION_BLOCKS, ConvNormAct, InvertedResidual, TokenSelectingBlock
+from ..layers import (ATTENTION_BLOCKS, ConvNormAct, InvertedResidual, TokenSelectingBlock,
+                      forward_in_row_bands)
 
 NUM_STAGES = 4
 TokenRule = Union[None, dict, Sequence[Optional[dict]]]
@@ -127,6 +128,14 @@ class HybridBackbone(BaseModule):
             ``strides=(2, 2, 2, 1), dilations=(1, 1, 1, 2)`` gives output stride
             16 for DeepLabv3. Attention then sees the larger map (K follows it).
         dilations: the dilation of each stage's depthwise convs.
+        band_mib: at inference, the stem and stage 0's inverted residuals (the
+            convolutions at strides 2 and 4, whose maps are the network's
+            largest) run in horizontal bands of rows whose largest map holds at
+            most this many MiB: the same output, without maps large enough for
+            glibc to map afresh on every forward (see
+            :func:`~mmfilter.models.layers.forward_in_row_bands`). None runs
+            whole maps. Training (any of these layers in training mode) always
+            runs whole maps.
         init_cfg: e.g. ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')``.
     """
 
@@ -146,6 +155,7 @@ class HybridBackbone(BaseModule):
                  channels_last: bool = True,
                  strides: Sequence[int] = (2, 2, 2, 2),
                  dilations: Sequence[int] = (1, 1, 1, 1),
+                 band_mib: Optional[float] = 8.,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         name = type(self).__name__
@@ -160,6 +170,9 @@ class HybridBackbone(BaseModule):
         self.norm_eval = norm_eval
         self.with_cp = with_cp
         self.channels_last = channels_last
+        if band_mib is not None and band_mib <= 0:
+            raise ValueError(f'band_mib must be positive or None, got {band_mib}')
+        self.band_mib = band_mib
         self.stage_specs = stages
         self.stage_channels: List[int] = [s.channels for s in stages]
         self.stage_strides: List[int] = [2 * s for s in accumulate(strides, operator.mul)]
@@ -193,9 +206,16 @@ class HybridBackbone(BaseModule):
                              f'input, got shape {tuple(x.shape)}')
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        x = self.stem(x)
+        high_res = [*self.stem, *self.stages[0].blocks]
+        banded = self.band_mib is not None and not any(m.training for m in high_res)
+        if banded:
+            x = forward_in_row_bands(high_res, x, int(self.band_mib * 2**20))
+        else:
+            x = self.stem(x)
         outs = []
         for i, stage in enumerate(self.stages):
+            if i == 0 and banded:
+                stage = stage[1:]  # its inverted residuals ran above
             if self.with_cp and self.training:
                 x = cp.checkpoint(stage, x, use_reentrant=False)
             else:

@@ -1,5 +1,5 @@
 from .blocks import ATTENTION_BLOCKS, TokenSelectingBlock
-from .conv import ConvNormAct, InvertedResidual
+from .conv import ConvNormAct, InvertedResidual, forward_in_row_bands
 from .filter_attention import FilterAttentionBlock, FilterScorer
 from .global_attention import PooledAttentionBlock
 from .mobilevit_block import FilterMobileViTBlock, MobileViTBlock
@@ -9,6 +9,7 @@ from .transformer import DropPath, MultiheadSelfAttention, TransformerEncoder, T
 
 __all__ = [
     'ATTENTION_BLOCKS', 'TokenSelectingBlock', 'ConvNormAct', 'InvertedResidual',
+    'forward_in_row_bands',
     'FilterAttentionBlock', 'FilterScorer', 'TokenAttention', 'PooledAttentionBlock',
     'MobileViTBlock', 'FilterMobileViTBlock', 'CoordinatePositionEncoding', 'DropPath', 'MultiheadSelfAttention',
     'TransformerEncoder', 'TransformerLayer'
