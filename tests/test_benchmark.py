@@ -41,24 +41,30 @@ def test_benchmark_skips_measurements_projected_too_slow(tmp_path):
     assert not any(key.startswith('96x96/') for key in measured)
 
 
-def test_keep_freed_memory_applies_on_glibc_unless_the_user_chose():
-    """In a child process: the setting lasts for the whole process."""
+def test_malloc_modes_apply_on_glibc_unless_the_user_chose():
+    """In a child process: the mode lasts for the whole process and names itself."""
     env = {k: v for k, v in os.environ.items() if not k.startswith('MALLOC_') and k != 'LD_PRELOAD'}
-    code = 'from mmfilter.engine import keep_freed_memory; print(keep_freed_memory())'
+    code = ('import sys; from mmfilter.engine import configure_malloc; '
+            'print(configure_malloc(sys.argv[1]))')
 
-    def applied(extra: dict) -> str:
-        proc = subprocess.run([sys.executable, '-c', code], env={**env, **extra}, cwd=REPO,
+    def applied(mode: str, extra: dict) -> str:
+        proc = subprocess.run([sys.executable, '-c', code, mode], env={**env, **extra}, cwd=REPO,
                               capture_output=True, text=True, check=True)
         return proc.stdout.strip()
 
-    assert applied({'MALLOC_ARENA_MAX': '2'}) == 'False'
-    assert applied({}) == str(platform.libc_ver()[0] == 'glibc')
+    from mmfilter.engine import MALLOC_MODES, configure_malloc
+    glibc = platform.libc_ver()[0] == 'glibc'
+    for mode, (label, _) in MALLOC_MODES.items():
+        assert applied(mode, {}) == (label if glibc else 'defaults')
+        assert applied(mode, {'MALLOC_ARENA_MAX': '2'}) == 'chosen by the user'
+    with pytest.raises(ValueError, match="unknown malloc mode 'jemalloc'"):
+        configure_malloc('jemalloc')
 
 
 def test_whole_models_are_timed_end_to_end_and_split(tmp_path):
     rows = load_tool('analysis/benchmark_models.py').main([
         '--models', 'retinanet-light', 'faster-rcnn', 'upernet', '--backbones', 'FilterViT-xs',
-        'ResNet-18', '--size', '70x100', '--repeats', '1', '--warmup', '0',
+        'ResNet-18', '--size', '70x100', '--repeats', '1', '--warmup', '0', '--malloc', 'defaults',
         '--out-dir', str(tmp_path)])
     assert [(r['model'], r['backbone']) for r in rows] == [
         (m, b) for m in ('retinanet-light', 'faster-rcnn', 'upernet')
@@ -90,14 +96,16 @@ def test_whole_models_start_from_their_initialisation_so_few_scores_pass_the_thr
     assert (scores > threshold).float().mean() < 0.01  # the prior: 0.01 per score
 
 
-def test_whole_models_with_freed_memory_kept_run_in_their_own_process(tmp_path):
-    """``--no-mmap`` changes the allocator of the process it runs in, so it runs in one."""
+@pytest.mark.parametrize('flags, mode', [([], 'reuse'), (['--no-mmap'], 'no-mmap')])
+def test_whole_models_with_a_malloc_mode_run_in_their_own_process(tmp_path, flags, mode):
+    """The malloc mode (by default the tools' 'reuse') lasts for the process it is set in."""
+    from mmfilter.engine import MALLOC_MODES
     env = {k: v for k, v in os.environ.items() if not k.startswith('MALLOC_') and k != 'LD_PRELOAD'}
     subprocess.run([sys.executable, os.path.join(REPO, 'tools', 'analysis', 'benchmark_models.py'),
                     '--models', 'retinanet-dw', '--backbones', 'FilterViT-xs', '--size', '64x64',
-                    '--repeats', '1', '--warmup', '0', '--no-mmap', '--out-dir', str(tmp_path)],
+                    '--repeats', '1', '--warmup', '0', '--out-dir', str(tmp_path)] + flags,
                    env=env, check=True, capture_output=True)
-    expected = 'no mmap, freed memory kept' if platform.libc_ver()[0] == 'glibc' else 'defaults'
+    expected = MALLOC_MODES[mode][0] if platform.libc_ver()[0] == 'glibc' else 'defaults'
     assert f'glibc malloc: {expected}' in (tmp_path / 'models.md').read_text()
 
 
@@ -130,8 +138,8 @@ def test_profile_splits_each_stage_by_operator_kind(tmp_path):
     results = load_tool('analysis/profile_backbones.py').main([
         '--models', 'FilterViT-xs', 'ResNet-18', '--size', '64x96', '--repeats', '1',
         '--out-dir', str(tmp_path)])
-    assert [r['stage'] for r in results['FilterViT-xs']] == ['stem'] + [
-        f'stage {i}' for i in range(4)]
+    assert [r['stage'] for r in results['FilterViT-xs']] == [
+        'stem + stage 0 convs (row bands)', 'stage 0 attention', 'stage 1', 'stage 2', 'stage 3']
     for rows in results.values():
         for r in rows:
             assert r['seconds'] > 0 and r['flops'] > 0 and r['gflops_per_s'] > 0

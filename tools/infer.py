@@ -14,6 +14,7 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
+from mmfilter.engine.allocator import add_malloc_argument, configure_malloc  # noqa: E402
 from mmfilter.engine.cli import ImageReadError, output_paths, read_rgb  # noqa: E402
 
 
@@ -30,11 +31,13 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='fold BatchNorm into the convolutions (same outputs, faster)')
     parser.add_argument('--report-memory', action='store_true',
                         help='print resident memory after the first and the last image')
+    add_malloc_argument(parser)
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> list:
     args = parse_args(argv)
+    configure_malloc(args.malloc)
     try:
         for path in args.images:  # every input readable before a model is loaded
             read_rgb(path)

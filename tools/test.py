@@ -14,7 +14,8 @@ from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
 from mmfilter.datasets import DatasetError  # noqa: E402
-from mmfilter.engine import CheckpointError, check_checkpoint  # noqa: E402
+from mmfilter.engine import (CheckpointError, add_malloc_argument,  # noqa: E402
+                             check_checkpoint, configure_malloc)
 from mmfilter.engine.cli import load_config  # noqa: E402
 from mmfilter.engine.distributed import (setup_distributed,  # noqa: E402
                                           teardown_distributed)
@@ -35,6 +36,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='override config settings')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_malloc_argument(parser)
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
@@ -42,6 +44,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    configure_malloc(args.malloc)
     cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir)
     cfg.load_from = args.checkpoint
     if args.show_dir:

@@ -16,8 +16,8 @@ from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
 from mmfilter.datasets import DatasetError  # noqa: E402
-from mmfilter.engine import (CheckpointError, check_checkpoint,  # noqa: E402
-                             latest_checkpoint, write_checkpoints_atomically)
+from mmfilter.engine import (CheckpointError, add_malloc_argument, check_checkpoint,  # noqa: E402
+                             configure_malloc, latest_checkpoint, write_checkpoints_atomically)
 from mmfilter.engine.cli import load_config  # noqa: E402
 from mmfilter.engine.distributed import (setup_distributed,  # noqa: E402
                                           teardown_distributed)
@@ -45,6 +45,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--sync-bn', action='store_true',
                         help='SyncBatchNorm across processes (distributed training on CUDA)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_malloc_argument(parser)
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
@@ -75,6 +76,7 @@ def build_config(args: argparse.Namespace) -> Config:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    configure_malloc(args.malloc)
     try:
         cfg = build_config(args)
     except CheckpointError as e:

@@ -7,6 +7,8 @@ from typing import Dict, List, Tuple
 import torch
 from torch import nn
 
+from ..models.backbones.base import HybridBackbone
+from ..models.layers import forward_in_row_bands
 from .timing import flops_of, time_interleaved
 
 #: Operator kinds, matched in order against the ATen op names of the profile.
@@ -35,9 +37,29 @@ def op_kind(name: str) -> str:
     return 'other'
 
 
+class RowBandedHighRes(nn.Module):
+    """A :class:`HybridBackbone`'s stem and stage 0's inverted residuals as its
+    ``forward`` runs them at inference: in row bands."""
+
+    def __init__(self, backbone: HybridBackbone) -> None:
+        super().__init__()
+        self.backbone = backbone
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return forward_in_row_bands(self.backbone.high_res_layers(), x,
+                                    self.backbone.max_band_bytes)
+
+
 def backbone_stages(backbone: nn.Module) -> List[Tuple[str, nn.Module]]:
     """``(name, module)`` per stage in forward order: the stem and the stages of a
-    :class:`HybridBackbone`, or the stem and ``layer1``-``layer4`` of a ResNet."""
+    :class:`HybridBackbone` (the stem and stage 0's convolutions as one, in row
+    bands, where its ``forward`` runs them so), or the stem and ``layer1``-``layer4``
+    of a ResNet."""
+    if isinstance(backbone, HybridBackbone) and backbone.runs_in_bands():
+        stage0_rest = backbone.stages[0][1:]  # its attention, if any
+        return [('stem + stage 0 convs (row bands)', RowBandedHighRes(backbone))] + \
+            ([('stage 0 attention', stage0_rest)] if len(stage0_rest) else []) + \
+            [(f'stage {i}', s) for i, s in enumerate(backbone.stages) if i > 0]
     if hasattr(backbone, 'stages') and hasattr(backbone, 'stem'):
         return [('stem', backbone.stem)] + [(f'stage {i}', s)
                                              for i, s in enumerate(backbone.stages)]

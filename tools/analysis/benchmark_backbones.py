@@ -36,7 +36,7 @@ from mmfilter.benchmark import (cpu_load, flops_of, forward_fn,  # noqa: E402
                                 peak_memory_of_forward, plot_latency, profile_selecting_blocks,
                                 render_markdown, time_interleaved, train_step_fn)
 from mmfilter.benchmark.backbones import BACKBONES, build_backbone  # noqa: E402
-from mmfilter.engine import keep_freed_memory, malloc_label  # noqa: E402
+from mmfilter.engine import add_malloc_argument, configure_malloc  # noqa: E402
 
 Size = Tuple[int, int]
 
@@ -46,10 +46,10 @@ MODELS: Dict[str, Callable[[], torch.nn.Module]] = {
 QUICK_MODELS = ['FilterViT-xs', 'FilterViT-xs-dense', 'MobileViT-xs', 'ResNet-18']
 
 
-def peak_memory(name: str, size: Size, device: str, amp: str, no_mmap: bool) -> Optional[float]:
+def peak_memory(name: str, size: Size, device: str, amp: str, malloc: str) -> Optional[float]:
     """Peak memory (MiB) of one batch-1 forward, measured in a fresh process."""
     proc = subprocess.run([sys.executable, __file__, '--_memory-probe', name, f'{size[0]}x{size[1]}',
-                           '--device', device, '--amp', amp] + ['--no-mmap'] * no_mmap,
+                           '--device', device, '--amp', amp, '--malloc', malloc],
                           capture_output=True, text=True)
     lines = [line for line in proc.stdout.splitlines() if line.startswith('PEAK_MIB ')]
     return float(lines[-1].split()[1]) if lines else None
@@ -70,14 +70,12 @@ def main(argv=None) -> dict:
                         help='N CPU-bound background processes while timing (contention)')
     parser.add_argument('--max-seconds', type=float, default=10.0)
     parser.add_argument('--no-memory', action='store_true')
-    parser.add_argument('--no-mmap', action='store_true',
-                        help='glibc: serve large blocks from the heap and keep freed memory (no page '
-                        'faults per large activation; for a few models: the heap only grows)')
+    add_malloc_argument(parser)
     parser.add_argument('--quick', action='store_true', help='4 models, 224 and 512, 2 repeats')
     parser.add_argument('--out-dir', default=osp.join(REPO, 'results', 'benchmark'))
     parser.add_argument('--_memory-probe', nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    tuned = args.no_mmap and keep_freed_memory()
+    malloc = configure_malloc(args.malloc)
     if args.threads:
         torch.set_num_threads(args.threads)
     if args._memory_probe:
@@ -132,14 +130,14 @@ def main(argv=None) -> dict:
             flops = flops_of(model, torch.rand(1, 3, *size, device=args.device))
             results[name][f'{key}/gflops'] = None if flops is None else flops / 1e9
             if not args.no_memory:
-                results[name][f'{key}/mem'] = peak_memory(name, size, args.device, args.amp, tuned)
+                results[name][f'{key}/mem'] = peak_memory(name, size, args.device, args.amp, args.malloc)
 
     profile_size = (800, 1344) if (800, 1344) in sizes else sizes[-1]
     blocks = profile_selecting_blocks(FilterViT(arch='xs').eval().to(args.device),
                                       torch.rand(1, 3, *profile_size, device=args.device),
                                       args.device, args.repeats)
     report = dict(results=results, filter_blocks=blocks, device=describe_device(args.device),
-                  malloc=malloc_label(tuned),
+                  malloc=malloc,
                   background_load=args.load,
                   amp=args.amp, sizes=args.sizes, batch_sizes=args.batch_sizes,
                   train_batch_size=args.train_batch_size)

@@ -30,7 +30,7 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
 import mmfilter  # noqa: E402,F401  (registers the backbones)
 from mmfilter.benchmark import time_interleaved  # noqa: E402
-from mmfilter.engine import fuse_conv_bn, keep_freed_memory, malloc_label  # noqa: E402
+from mmfilter.engine import add_malloc_argument, configure_malloc, fuse_conv_bn  # noqa: E402
 from mmfilter.benchmark.whole_model import (BACKBONES, PARTS, WHOLE_MODELS,  # noqa: E402
                                             build_whole_model, example_batch, part_runners,
                                             split_times)
@@ -65,7 +65,7 @@ def measure(args) -> List[dict]:
     return rows
 
 
-def render(rows: List[dict], device: str, malloc: str = 'defaults') -> str:
+def render(rows: List[dict], device: str, malloc: str) -> str:
     lines = [f'Device: {device}, {torch.get_num_threads()} threads, torch {torch.__version__}, '
              f'glibc malloc: {malloc}; '
              'batch 1, milliseconds, median over rounds; rest = predict minus the backbone, '
@@ -116,11 +116,10 @@ def main(argv=None) -> List[dict]:
     parser.add_argument('--threads', type=int, default=None, help='CPU threads (default: torch)')
     parser.add_argument('--fuse-conv-bn', choices=['off', 'on', 'both'], default='off',
                         help='fold BatchNorm into the convolutions (both: each model twice)')
-    parser.add_argument('--no-mmap', action='store_true',
-                        help='glibc: serve large blocks from the heap and keep freed memory')
+    add_malloc_argument(parser)
     parser.add_argument('--out-dir', default=osp.join(REPO, 'results', 'benchmark_models'))
     args = parser.parse_args(argv)
-    malloc = malloc_label(args.no_mmap and keep_freed_memory())
+    malloc = configure_malloc(args.malloc)
     if args.threads:
         torch.set_num_threads(args.threads)
     rows = measure(args)

@@ -206,16 +206,14 @@ class HybridBackbone(BaseModule):
                              f'input, got shape {tuple(x.shape)}')
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        high_res = [*self.stem, *self.stages[0].blocks]
-        banded = self.band_mib is not None and not any(m.training for m in high_res)
-        if banded:
-            x = forward_in_row_bands(high_res, x, int(self.band_mib * 2**20))
+        stages = list(self.stages)
+        if self.runs_in_bands():
+            x = forward_in_row_bands(self.high_res_layers(), x, self.max_band_bytes)
+            stages[0] = stages[0][1:]  # its inverted residuals ran above
         else:
             x = self.stem(x)
         outs = []
-        for i, stage in enumerate(self.stages):
-            if i == 0 and banded:
-                stage = stage[1:]  # its inverted residuals ran above
+        for i, stage in enumerate(stages):
             if self.with_cp and self.training:
                 x = cp.checkpoint(stage, x, use_reentrant=False)
             else:
@@ -223,6 +221,20 @@ class HybridBackbone(BaseModule):
             if i in self.out_indices:
                 outs.append(x.contiguous())
         return tuple(outs)
+
+    def high_res_layers(self) -> List[nn.Module]:
+        """The stem's layers and stage 0's inverted residuals, in order: the
+        convolutions at strides 2 and 4, which hold the network's largest maps."""
+        return [*self.stem, *self.stages[0].blocks]
+
+    def runs_in_bands(self) -> bool:
+        """Whether :meth:`forward` runs :meth:`high_res_layers` in row bands:
+        ``band_mib`` is set and none of them is in training mode."""
+        return self.band_mib is not None and not any(m.training for m in self.high_res_layers())
+
+    @property
+    def max_band_bytes(self) -> int:
+        return int(self.band_mib * 2**20)
 
     def train(self, mode: bool = True) -> 'HybridBackbone':
         super().train(mode)
