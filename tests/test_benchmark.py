@@ -147,3 +147,24 @@ def test_profile_splits_each_stage_by_operator_kind(tmp_path):
     assert results['FilterViT-xs'][1]['kinds']['selection'] > 0  # stage 0 picks its tokens
     assert 'selection' not in results['ResNet-18'][1]['kinds']
     assert '| ResNet-18 | all stages |' in (tmp_path / 'profile.md').read_text()
+
+
+def test_band_sweep_times_every_budget_and_refuses_backbones_without_bands(capsys):
+    tool = load_tool('analysis/band_sweep.py')
+    times = tool.main(['--models', 'FilterViT-xs', '--sizes', '64x96', '--band-mibs', 'off',
+                       '0.01', '--repeats', '1', '--malloc', 'defaults'])
+    assert set(times['64x96']) == {'FilterViT-xs|off', 'FilterViT-xs|0.01'}
+    assert all(t > 0 for t in times['64x96'].values())
+    assert '| FilterViT-xs, 64x96 |' in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        tool.main(['--models', 'ResNet-18', '--sizes', '64x96', '--repeats', '1'])
+
+
+def test_malloc_memory_runs_each_mode_in_its_own_process():
+    from mmfilter.engine import MALLOC_MODES
+    results = load_tool('analysis/malloc_memory.py').main([
+        '--modes', 'defaults', 'reuse', '--passes', '2', '--plan', 'FilterViT-xs@64x64'])
+    assert list(results) == ['defaults', 'reuse']
+    for mode, r in results.items():
+        assert len(r['after']) == 2 and 0 < min(r['after']) and max(r['after']) <= r['peak']
+        assert r['malloc'] in (MALLOC_MODES[mode][0], 'chosen by the user')
