@@ -14,7 +14,7 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
-from mmfilter.engine.allocator import add_malloc_argument, configure_malloc  # noqa: E402
+from mmfilter.engine import add_malloc_argument, configure_malloc  # noqa: E402
 from mmfilter.engine.cli import ImageReadError, output_paths, read_rgb  # noqa: E402
 
 

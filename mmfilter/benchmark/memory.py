@@ -6,7 +6,8 @@ from torch import nn
 from .timing import forward_fn
 
 
-def _rss_kib(field: str) -> int:
+def resident_kib(field: str) -> int:
+    """``VmRSS`` (now) or ``VmHWM`` (peak) of this process, KiB (Linux)."""
     with open('/proc/self/status') as f:
         return next(int(line.split()[1]) for line in f if line.startswith(field + ':'))
 
@@ -20,8 +21,8 @@ def peak_memory_of_forward(model: nn.Module, image: torch.Tensor, device: str, a
         base = torch.cuda.memory_allocated()
         forward_fn(model, image, device, amp)()
         return (torch.cuda.max_memory_allocated() - base) / 2**20
-    base = _rss_kib('VmRSS')
+    base = resident_kib('VmRSS')
     with open('/proc/self/clear_refs', 'w') as f:
         f.write('5')
     forward_fn(model, image, device, amp)()
-    return (_rss_kib('VmHWM') - base) / 1024
+    return (resident_kib('VmHWM') - base) / 1024

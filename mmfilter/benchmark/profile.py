@@ -8,7 +8,6 @@ import torch
 from torch import nn
 
 from ..models.backbones.base import HybridBackbone
-from ..models.layers import forward_in_row_bands
 from .timing import flops_of, time_interleaved
 
 #: Operator kinds, matched in order against the ATen op names of the profile.
@@ -46,8 +45,7 @@ class RowBandedHighRes(nn.Module):
         self.backbone = backbone
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return forward_in_row_bands(self.backbone.high_res_layers(), x,
-                                    self.backbone.max_band_bytes)
+        return self.backbone.forward_high_res_in_bands(x)
 
 
 def backbone_stages(backbone: nn.Module) -> List[Tuple[str, nn.Module]]:

@@ -7,6 +7,7 @@ from .fusion import FuseConvBNHook, fuse_conv_bn
 from .hooks import DivergedError, ResidentMemoryHook, StopOnNonFiniteLoss
 
 __all__ = ['allow_mmengine_checkpoints', 'check_checkpoint', 'CheckpointError', 'DivergedError',
-           'FuseConvBNHook', 'fuse_conv_bn', 'MALLOC_MODES', 'add_malloc_argument', 'configure_malloc', 'latest_checkpoint',
+           'FuseConvBNHook', 'fuse_conv_bn', 'MALLOC_MODES', 'add_malloc_argument',
+           'configure_malloc', 'latest_checkpoint',
            'ResidentMemoryHook', 'StopOnNonFiniteLoss',
            'write_checkpoints_atomically']

@@ -4,7 +4,7 @@ head / the rest (post-processing), for each backbone.
     python tools/analysis/benchmark_models.py [--models retinanet retinanet-light retinanet-dw
         faster-rcnn upernet] [--backbones FilterViT-xs ResNet-18 ...]
         [--device cpu|cuda] [--size HxW] [--repeats 5] [--fuse-conv-bn off|on|both]
-        [--no-mmap] [--out-dir results/benchmark_models]
+        [--malloc reuse|defaults|no-mmap] [--out-dir results/benchmark_models]
 
 Every model is built from its config with the backbone swapped in, with the
 weights a training run starts from (``init_weights``: detection classifiers at

@@ -21,20 +21,12 @@ import torch
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
 from mmfilter.benchmark.backbones import build_backbone  # noqa: E402
+from mmfilter.benchmark.memory import resident_kib  # noqa: E402
 from mmfilter.engine import MALLOC_MODES, configure_malloc  # noqa: E402
 
 SIZES = ['224x224', '512x512', '800x1344', '1600x2688']
 PLAN: List[Tuple[str, str]] = [(m, s) for m in ('FilterViT-xs', 'ResNet-18') for s in SIZES] + \
     [('MobileViT-xs', s) for s in SIZES[:3]]
-
-
-def resident_mib(field: str) -> float:
-    """``VmRSS`` (now) or ``VmHWM`` (peak) of this process, MiB."""
-    with open('/proc/self/status') as f:
-        for line in f:
-            if line.startswith(field + ':'):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError(f'no {field} in /proc/self/status')
 
 
 def run_plan(plan: List[Tuple[str, str]], passes: int) -> dict:
@@ -51,8 +43,8 @@ def run_plan(plan: List[Tuple[str, str]], passes: int) -> dict:
             sum(out.mean() for out in model(torch.rand(1, 3, *hw))).backward()
             model.zero_grad(set_to_none=True)
             model.eval()
-        after.append(resident_mib('VmRSS'))
-    return dict(after=after, peak=resident_mib('VmHWM'), seconds=time.perf_counter() - start)
+        after.append(resident_kib('VmRSS') / 1024)
+    return dict(after=after, peak=resident_kib('VmHWM') / 1024, seconds=time.perf_counter() - start)
 
 
 def main(argv=None) -> Dict[str, dict]:

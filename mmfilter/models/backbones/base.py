@@ -208,7 +208,7 @@ class HybridBackbone(BaseModule):
             x = x.contiguous(memory_format=torch.channels_last)
         stages = list(self.stages)
         if self.runs_in_bands():
-            x = forward_in_row_bands(self.high_res_layers(), x, self.max_band_bytes)
+            x = self.forward_high_res_in_bands(x)
             stages[0] = stages[0][1:]  # its inverted residuals ran above
         else:
             x = self.stem(x)
@@ -232,9 +232,10 @@ class HybridBackbone(BaseModule):
         ``band_mib`` is set and none of them is in training mode."""
         return self.band_mib is not None and not any(m.training for m in self.high_res_layers())
 
-    @property
-    def max_band_bytes(self) -> int:
-        return int(self.band_mib * 2**20)
+    def forward_high_res_in_bands(self, x: Tensor) -> Tensor:
+        """:meth:`high_res_layers` on ``x`` ``[B, in_channels, H, W]`` in row bands of
+        ``band_mib``: the output of stage 0's inverted residuals (stride 4 by default)."""
+        return forward_in_row_bands(self.high_res_layers(), x, int(self.band_mib * 2**20))
 
     def train(self, mode: bool = True) -> 'HybridBackbone':
         super().train(mode)

@@ -137,8 +137,9 @@ RowLayer = Union[ConvNormAct, InvertedResidual]
 def forward_in_row_bands(layers: Sequence[RowLayer], x: Tensor, max_band_bytes: int) -> Tensor:
     """``layers`` applied in turn to ``x`` ``[B, C, H, W]``, band by band.
 
-    The output's rows are split into the fewest equal bands in which no layer's
-    largest map exceeds ``max_band_bytes``; each band is computed from the input
+    The output's rows are split into ``ceil(largest whole-map bytes /
+    max_band_bytes)`` equal bands, so each layer's largest map in a band is about
+    ``max_band_bytes`` (plus its halo rows); each band is computed from the input
     rows it reads and the bands are concatenated. Equal to the layers applied to
     the whole map, up to float rounding (one band: exactly that).
     """
