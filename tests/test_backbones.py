@@ -39,27 +39,33 @@ def test_channels_last_changes_speed_not_results(cls):
             assert torch.allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
-def largest_high_res_map(model, x):
-    """Bytes of the largest map a BatchNorm of the stem or stage 0 returns in ``model(x)``."""
-    sizes = []
-    hooks = [m.register_forward_hook(lambda m, i, o: sizes.append(o.numel() * o.element_size()))
-             for part in (model.stem, model.stages[0].blocks) for m in part.modules()
+def largest_conv_maps(model, x):
+    """``model(x)`` and, per stage, the bytes of the largest map a BatchNorm of its
+    conv chain (the stem's and stage 0's for stage 0) returns."""
+    sizes = [[0] for _ in model.stages]
+
+    def hook(stage):
+        return lambda m, i, o: sizes[stage].append(o.numel() * o.element_size())
+
+    hooks = [m.register_forward_hook(hook(i)) for i in range(len(model.stages))
+             for layer in model.conv_chain(i) for m in layer.modules()
              if isinstance(m, torch.nn.BatchNorm2d)]
     try:
         outs = model(x)
     finally:
-        for hook in hooks:
-            hook.remove()
-    return outs, max(sizes)
+        for h in hooks:
+            h.remove()
+    return outs, [max(s) for s in sizes]
 
 
 @pytest.mark.parametrize('cls', BACKBONES)
 @pytest.mark.parametrize('strides, dilations', [((2, 2, 2, 2), (1, 1, 1, 1)),
                                                 ((1, 2, 2, 2), (2, 1, 1, 1))])
 def test_row_bands_change_memory_not_results(cls, strides, dilations):
-    """At inference the stem and stage 0 run in bands of rows (``band_mib``): the
-    same maps as whole-map evaluation, NCHW or channels-last, batch 2, odd sides,
-    with every band's maps a fraction of the whole; training runs whole maps."""
+    """At inference each stage's convolutions (stage 0's with the stem) run in bands
+    of rows (``band_mib``): the same maps as whole-map evaluation, NCHW or
+    channels-last, batch 2, odd sides, with the bands' maps a fraction of the whole
+    in every stage whose maps exceed the budget; training runs whole maps."""
     torch.manual_seed(0)
     whole = small(cls, strides=strides, dilations=dilations, band_mib=None)
     for m in whole.modules():  # non-trivial statistics, as after training
@@ -67,28 +73,32 @@ def test_row_bands_change_memory_not_results(cls, strides, dilations):
             m.running_mean.uniform_(-0.5, 0.5)
             m.running_var.uniform_(0.5, 2)
     x = torch.rand(2, 3, 97, 131)
+    band_mib = 0.02
     with torch.no_grad():
-        expected, whole_bytes = largest_high_res_map(whole.eval(), x)
+        expected, whole_bytes = largest_conv_maps(whole.eval(), x)
+        over_budget = [i for i, b in enumerate(whole_bytes) if b > 4 * band_mib * 2**20]
+        assert over_budget[:2] == [0, 1]  # the test bands more than the stem and stage 0
         for channels_last in (True, False):
-            banded = small(cls, strides=strides, dilations=dilations, band_mib=0.02,
+            banded = small(cls, strides=strides, dilations=dilations, band_mib=band_mib,
                            channels_last=channels_last)
             banded.load_state_dict(whole.state_dict())
-            outs, band_bytes = largest_high_res_map(banded.eval(), x)
-            assert band_bytes < whole_bytes / 3
+            outs, band_bytes = largest_conv_maps(banded.eval(), x)
+            for i in over_budget:  # halo rows: a band of a few rows reads a few more
+                assert band_bytes[i] < 0.6 * whole_bytes[i]
             for out, ref in zip(outs, expected):
                 assert out.is_contiguous()
                 torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
-        _, train_bytes = largest_high_res_map(banded.train(), x)
+        _, train_bytes = largest_conv_maps(banded.train(), x)
     assert train_bytes == whole_bytes
     # a frozen stem and stage 0 are in evaluation mode while the rest trains: banded
-    frozen = [small(cls, frozen_stages=1, band_mib=mib).train() for mib in (None, 0.02)]
+    frozen = [small(cls, frozen_stages=1, band_mib=mib).train() for mib in (None, band_mib)]
     frozen[1].load_state_dict(frozen[0].state_dict())
     results = []
     for model in frozen:
         torch.manual_seed(1)  # DropoutViT draws its tokens
-        results.append(largest_high_res_map(model, x))
+        results.append(largest_conv_maps(model, x))
     (ref, ref_bytes), (out, out_bytes) = results
-    assert out_bytes < ref_bytes / 3
+    assert out_bytes[0] < ref_bytes[0] / 2 and out_bytes[1:] == ref_bytes[1:]
     torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
     sum(o.sum() for o in out).backward()
     assert frozen[1].stages[1].blocks[0].project.conv.weight.grad is not None

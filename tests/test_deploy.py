@@ -81,7 +81,7 @@ def test_folding_batch_norm_keeps_the_outputs(backbone):
         fuse_conv_bn(model)
         assert not any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
         for layout in (torch.contiguous_format, torch.channels_last):
-            for band_mib in (None, 0.02):  # whole maps, and the stem and stage 0 in row bands
+            for band_mib in (None, 0.02):  # whole maps, and every stage's convs in row bands
                 model.band_mib = band_mib
                 for out, ref in zip(model(image.contiguous(memory_format=layout)), expected):
                     torch.testing.assert_close(out, ref, atol=1e-4, rtol=1e-4)

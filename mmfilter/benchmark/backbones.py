@@ -6,8 +6,8 @@ from mmengine.config import ConfigDict
 from torch import nn
 
 #: Name -> backbone config (no pretrained weights). FilterViT-xs-dense is FilterViT-xs with every
-#: pixel a token, FilterViT-xs-whole with its stem and stage 0 on whole maps (no row bands); built
-#: with the same seed, each carries FilterViT-xs's weights.
+#: pixel a token, FilterViT-xs-whole with every stage's convolutions on whole maps (no row
+#: bands); built with the same seed, each carries FilterViT-xs's weights.
 BACKBONES: Dict[str, dict] = {
     'FilterViT-xxs': dict(type='FilterViT', arch='xxs'),
     'FilterViT-xs': dict(type='FilterViT', arch='xs'),

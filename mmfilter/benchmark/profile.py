@@ -36,31 +36,39 @@ def op_kind(name: str) -> str:
     return 'other'
 
 
-class RowBandedHighRes(nn.Module):
-    """A :class:`HybridBackbone`'s stem and stage 0's inverted residuals as its
-    ``forward`` runs them at inference: in row bands."""
+class RowBandedConvs(nn.Module):
+    """A :class:`HybridBackbone`'s :meth:`~HybridBackbone.conv_chain` of one stage
+    as its ``forward`` runs it at inference: in row bands."""
 
-    def __init__(self, backbone: HybridBackbone) -> None:
+    def __init__(self, backbone: HybridBackbone, index: int) -> None:
         super().__init__()
         self.backbone = backbone
+        self.index = index
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.backbone.forward_high_res_in_bands(x)
+        return self.backbone.forward_convs_in_bands(self.index, x)
+
+
+def hybrid_stages(backbone: HybridBackbone) -> List[Tuple[str, nn.Module]]:
+    """The steps of a :class:`HybridBackbone`'s ``forward``: the stem and each stage,
+    or where a stage's convolutions run in row bands (at inference), those (with
+    the stem for stage 0) and the stage's attention as two steps."""
+    steps = [] if backbone.runs_in_bands(0) else [('stem', backbone.stem)]
+    for i, stage in enumerate(backbone.stages):
+        if not backbone.runs_in_bands(i):
+            steps.append((f'stage {i}', stage))
+            continue
+        steps.append((f'{"stem + " if i == 0 else ""}stage {i} convs', RowBandedConvs(backbone, i)))
+        if len(stage) > 1:
+            steps.append((f'stage {i} attention', stage[1:]))
+    return steps
 
 
 def backbone_stages(backbone: nn.Module) -> List[Tuple[str, nn.Module]]:
-    """``(name, module)`` per stage in forward order: the stem and the stages of a
-    :class:`HybridBackbone` (the stem and stage 0's convolutions as one, in row
-    bands, where its ``forward`` runs them so), or the stem and ``layer1``-``layer4``
-    of a ResNet."""
-    if isinstance(backbone, HybridBackbone) and backbone.runs_in_bands():
-        stage0_rest = backbone.stages[0][1:]  # its attention, if any
-        return [('stem + stage 0 convs (row bands)', RowBandedHighRes(backbone))] + \
-            ([('stage 0 attention', stage0_rest)] if len(stage0_rest) else []) + \
-            [(f'stage {i}', s) for i, s in enumerate(backbone.stages) if i > 0]
-    if hasattr(backbone, 'stages') and hasattr(backbone, 'stem'):
-        return [('stem', backbone.stem)] + [(f'stage {i}', s)
-                                             for i, s in enumerate(backbone.stages)]
+    """``(name, module)`` per stage in forward order: :func:`hybrid_stages` of a
+    :class:`HybridBackbone`, or the stem and ``layer1``-``layer4`` of a ResNet."""
+    if isinstance(backbone, HybridBackbone):
+        return hybrid_stages(backbone)
     if hasattr(backbone, 'res_layers'):
         stem = nn.Sequential(backbone.conv1, backbone.norm1, backbone.relu, backbone.maxpool)
         return [('stem', stem)] + [(f'stage {i}', getattr(backbone, name))

@@ -128,14 +128,14 @@ class HybridBackbone(BaseModule):
             ``strides=(2, 2, 2, 1), dilations=(1, 1, 1, 2)`` gives output stride
             16 for DeepLabv3. Attention then sees the larger map (K follows it).
         dilations: the dilation of each stage's depthwise convs.
-        band_mib: at inference, the stem and stage 0's inverted residuals (the
-            convolutions at strides 2 and 4, whose maps are the network's
-            largest) run in horizontal bands of rows whose largest map holds at
-            most this many MiB: the same output, without maps large enough for
+        band_mib: at inference, each stage's inverted residuals (stage 0's
+            with the stem: the convolutions whose maps are the network's
+            largest) run in horizontal bands of rows whose largest map holds
+            about this many MiB: the same output, without maps large enough for
             glibc to map afresh on every forward (see
-            :func:`~mmfilter.models.layers.forward_in_row_bands`). None runs
-            whole maps. Training (any of these layers in training mode) always
-            runs whole maps.
+            :func:`~mmfilter.models.layers.forward_in_row_bands`); a stage whose
+            maps fit runs whole. None runs whole maps. Training (any layer of a
+            stage's chain in training mode) runs that chain on whole maps.
         init_cfg: e.g. ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')``.
     """
 
@@ -206,15 +206,13 @@ class HybridBackbone(BaseModule):
                              f'input, got shape {tuple(x.shape)}')
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        stages = list(self.stages)
-        if self.runs_in_bands():
-            x = self.forward_high_res_in_bands(x)
-            stages[0] = stages[0][1:]  # its inverted residuals ran above
-        else:
+        if not self.runs_in_bands(0):
             x = self.stem(x)
         outs = []
-        for i, stage in enumerate(stages):
-            if self.with_cp and self.training:
+        for i, stage in enumerate(self.stages):
+            if self.runs_in_bands(i):
+                x = stage[1:](self.forward_convs_in_bands(i, x))  # then its attention, if any
+            elif self.with_cp and self.training:
                 x = cp.checkpoint(stage, x, use_reentrant=False)
             else:
                 x = stage(x)
@@ -222,20 +220,21 @@ class HybridBackbone(BaseModule):
                 outs.append(x.contiguous())
         return tuple(outs)
 
-    def high_res_layers(self) -> List[nn.Module]:
-        """The stem's layers and stage 0's inverted residuals, in order: the
-        convolutions at strides 2 and 4, which hold the network's largest maps."""
-        return [*self.stem, *self.stages[0].blocks]
+    def conv_chain(self, index: int) -> List[nn.Module]:
+        """Stage ``index``'s inverted residuals, for stage 0 preceded by the stem's
+        layers: the convolutions :meth:`forward` runs in row bands at inference."""
+        stem = [*self.stem] if index == 0 else []
+        return stem + [*self.stages[index].blocks]
 
-    def runs_in_bands(self) -> bool:
-        """Whether :meth:`forward` runs :meth:`high_res_layers` in row bands:
-        ``band_mib`` is set and none of them is in training mode."""
-        return self.band_mib is not None and not any(m.training for m in self.high_res_layers())
+    def runs_in_bands(self, index: int) -> bool:
+        """Whether :meth:`forward` runs :meth:`conv_chain` ``(index)`` in row bands:
+        ``band_mib`` is set and none of its layers is in training mode."""
+        return self.band_mib is not None and not any(m.training for m in self.conv_chain(index))
 
-    def forward_high_res_in_bands(self, x: Tensor) -> Tensor:
-        """:meth:`high_res_layers` on ``x`` ``[B, in_channels, H, W]`` in row bands of
-        ``band_mib``: the output of stage 0's inverted residuals (stride 4 by default)."""
-        return forward_in_row_bands(self.high_res_layers(), x, int(self.band_mib * 2**20))
+    def forward_convs_in_bands(self, index: int, x: Tensor) -> Tensor:
+        """:meth:`conv_chain` ``(index)`` on its input ``x`` (the image for stage 0) in
+        row bands of about ``band_mib``; a chain whose maps fit runs as one band."""
+        return forward_in_row_bands(self.conv_chain(index), x, int(self.band_mib * 2**20))
 
     def train(self, mode: bool = True) -> 'HybridBackbone':
         super().train(mode)
