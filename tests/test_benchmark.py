@@ -116,6 +116,16 @@ def test_cpu_load_runs_busy_processes_only_inside_the_block():
     assert all(p.poll() is not None for p in spinning)
 
 
+def test_threads_label_names_the_openmp_wait_settings(monkeypatch):
+    import torch
+    from mmfilter.benchmark import threads_label
+    monkeypatch.delenv('OMP_WAIT_POLICY', raising=False)
+    monkeypatch.delenv('GOMP_SPINCOUNT', raising=False)
+    assert threads_label() == f'{torch.get_num_threads()} threads'
+    monkeypatch.setenv('OMP_WAIT_POLICY', 'passive')
+    assert threads_label().endswith('threads, OMP_WAIT_POLICY=passive')
+
+
 def test_whole_models_of_the_mobilevit_recipes_with_fused_batch_norm(tmp_path):
     rows = load_tool('analysis/benchmark_models.py').main([
         '--models', 'ssdlite', 'deeplabv3', '--backbones', 'FilterViT-xs', 'MobileViT-xs',

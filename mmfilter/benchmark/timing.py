@@ -1,4 +1,5 @@
 """Wall-clock timing of models and of the steps of token-selecting blocks."""
+import os
 import subprocess
 import sys
 import time
@@ -22,6 +23,17 @@ def autocast(device: str, amp: str):
 def synchronize(device: str) -> None:
     if device == 'cuda':
         torch.cuda.synchronize()
+
+
+#: OpenMP settings read when torch loads, which decide how waiting threads behave:
+#: spinning (libgomp's default) or sleeping (``OMP_WAIT_POLICY=passive``).
+OPENMP_WAIT_VARIABLES = ('OMP_WAIT_POLICY', 'GOMP_SPINCOUNT')
+
+
+def threads_label() -> str:
+    """``'2 threads'``, with the OpenMP wait settings of the environment where set."""
+    waits = [f'{name}={os.environ[name]}' for name in OPENMP_WAIT_VARIABLES if name in os.environ]
+    return ', '.join([f'{torch.get_num_threads()} threads'] + waits)
 
 
 @contextmanager

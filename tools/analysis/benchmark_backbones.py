@@ -34,7 +34,8 @@ sys.path.insert(0, REPO)
 from mmfilter import FilterViT  # noqa: E402
 from mmfilter.benchmark import (cpu_load, flops_of, forward_fn,  # noqa: E402
                                 peak_memory_of_forward, plot_latency, profile_selecting_blocks,
-                                render_markdown, time_interleaved, train_step_fn)
+                                render_markdown, threads_label, time_interleaved,
+                                train_step_fn)
 from mmfilter.benchmark.backbones import BACKBONES, build_backbone  # noqa: E402
 from mmfilter.engine import add_malloc_argument, configure_malloc  # noqa: E402
 
@@ -155,7 +156,7 @@ def main(argv=None) -> dict:
 def describe_device(device: str) -> str:
     if device == 'cuda':
         return torch.cuda.get_device_name()
-    return f'{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads'
+    return f'{platform.processor() or platform.machine()}, {threads_label()}'
 
 
 if __name__ == '__main__':

@@ -29,7 +29,7 @@ import torch
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
 import mmfilter  # noqa: E402,F401  (registers the backbones)
-from mmfilter.benchmark import time_interleaved  # noqa: E402
+from mmfilter.benchmark import threads_label, time_interleaved  # noqa: E402
 from mmfilter.engine import add_malloc_argument, configure_malloc, fuse_conv_bn  # noqa: E402
 from mmfilter.benchmark.whole_model import (BACKBONES, PARTS, WHOLE_MODELS,  # noqa: E402
                                             build_whole_model, example_batch, part_runners,
@@ -66,7 +66,7 @@ def measure(args) -> List[dict]:
 
 
 def render(rows: List[dict], device: str, malloc: str) -> str:
-    lines = [f'Device: {device}, {torch.get_num_threads()} threads, torch {torch.__version__}, '
+    lines = [f'Device: {device}, {threads_label()}, torch {torch.__version__}, '
              f'glibc malloc: {malloc}; '
              'batch 1, milliseconds, median over rounds; rest = predict minus the backbone, '
              'neck and head forwards (post-processing; for Faster R-CNN also its RoI head).', '',

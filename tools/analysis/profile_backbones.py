@@ -23,6 +23,7 @@ import torch
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
 import mmfilter  # noqa: E402,F401  (registers the backbones)
+from mmfilter.benchmark import threads_label  # noqa: E402
 from mmfilter.benchmark.profile import OP_KINDS, profile_stages  # noqa: E402
 from mmfilter.benchmark.backbones import BACKBONES, build_backbone  # noqa: E402
 
@@ -30,7 +31,7 @@ KINDS = [k for k, _ in OP_KINDS] + ['other']
 
 
 def render(results: Dict[str, List[dict]], size: str) -> str:
-    lines = [f'{size}, batch 1, {torch.get_num_threads()} threads, torch {torch.__version__}; '
+    lines = [f'{size}, batch 1, {threads_label()}, torch {torch.__version__}; '
              'ms per call (median); kinds: share of the stage\'s profiled op time.', '',
              '| model | stage | input | ms | GFLOPs | GFLOP/s | ' + ' | '.join(KINDS) + ' |',
              '|---|---|---|---:|---:|---:|' + '---:|' * len(KINDS)]
