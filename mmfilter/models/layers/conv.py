@@ -1,8 +1,8 @@
 """Convolutional building blocks: conv-norm-activation and MobileNetV2's inverted
 residual, and the evaluation of a chain of them in horizontal bands of rows.
 
-Banded evaluation exists for the high-resolution layers of a backbone at
-inference: at detection sizes their maps are tens of MB each, above glibc's
+Banded evaluation exists for the inverted residuals of a backbone's stages at
+inference: at detection sizes their largest maps are tens of MB, above glibc's
 mmap threshold (at most 32 MiB), so every forward maps them afresh and pays
 their page faults (see the README's "Speed and memory"). Computed band by band,
 each band from exactly the input rows it reads, the chain gives the same output
