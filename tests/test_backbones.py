@@ -104,6 +104,21 @@ def test_row_bands_change_memory_not_results(cls, strides, dilations):
     assert frozen[1].stages[1].blocks[0].project.conv.weight.grad is not None
 
 
+def test_hooks_on_stages_fire_when_they_run_in_bands():
+    """Grad-CAM and feature probes hook ``backbone.stages[i]``: a stage that runs in
+    row bands is still called as a module, and its output is the whole-map one."""
+    model = small(FilterViT, band_mib=0.02).eval()
+    outputs = {}
+    for i, stage in enumerate(model.stages):
+        stage.register_forward_hook(lambda m, args, out, i=i: outputs.setdefault(i, out))
+    with torch.no_grad():
+        maps = model(torch.rand(1, 3, 97, 131))
+    assert all(model.runs_in_bands(i) for i in range(4))
+    assert sorted(outputs) == [0, 1, 2, 3]
+    for i, out in enumerate(maps):
+        torch.testing.assert_close(outputs[i], out, rtol=0, atol=0)
+
+
 @pytest.mark.parametrize('cls', BACKBONES)
 def test_large_odd_input_and_batch_of_one(cls):
     model = small(cls).eval()

@@ -59,8 +59,8 @@ def hybrid_stages(backbone: HybridBackbone) -> List[Tuple[str, nn.Module]]:
             steps.append((f'stage {i}', stage))
             continue
         steps.append((f'{"stem + " if i == 0 else ""}stage {i} convs', RowBandedConvs(backbone, i)))
-        if len(stage) > 1:
-            steps.append((f'stage {i} attention', stage[1:]))
+        if hasattr(stage, 'attention'):
+            steps.append((f'stage {i} attention', stage.attention))
     return steps
 
 

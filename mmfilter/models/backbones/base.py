@@ -211,7 +211,7 @@ class HybridBackbone(BaseModule):
         outs = []
         for i, stage in enumerate(self.stages):
             if self.runs_in_bands(i):
-                x = stage[1:](self.forward_convs_in_bands(i, x))  # then its attention, if any
+                x = stage(x, self.band_bytes, self.stem_layers(i))
             elif self.with_cp and self.training:
                 x = cp.checkpoint(stage, x, use_reentrant=False)
             else:
@@ -220,11 +220,18 @@ class HybridBackbone(BaseModule):
                 outs.append(x.contiguous())
         return tuple(outs)
 
+    @property
+    def band_bytes(self) -> int:
+        return int(self.band_mib * 2**20)
+
+    def stem_layers(self, index: int) -> List[nn.Module]:
+        """The stem's layers, which run banded with stage 0's blocks; none for other stages."""
+        return [*self.stem] if index == 0 else []
+
     def conv_chain(self, index: int) -> List[nn.Module]:
         """Stage ``index``'s inverted residuals, for stage 0 preceded by the stem's
         layers: the convolutions :meth:`forward` runs in row bands at inference."""
-        stem = [*self.stem] if index == 0 else []
-        return stem + [*self.stages[index].blocks]
+        return self.stem_layers(index) + [*self.stages[index].blocks]
 
     def runs_in_bands(self, index: int) -> bool:
         """Whether :meth:`forward` runs :meth:`conv_chain` ``(index)`` in row bands:
@@ -233,8 +240,8 @@ class HybridBackbone(BaseModule):
 
     def forward_convs_in_bands(self, index: int, x: Tensor) -> Tensor:
         """:meth:`conv_chain` ``(index)`` on its input ``x`` (the image for stage 0) in
-        row bands of about ``band_mib``; a chain whose maps fit runs as one band."""
-        return forward_in_row_bands(self.conv_chain(index), x, int(self.band_mib * 2**20))
+        row bands of about ``band_mib``, as :meth:`forward` runs it at inference."""
+        return self.stages[index].forward_convs(x, self.band_bytes, self.stem_layers(index))
 
     def train(self, mode: bool = True) -> 'HybridBackbone':
         super().train(mode)
@@ -333,9 +340,36 @@ def check_strides_and_dilations(strides: Sequence[int], dilations: Sequence[int]
                          f'got {tuple(strides)} and {tuple(dilations)}')
 
 
+class HybridStage(nn.Sequential):
+    """One stage: ``blocks`` (inverted residuals), then optionally ``attention``:
+    ``[B, C_in, H, W] -> [B, C, H / stride, W / stride]``.
+
+    Called with ``band_bytes`` (the backbone does so at inference), the blocks, after
+    the ``prefix`` layers (the backbone's stem, for stage 0: the input is then the
+    image), run in row bands of about that many bytes
+    (:func:`~mmfilter.models.layers.forward_in_row_bands`). Either way the call goes
+    through the stage module, so hooks registered on it fire.
+    """
+
+    def forward_convs(self, x: Tensor, band_bytes: Optional[int] = None,
+                      prefix: Sequence[nn.Module] = ()) -> Tensor:
+        """``prefix`` and ``blocks`` on ``x``, in row bands if ``band_bytes`` is given."""
+        chain = [*prefix, *self.blocks]
+        if band_bytes is not None:
+            return forward_in_row_bands(chain, x, band_bytes)
+        for layer in chain:
+            x = layer(x)
+        return x
+
+    def forward(self, x: Tensor, band_bytes: Optional[int] = None,
+                prefix: Sequence[nn.Module] = ()) -> Tensor:
+        x = self.forward_convs(x, band_bytes, prefix)
+        return self.attention(x) if 'attention' in self._modules else x
+
+
 def build_stage(in_channels: int, spec: StageSpec, drop_path: List[float], attn_drop: float,
                 attention_args: Dict[str, dict], where: str, stride: int = 2,
-                dilation: int = 1) -> nn.Sequential:
+                dilation: int = 1) -> HybridStage:
     """``blocks``: inverted residuals (the first with ``stride``, all with
     ``dilation``); ``attention``: the stage's block."""
     blocks = [InvertedResidual(in_channels, spec.channels, stride, spec.expand_ratio, dilation)]
@@ -354,7 +388,7 @@ def build_stage(in_channels: int, spec: StageSpec, drop_path: List[float], attn_
                             f'its arguments: {sorted(known)}')
         cfg.pop('type')
         stage['attention'] = spec.block_class(**cfg)  # not .build: no scope switch, no warning
-    return nn.Sequential(stage)
+    return HybridStage(stage)
 
 
 def _check_rule(rule: dict) -> None:
