@@ -222,6 +222,7 @@ class HybridBackbone(BaseModule):
 
     @property
     def band_bytes(self) -> int:
+        """``band_mib`` in bytes (``band_mib`` must be set)."""
         return int(self.band_mib * 2**20)
 
     def stem_layers(self, index: int) -> List[nn.Module]:
@@ -354,12 +355,11 @@ class HybridStage(nn.Sequential):
     def forward_convs(self, x: Tensor, band_bytes: Optional[int] = None,
                       prefix: Sequence[nn.Module] = ()) -> Tensor:
         """``prefix`` and ``blocks`` on ``x``, in row bands if ``band_bytes`` is given."""
-        chain = [*prefix, *self.blocks]
         if band_bytes is not None:
-            return forward_in_row_bands(chain, x, band_bytes)
-        for layer in chain:
+            return forward_in_row_bands([*prefix, *self.blocks], x, band_bytes)
+        for layer in prefix:
             x = layer(x)
-        return x
+        return self.blocks(x)
 
     def forward(self, x: Tensor, band_bytes: Optional[int] = None,
                 prefix: Sequence[nn.Module] = ()) -> Tensor:
