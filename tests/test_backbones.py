@@ -385,6 +385,19 @@ def test_checkpoint_keys_are_names_not_positions(cls):
     assert 'stages.1.blocks.0.project.conv.weight' in keys
 
 
+def test_noattn_ablation_is_xs_without_its_filter_attention():
+    full, ablation = FilterViT(arch='xs'), FilterViT(arch='xs-noattn')
+    assert ['attention' in stage._modules for stage in ablation.stages] == [False] * 3 + [True]
+    full_keys, ablation_keys = set(full.state_dict()), set(ablation.state_dict())
+    dropped = full_keys - ablation_keys
+    assert ablation_keys < full_keys and dropped
+    assert all(k.split('.')[:3] in (['stages', str(i), 'attention'] for i in range(3))
+               for k in dropped)
+    with torch.no_grad():
+        outs = ablation.eval()(torch.rand(1, 3, 96, 128))
+    assert [o.shape[1] for o in outs] == full.stage_channels
+
+
 def test_key_names_of_each_block_kind():
     filter_keys = set(FilterViT(arch='xxs').stages[0].state_dict())
     assert {'attention.scorer.reduce.conv.weight', 'attention.scorer.logit.weight',

@@ -14,7 +14,9 @@ from .base import HybridBackbone, with_block_args
 
 
 def _filter_vit_arch(channels, embed_dims, depths, expand_ratios, blocks=(2, 1, 2, 1),
-                     budget: int = 1024) -> dict:
+                     budget: int = 1024, sparse_attention: bool = True) -> dict:
+    """The arch table of one size; ``sparse_attention=False`` drops the filter
+    attention of stages 0-2 (strides 4-16), keeping their convolutions."""
     kinds = ('filter', 'filter', 'filter', 'pooled')
     ratios = (0.25, 0.5, 0.5, None)
     stages = []
@@ -22,14 +24,20 @@ def _filter_vit_arch(channels, embed_dims, depths, expand_ratios, blocks=(2, 1, 
                                       ratios):
         attention = dict(type=kind, embed_dim=d, depth=n, num_heads=4, token_budget=budget)
         if kind == 'filter':
-            attention['token_ratio'] = r
+            attention = dict(attention, token_ratio=r) if sparse_attention else None
         stages.append(dict(channels=c, blocks=b, expand_ratio=e, attention=attention))
     return dict(stem=dict(channels=16, out_channels=16, expand_ratio=2), stages=stages)
 
 
+_XS = dict(channels=(32, 64, 96, 160), embed_dims=(64, 96, 128, 160), depths=(1, 2, 3, 3),
+           expand_ratios=(2, 4, 4, 4))
+
+
 FILTERVIT_ARCHS = {
     'xxs': _filter_vit_arch((24, 48, 80, 112), (48, 64, 80, 128), (1, 2, 3, 3), (2, 2, 2, 2)),
-    'xs': _filter_vit_arch((32, 64, 96, 160), (64, 96, 128, 160), (1, 2, 3, 3), (2, 4, 4, 4)),
+    'xs': _filter_vit_arch(**_XS),
+    # The ablation of the sparse attention: xs's convolutions and stride-32 attention only.
+    'xs-noattn': _filter_vit_arch(**_XS, sparse_attention=False),
     's': _filter_vit_arch((48, 96, 160, 256), (96, 144, 192, 256), (1, 2, 4, 3), (2, 4, 4, 4)),
 }
 
@@ -40,7 +48,9 @@ class FilterViT(HybridBackbone):
 
     Returns four NCHW maps at strides 4, 8, 16, 32 (``out_channels`` lists the
     widths of those in ``out_indices``). See :class:`HybridBackbone` for the
-    common arguments; the arch is ``'xxs'``, ``'xs'``, ``'s'`` or a custom dict.
+    common arguments; the arch is ``'xxs'``, ``'xs'``, ``'s'``, ``'xs-noattn'`` (xs
+    without attention at strides 4-16: the ablation of the filter stages) or a
+    custom dict.
 
     Args:
         mask_mode: how the saliency reaches the output (see
