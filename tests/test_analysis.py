@@ -1,5 +1,6 @@
 """Analysis tools on a tiny trained detector: the budget/selection sweep and the scorer's signal."""
 import pytest
+import torch
 
 from conftest import load_tool
 
@@ -41,3 +42,30 @@ def test_scorer_signal_of_the_papers_mask_reaches_unselected_pixels(trained_dete
                                                          '--num-images', '4'])
     for s in stats.values():  # x * mask: every pixel's logit gets gradient
         assert 0 < s['grad_share_selected'] < 1
+
+
+def test_context_accuracy_names_each_star_by_its_best_overlapping_detection():
+    tool = load_tool('analysis/context_accuracy.py')
+    flagged, star, circle = 4, 3, 0
+    gt_boxes = torch.tensor([[0., 0, 10, 10], [20, 20, 30, 30], [40, 40, 50, 50], [60, 60, 70, 70]])
+    gt_labels = torch.tensor([flagged, star, star, circle])
+    det_boxes = torch.tensor([[0., 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30], [21, 21, 31, 31],
+                              [60, 60, 70, 70]])
+    det_scores = torch.tensor([0.3, 0.6, 0.9, 0.95, 0.99])
+    det_labels = torch.tensor([flagged, star, star, circle, star])
+    named = tool.name_objects(gt_boxes, gt_labels, det_boxes, det_scores, det_labels,
+                              [flagged, star])
+    # the circle detection does not count; the third star is not found; the circle is no star
+    assert named == [(flagged, star), (star, star), (star, None)]
+    report = tool.summarise(named, [flagged, star], ['flagged star', 'star'])
+    assert report['flagged star'] == dict(objects=1, found=1, right=0, accuracy=0.)
+    assert report['star'] == dict(objects=2, found=1, right=1, accuracy=1.)
+    assert report['balanced_accuracy'] == pytest.approx(0.5)
+    assert tool.name_objects(gt_boxes, gt_labels, det_boxes[:0], det_scores[:0], det_labels[:0],
+                             [flagged, star]) == [(flagged, None), (star, None), (star, None)]
+
+
+def test_context_accuracy_needs_the_benchmarks_star_classes(trained_detector):
+    cfg, work, _ = trained_detector
+    with pytest.raises(SystemExit, match="no 'flagged star' and 'star' classes"):
+        load_tool('analysis/context_accuracy.py').main([cfg, str(work / 'epoch_2.pth')])
