@@ -1,4 +1,5 @@
-"""Analysis tools on a tiny trained detector: the budget/selection sweep and the scorer's signal."""
+"""Analysis tools on a tiny trained detector: the budget/selection sweep, the scorer's signal,
+the context test."""
 import pytest
 import torch
 
@@ -55,7 +56,7 @@ def test_context_accuracy_names_each_star_by_its_best_overlapping_detection():
     det_labels = torch.tensor([flagged, star, star, circle, star])
     named = tool.name_objects(gt_boxes, gt_labels, det_boxes, det_scores, det_labels,
                               [flagged, star])
-    # the circle detection does not count; the third star is not found; the circle is no star
+    # a circle detection names no star; the third star has no detection; circles are not asked
     assert named == [(flagged, star), (star, star), (star, None)]
     report = tool.summarise(named, [flagged, star], ['flagged star', 'star'])
     assert report['flagged star'] == dict(objects=1, found=1, right=0, accuracy=0.)
