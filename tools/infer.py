@@ -15,7 +15,8 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
 from mmfilter.engine import add_malloc_argument, configure_malloc  # noqa: E402
-from mmfilter.engine.cli import ImageReadError, output_paths, read_rgb  # noqa: E402
+from mmfilter.engine.cli import (ImageReadError, init_model_or_exit, output_paths,  # noqa: E402
+                                 read_rgb)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -43,14 +44,10 @@ def main(argv=None) -> list:
             read_rgb(path)
     except ImageReadError as e:
         sys.exit(f'error: {e}')
-    from mmfilter.apis import bounded_for_drawing, build_visualizer, init_model, predict, scope_of
-    from mmfilter.engine import CheckpointError
+    from mmfilter.apis import bounded_for_drawing, build_visualizer, predict, scope_of
     from mmfilter.engine.hooks import resident_memory_mb
-    try:
-        model = init_model(args.config, args.checkpoint, device=args.device,
-                           fuse_conv_bn=args.fuse_conv_bn)
-    except CheckpointError as e:
-        sys.exit(f'error: {e}')
+    model = init_model_or_exit(args.config, args.checkpoint, device=args.device,
+                               fuse_conv_bn=args.fuse_conv_bn)
     visualizer = build_visualizer(model, opacity=args.opacity)
     extra = {} if scope_of(model.cfg) == 'mmseg' else dict(pred_score_thr=args.score_thr)
     written = []

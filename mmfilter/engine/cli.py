@@ -1,5 +1,6 @@
 """What the command-line tools share."""
 import os.path as osp
+import sys
 from typing import Dict, Optional, Sequence
 
 import cv2
@@ -33,6 +34,17 @@ def load_config(path: str, cfg_options: Optional[dict] = None, launcher: str = '
     cfg.work_dir = work_dir or cfg.get('work_dir') or \
         osp.join('./work_dirs', osp.splitext(osp.basename(path))[0])
     return cfg
+
+
+def init_model_or_exit(config: str, checkpoint: str, **kwargs):
+    """:func:`mmfilter.apis.init_model` for a tool: a checkpoint that is not a
+    complete one ends the tool with ``error: ...`` naming the file."""
+    from ..apis import init_model
+    from .checkpoint import CheckpointError
+    try:
+        return init_model(config, checkpoint, **kwargs)
+    except CheckpointError as e:
+        sys.exit(f'error: {e}')
 
 
 class ImageReadError(ValueError):

@@ -71,12 +71,9 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     from pycocotools.coco import COCO
 
-    from mmfilter.apis import init_model, predict
-    from mmfilter.engine import CheckpointError
-    try:
-        model = init_model(args.config, args.checkpoint, device=args.device)
-    except CheckpointError as e:
-        sys.exit(f'error: {e}')
+    from mmfilter.apis import predict
+    from mmfilter.engine.cli import init_model_or_exit
+    model = init_model_or_exit(args.config, args.checkpoint, device=args.device)
     classes = list(model.dataset_meta['classes'])
     names = (FLAGGED_STAR, STAR)
     if not set(names) <= set(classes):

@@ -32,13 +32,10 @@ def main(argv=None) -> dict:
     parser.add_argument('--object-classes', nargs='+', default=list(OBJECT_CLASSES))
     parser.add_argument('--device', default='cpu')
     args = parser.parse_args(argv)
-    from mmfilter.apis import init_model, scope_of
+    from mmfilter.apis import scope_of
+    from mmfilter.engine.cli import init_model_or_exit
     from mmfilter.visualization.explain import explain
-    from mmfilter.engine import CheckpointError
-    try:
-        model = init_model(args.config, args.checkpoint, device=args.device)
-    except CheckpointError as e:
-        sys.exit(f'error: {e}')
+    model = init_model_or_exit(args.config, args.checkpoint, device=args.device)
     try:
         samples = test_split_objects(model.cfg, scope_of(model.cfg), args.object_classes)
     except ValueError as e:
