@@ -509,6 +509,23 @@ def test_attention_off_passes_every_pixel_through_and_comes_back():
         assert mobile(x)[-1].isfinite().all()
 
 
+def test_attention_built_off_keeps_the_full_models_weights_and_trains_without_it():
+    torch.manual_seed(0)
+    full = small(FilterViT)
+    torch.manual_seed(0)
+    off = small(FilterViT, attention_args=dict(filter=dict(enabled=False)))
+    assert [b.enabled for _, b in off.selecting_blocks()] == [False] * 3
+    for (name, a), b in zip(full.state_dict().items(), off.state_dict().values()):
+        assert torch.equal(a, b), name  # the same initialisation as the full model
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad(), full.eval().override_selection(enabled=False):
+        assert all(torch.equal(a, b) for a, b in zip(full(x), off.eval()(x)))
+    sum(o.sum() for o in off.train()(torch.rand(2, 3, 64, 64))).backward()
+    unused = {n.split('.')[2] for n, p in off.named_parameters() if p.grad is None}
+    assert unused == {'attention'}  # only the skipped blocks of stages 0-2 learn nothing
+    assert all(p.grad is None for _, b in off.selecting_blocks() for p in b.parameters())
+
+
 def test_attn_drop_reaches_every_attention():
     model = small(FilterViT, attn_drop_rate=0.2)
     from mmfilter.models.layers import MultiheadSelfAttention

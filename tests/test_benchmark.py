@@ -31,6 +31,26 @@ def test_benchmark_writes_tables_targets_and_plot(tmp_path):
     assert json.loads((tmp_path / 'benchmark.json').read_text())['sizes'] == ['64x64', '256x320']
 
 
+
+def test_forward_rows_can_run_folded_and_compiled_on_a_copy(tmp_path):
+    import torch
+    tool = _benchmark_tool()
+    model = tool.MODELS['FilterViT-xxs']()
+    variant = tool.forward_variant(model, fuse=True, backend='eager')  # dynamo, no codegen
+    x = torch.rand(1, 3, 64, 96)
+    with torch.no_grad():
+        for a, b in zip(model(x), variant(x)):
+            torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-4)
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())  # the original kept
+    assert tool.forward_variant(model, fuse=False, backend=None) is model
+    report = tool.main(['--models', 'FilterViT-xxs', '--sizes', '64x64', '--batch-sizes', '1',
+                        '--repeats', '1', '--no-memory', '--fuse-conv-bn', '--compile', 'eager',
+                        '--out-dir', str(tmp_path)])
+    assert report['results']['FilterViT-xxs']['64x64/b1'] > 0
+    assert report['results']['FilterViT-xxs']['64x64/train'] > 0  # trained unfolded, eager
+    header = (tmp_path / 'benchmark.md').read_text().splitlines()[0]
+    assert 'forward rows: BatchNorm folded, torch.compile (eager)' in header
+
 def test_benchmark_skips_measurements_projected_too_slow(tmp_path):
     report = _benchmark_tool().main([
         '--models', 'FilterViT-xxs', '--sizes', '64x64', '96x96', '--batch-sizes', '1',

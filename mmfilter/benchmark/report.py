@@ -19,7 +19,8 @@ def render_markdown(report: dict) -> str:
     labels = [f'b{b}' for b in report['batch_sizes']] + ['train']
     lines = [f"Device: {report['device']}; amp: {report['amp']}; torch {torch.__version__}; "
              f"glibc malloc: {report['malloc']}; "
-             f"CPU-bound background processes: {report.get('background_load', 0)}. "
+             f"CPU-bound background processes: {report.get('background_load', 0)}; "
+             f"forward rows: {forward_label(report)}. "
              'Milliseconds, median over rounds; train = forward + backward, batch '
              f"{report['train_batch_size']}; peak MiB = memory growth of one batch-1 forward.", '']
     for size in report['sizes']:
@@ -36,6 +37,13 @@ def render_markdown(report: dict) -> str:
     lines += ['Targets (FilterViT-xs, batch 1):', '']
     lines += [f'- {text}' for text in target_lines(report)]
     return '\n'.join(lines) + '\n'
+
+
+def forward_label(report: dict) -> str:
+    """How the forward rows ran: as built, BatchNorm folded, compiled."""
+    steps = (['BatchNorm folded'] if report.get('fuse_conv_bn') else []) + \
+        ([f"torch.compile ({report['compile']})"] if report.get('compile') else [])
+    return ', '.join(steps) or 'as built'
 
 
 def target_lines(report: dict) -> List[str]:

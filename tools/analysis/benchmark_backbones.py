@@ -3,7 +3,7 @@
     python tools/analysis/benchmark_backbones.py [--quick] [--device cpu|cuda]
         [--amp none|bf16|fp16] [--sizes 224x224 512x512 800x1344 1600x2688]
         [--models FilterViT-xs MobileViT-xs ...] [--threads N] [--load N]
-        [--out-dir results/benchmark]
+        [--fuse-conv-bn] [--compile [BACKEND]] [--out-dir results/benchmark]
 
 Every model is timed in one process and the models are interleaved round by
 round, so machine drift affects all alike; latency is the median over rounds
@@ -16,8 +16,13 @@ where its time at the previous size, scaled by the pixel ratio to the power
 ``benchmark.md`` (tables and target ratios) and ``latency.png`` (log-log).
 ``--load N`` times everything beside N CPU-bound processes (another job on the
 same cores): run it with and without to get each model's slowdown under contention.
+``--fuse-conv-bn`` and ``--compile`` time the forward rows on a copy of each model
+with BatchNorm folded and/or through ``torch.compile`` (inductor by default;
+compilation happens in the warm-up round); training steps, FLOPs and memory use
+the model as built.
 """
 import argparse
+import copy
 import json
 import os
 import os.path as osp
@@ -37,7 +42,7 @@ from mmfilter.benchmark import (cpu_load, flops_of, forward_fn,  # noqa: E402
                                 render_markdown, threads_label, time_interleaved,
                                 train_step_fn)
 from mmfilter.benchmark.backbones import BACKBONES, build_backbone  # noqa: E402
-from mmfilter.engine import add_malloc_argument, configure_malloc  # noqa: E402
+from mmfilter.engine import add_malloc_argument, configure_malloc, fuse_conv_bn  # noqa: E402
 
 Size = Tuple[int, int]
 
@@ -45,6 +50,22 @@ Size = Tuple[int, int]
 MODELS: Dict[str, Callable[[], torch.nn.Module]] = {
     name: partial(build_backbone, name) for name in BACKBONES}
 QUICK_MODELS = ['FilterViT-xs', 'FilterViT-xs-dense', 'MobileViT-xs', 'ResNet-18']
+
+
+def forward_variant(model: torch.nn.Module, fuse: bool,
+                    backend: Optional[str]) -> torch.nn.Module:
+    """The module the forward rows time: ``model`` itself, or an eval copy with
+    BatchNorm folded (``fuse``) and/or compiled by ``torch.compile`` with ``backend``."""
+    if not fuse and backend is None:
+        return model
+    variant = copy.deepcopy(model)
+    variant.eval()  # not chained: some backbones' train() returns None
+    if fuse:
+        fuse_conv_bn(variant)
+    if backend is not None:
+        torch._dynamo.config.recompile_limit = 64  # one graph per size and batch
+        variant = torch.compile(variant, backend=backend, dynamic=False)
+    return variant
 
 
 def peak_memory(name: str, size: Size, device: str, amp: str, malloc: str) -> Optional[float]:
@@ -71,6 +92,10 @@ def main(argv=None) -> dict:
                         help='N CPU-bound background processes while timing (contention)')
     parser.add_argument('--max-seconds', type=float, default=10.0)
     parser.add_argument('--no-memory', action='store_true')
+    parser.add_argument('--fuse-conv-bn', action='store_true',
+                        help='fold BatchNorm into the convolutions for the forward rows')
+    parser.add_argument('--compile', nargs='?', const='inductor', default=None, metavar='BACKEND',
+                        help='torch.compile the forward rows (backend: inductor unless named)')
     add_malloc_argument(parser)
     parser.add_argument('--quick', action='store_true', help='4 models, 224 and 512, 2 repeats')
     parser.add_argument('--out-dir', default=osp.join(REPO, 'results', 'benchmark'))
@@ -98,6 +123,8 @@ def main(argv=None) -> dict:
             print(f'skipping {name}: {e}', file=sys.stderr)
     results: Dict[str, dict] = {name: {'params': sum(p.numel() for p in m.parameters())}
                                 for name, m in models.items()}
+    forward_models = {name: forward_variant(m, args.fuse_conv_bn, args.compile)
+                      for name, m in models.items()}
     seen: Dict[Tuple[str, str], Tuple[int, float]] = {}  # (model, label) -> (pixels, seconds)
     for size in sizes:
         key, pixels = f'{size[0]}x{size[1]}', size[0] * size[1]
@@ -115,9 +142,10 @@ def main(argv=None) -> dict:
                         print(f'skipping {name} {key} {label}: projected {projected:.0f} s',
                               file=sys.stderr)
                         continue
-                model.train(batch == 'train')
+                timed = model if batch == 'train' else forward_models[name]
+                timed.train(batch == 'train')  # not chained: some backbones' train() returns None
                 make = train_step_fn if batch == 'train' else forward_fn
-                runners[name] = make(model, image, args.device, args.amp)
+                runners[name] = make(timed, image, args.device, args.amp)
             with cpu_load(args.load):
                 times = time_interleaved(runners, args.device, args.repeats, args.warmup)
             for name, t in times.items():
@@ -139,7 +167,8 @@ def main(argv=None) -> dict:
                                       args.device, args.repeats)
     report = dict(results=results, filter_blocks=blocks, device=describe_device(args.device),
                   malloc=malloc,
-                  background_load=args.load,
+                  background_load=args.load, fuse_conv_bn=args.fuse_conv_bn,
+                  compile=args.compile,
                   amp=args.amp, sizes=args.sizes, batch_sizes=args.batch_sizes,
                   train_batch_size=args.train_batch_size)
     os.makedirs(args.out_dir, exist_ok=True)

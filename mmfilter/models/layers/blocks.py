@@ -29,10 +29,11 @@ class TokenSelectingBlock(nn.Module):
     per image in training and spread evenly at evaluation, unless
     ``random_eval``) and ``'uniform'`` (always spread evenly); ``explore_ratio``
     draws that share of a top-K selection at random among the unselected pixels
-    in training. ``enabled = False`` skips the attention: every pixel takes the
-    path of an unselected one (an ablation that measures what the stage's
-    attention is worth). All are plain attributes that may be changed on a built
-    model (see ``HybridBackbone.override_selection``).
+    in training. ``enabled=False`` skips the attention: every pixel takes the
+    path of an unselected one (an ablation that keeps the block's parameters, so
+    a model built with it has the initialisation of the full one, and a trained
+    model can be run without its attention). All are plain attributes that may be
+    changed on a built model (see ``HybridBackbone.override_selection``).
 
     With ``record = True`` the block keeps its last forward's saliency mask
     (``last_mask`` ``[B, 1, H, W]``, or None where nothing is scored), token
@@ -41,7 +42,8 @@ class TokenSelectingBlock(nn.Module):
     selections: Tuple[str, ...] = ()
 
     def __init__(self, token_ratio: Optional[float], token_budget: Optional[int],
-                 selection: str, random_eval: bool = False, explore_ratio: float = 0.) -> None:
+                 selection: str, random_eval: bool = False, explore_ratio: float = 0.,
+                 enabled: bool = True) -> None:
         super().__init__()
         check_token_ratio(token_ratio)
         check_token_budget(token_budget)
@@ -53,7 +55,7 @@ class TokenSelectingBlock(nn.Module):
         self.check_selection(selection)
         self.random_eval = random_eval
         self.explore_ratio = explore_ratio
-        self.enabled = True
+        self.enabled = enabled
         self.record = False
         self.last_mask: Optional[Tensor] = None
         self.last_indices: Optional[Tensor] = None

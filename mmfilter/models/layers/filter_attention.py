@@ -69,10 +69,12 @@ class FilterAttentionBlock(TokenSelectingBlock):
                  random_eval: bool = False,
                  mask_mode: str = 'gate',
                  explore_ratio: float = 0.,
+                 enabled: bool = True,
                  mlp_ratio: float = 2.,
                  drop_path: 'float | Sequence[float]' = 0.,
                  attn_drop: float = 0.) -> None:
-        super().__init__(token_ratio, token_budget, selection, random_eval, explore_ratio)
+        super().__init__(token_ratio, token_budget, selection, random_eval, explore_ratio,
+                         enabled)
         if mask_mode not in MASK_MODES:
             raise ValueError(f'unknown mask_mode {mask_mode!r}; choose from {MASK_MODES}')
         self.mask_mode = mask_mode

@@ -127,11 +127,13 @@ class FilterMobileViTBlock(TokenSelectingBlock):
                  selection: str = 'topk',
                  random_eval: bool = False,
                  explore_ratio: float = 0.,
+                 enabled: bool = True,
                  patch_size: int = 2,
                  mlp_ratio: float = 2.,
                  drop_path: 'float | Sequence[float]' = 0.,
                  attn_drop: float = 0.) -> None:
-        super().__init__(token_ratio, token_budget, selection, random_eval, explore_ratio)
+        super().__init__(token_ratio, token_budget, selection, random_eval, explore_ratio,
+                         enabled)
         self.patch_size = patch_size
         _build_mobilevit_layers(self, channels, embed_dim, depth, num_heads, mlp_ratio,
                                 drop_path, attn_drop)
