@@ -82,15 +82,21 @@ def test_bad_checkpoints_are_one_line_errors_before_anything_is_built(trained_de
     cfg, work, _ = trained_detector
     image = tmp_path / 'image.png'
     cv2.imwrite(str(image), np.zeros((16, 16, 3), np.uint8))
-    for path, message in _bad_checkpoints(tmp_path, work / 'epoch_2.pth').items():
-        for tool, args in (('test.py', (cfg, path)), ('train.py', (cfg, '--resume', path)),
-                           ('infer.py', (cfg, path, image))):
-            proc = run_tool(tool, *args, '--work-dir' if tool != 'infer.py' else '--out-dir',
-                            tmp_path / 'out')
-            assert proc.returncode == 1, (tool, proc.stderr[-2000:])
-            last = proc.stderr.strip().splitlines()[-1]
-            assert last.startswith('error: ') and message in last and str(path) in last, last
-            assert 'weights_only=False' not in proc.stderr
+    from mmfilter.engine.checkpoint import CheckpointError, check_checkpoint
+    bad = _bad_checkpoints(tmp_path, work / 'epoch_2.pth')
+    for path, message in bad.items():  # the check every tool runs first, on each kind
+        with pytest.raises(CheckpointError, match=message):
+            check_checkpoint(str(path))
+    tools = (('test.py', lambda path: (cfg, path)),
+             ('train.py', lambda path: (cfg, '--resume', path)),
+             ('infer.py', lambda path: (cfg, path, image)))
+    for (tool, args), (path, message) in zip(tools, bad.items()):  # each tool, one kind each
+        proc = run_tool(tool, *args(path), '--work-dir' if tool != 'infer.py' else '--out-dir',
+                        tmp_path / 'out')
+        assert proc.returncode == 1, (tool, proc.stderr[-2000:])
+        last = proc.stderr.strip().splitlines()[-1]
+        assert last.startswith('error: ') and message in last and str(path) in last, last
+        assert 'weights_only=False' not in proc.stderr
 
 
 def test_resume_auto_stops_when_there_is_nothing_and_falls_back_past_a_truncated_latest(
