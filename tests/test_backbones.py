@@ -518,8 +518,9 @@ def test_attention_built_off_keeps_the_full_models_weights_and_trains_without_it
     for (name, a), b in zip(full.state_dict().items(), off.state_dict().values()):
         assert torch.equal(a, b), name  # the same initialisation as the full model
     x = torch.rand(1, 3, 64, 64)
-    with torch.no_grad(), full.eval().override_selection(enabled=False):
+    with torch.no_grad(), full.eval().override_selection(enabled=False), off.record_selections():
         assert all(torch.equal(a, b) for a, b in zip(full(x), off.eval()(x)))
+    assert all(r['mask'] is None for r in off.last_selections())  # nothing scored for nothing
     sum(o.sum() for o in off.train()(torch.rand(2, 3, 64, 64))).backward()
     unused = {n.split('.')[2] for n, p in off.named_parameters() if p.grad is None}
     assert unused == {'attention'}  # only the skipped blocks of stages 0-2 learn nothing

@@ -31,7 +31,6 @@ def test_benchmark_writes_tables_targets_and_plot(tmp_path):
     assert json.loads((tmp_path / 'benchmark.json').read_text())['sizes'] == ['64x64', '256x320']
 
 
-
 def test_forward_rows_can_run_folded_and_compiled_on_a_copy(tmp_path):
     import torch
     tool = _benchmark_tool()
@@ -50,6 +49,7 @@ def test_forward_rows_can_run_folded_and_compiled_on_a_copy(tmp_path):
     assert report['results']['FilterViT-xxs']['64x64/train'] > 0  # trained unfolded, eager
     header = (tmp_path / 'benchmark.md').read_text().splitlines()[0]
     assert 'forward rows: BatchNorm folded, torch.compile (eager)' in header
+
 
 def test_benchmark_skips_measurements_projected_too_slow(tmp_path):
     report = _benchmark_tool().main([

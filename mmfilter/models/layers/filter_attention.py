@@ -83,8 +83,11 @@ class FilterAttentionBlock(TokenSelectingBlock):
                                           drop_path, attn_drop)
 
     def score(self, x: Tensor) -> Optional[Tensor]:
-        """Saliency logits ``[B, 1, H, W]``, or None for a block without a scorer."""
-        return None if self.scorer is None else self.scorer(x)
+        """Saliency logits ``[B, 1, H, W]``, or None for a block without a scorer and
+        where nothing would use them (attention off under ``'gate'``)."""
+        if self.scorer is None or (not self.enabled and self.mask_mode == 'gate'):
+            return None
+        return self.scorer(x)
 
     def split(self, x: Tensor, logits: Optional[Tensor],
               indices: Tensor) -> Tuple[Tensor, Tensor, Optional[Tensor]]:

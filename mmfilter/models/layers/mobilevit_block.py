@@ -167,7 +167,7 @@ class FilterMobileViTBlock(TokenSelectingBlock):
         y = resize_to_multiple(self.local_proj(self.local_conv(x)), p)
         batch_size, _, height, width = y.shape
         grid_h, grid_w = height // p, width // p
-        logits = None if self.scorer is None else self.scorer(y)  # [B, 1, H', W']
+        logits = self.scorer(y) if self.scorer is not None and self.enabled else None  # [B, 1, H', W']
         patch_logits = None if logits is None else F.avg_pool2d(logits, p)
         k = self.num_tokens(grid_h, grid_w)
         indices = self.select(patch_logits, batch_size, grid_h, grid_w, k, y.device)
