@@ -1,9 +1,14 @@
+import contextlib
+import functools
 import glob
 import importlib.util
+import io
 import json
 import os.path as osp
 import subprocess
 import sys
+import traceback
+import warnings
 
 import pytest
 import torch
@@ -26,10 +31,70 @@ def config_path(name: str) -> str:
     return osp.join(REPO, 'configs', name)
 
 
-def run_tool(tool: str, *args: str, cwd: str = REPO, env=None) -> subprocess.CompletedProcess:
-    """Run ``tools/<tool>`` in a fresh interpreter, as a user would."""
-    return subprocess.run([sys.executable, osp.join(REPO, 'tools', tool), *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=600, env=env)
+def run_tool(tool: str, *args: str, cwd: str = REPO, env=None,
+             fresh: bool = False) -> subprocess.CompletedProcess:
+    """Run ``tools/<tool>`` as a user would: its ``main(argv)`` in this process,
+    with the folder, output streams and exit status a fresh interpreter would give
+    (``fresh=True`` or a custom ``env``: in a fresh interpreter). Starting one
+    costs 10-60 s of imports on these machines, more than most tool runs."""
+    argv = [str(a) for a in args]
+    if fresh or env is not None:
+        return subprocess.run([sys.executable, osp.join(REPO, 'tools', tool), *argv], cwd=cwd,
+                              capture_output=True, text=True, timeout=600, env=env)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.chdir(cwd), contextlib.redirect_stdout(out), \
+            contextlib.redirect_stderr(err), warnings.catch_warnings(), _own_global_instances():
+        warnings.simplefilter('default')  # shown once per run, as a fresh interpreter would
+        warnings.showwarning = _warning_to_stderr
+        try:
+            _tool_module(tool).main(argv)
+            status = 0
+        except SystemExit as e:  # what the interpreter prints and returns for sys.exit(code)
+            status = e.code if isinstance(e.code, int) else int(e.code is not None)
+            if isinstance(e.code, str):
+                print(e.code, file=err)
+        except Exception:  # noqa: BLE001 - an uncaught error ends the tool with a traceback
+            traceback.print_exc(file=err)
+            status = 1
+    return subprocess.CompletedProcess([tool, *argv], status, out.getvalue(), err.getvalue())
+
+
+def _warning_to_stderr(message, category, filename, lineno, file=None, line=None) -> None:
+    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
+@contextlib.contextmanager
+def _own_global_instances():
+    """The block starts, as a fresh interpreter does, without the instances MMEngine
+    keeps by name for a process (visualizer, loggers, message hub, default scope),
+    and those it creates are dropped after it: the configs name their visualizer
+    'visualizer', so a run would otherwise log into an earlier run's folder."""
+    from mmengine.logging import MMLogger
+    from mmengine.utils import ManagerMixin
+
+    def managed(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from managed(sub)
+
+    kept = {cls: dict(cls._instance_dict) for cls in managed(ManagerMixin)}
+    for cls in kept:
+        cls._instance_dict.clear()
+    try:
+        yield
+    finally:
+        for cls in managed(ManagerMixin):
+            for instance in cls._instance_dict.values():
+                if isinstance(instance, MMLogger):
+                    for handler in instance.handlers:
+                        handler.close()
+            cls._instance_dict.clear()
+            cls._instance_dict.update(kept.get(cls, {}))
+
+
+@functools.lru_cache(maxsize=None)
+def _tool_module(tool: str):
+    return load_tool(tool)
 
 
 def scalars(work_dir) -> list:
