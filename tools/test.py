@@ -9,16 +9,12 @@ import os.path as osp
 import sys
 
 from mmengine.config import DictAction
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
 from mmfilter.datasets import DatasetError  # noqa: E402
 from mmfilter.engine import (CheckpointError, add_malloc_argument,  # noqa: E402
                              check_checkpoint, configure_malloc)
-from mmfilter.engine.cli import load_config  # noqa: E402
-from mmfilter.engine.distributed import (setup_distributed,  # noqa: E402
-                                          teardown_distributed)
+from mmfilter.engine.cli import load_config, run_or_exit  # noqa: E402
 from mmfilter.engine.preflight import check_data, handle_bad_images  # noqa: E402
 
 
@@ -66,15 +62,7 @@ def main(argv=None) -> dict:
         handle_bad_images(cfg, check_data(cfg, splits=('test', )))
     except (CheckpointError, DatasetError) as e:
         sys.exit(f'error: {e}')
-    try:
-        setup_distributed(cfg)
-    except ValueError as e:
-        sys.exit(f'error: {e}')
-    try:
-        runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-        return runner.test()
-    finally:
-        teardown_distributed()
+    return run_or_exit(cfg, 'test')
 
 
 if __name__ == '__main__':

@@ -11,16 +11,12 @@ import os.path as osp
 import sys
 
 from mmengine.config import Config, DictAction
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
 from mmfilter.datasets import DatasetError  # noqa: E402
 from mmfilter.engine import (CheckpointError, add_malloc_argument, check_checkpoint,  # noqa: E402
                              configure_malloc, latest_checkpoint, write_checkpoints_atomically)
-from mmfilter.engine.cli import load_config  # noqa: E402
-from mmfilter.engine.distributed import (setup_distributed,  # noqa: E402
-                                          teardown_distributed)
+from mmfilter.engine.cli import load_config, run_or_exit  # noqa: E402
 from mmfilter.engine.preflight import (check_data, existing_checkpoints,  # noqa: E402
                                        handle_bad_images)
 
@@ -95,15 +91,7 @@ def main(argv=None) -> None:
               f'({osp.basename(previous[-1])}, ...); this run starts afresh and will overwrite '
               'those of the same name. Use --resume to continue or --work-dir for a new folder.',
               file=sys.stderr)
-    try:
-        setup_distributed(cfg)
-    except ValueError as e:
-        sys.exit(f'error: {e}')
-    try:
-        runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-        runner.train()
-    finally:
-        teardown_distributed()
+    run_or_exit(cfg, 'train')
 
 
 if __name__ == '__main__':

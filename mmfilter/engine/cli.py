@@ -47,6 +47,26 @@ def init_model_or_exit(config: str, checkpoint: str, **kwargs):
         sys.exit(f'error: {e}')
 
 
+def run_or_exit(cfg: Config, method: str):
+    """``Runner.<method>()`` (``'train'`` or ``'test'``) for ``cfg`` (its
+    ``runner_type`` if it names one), with the process group set up for this
+    machine and torn down after; a launcher the machine cannot run ends the tool
+    with ``error: ...``."""
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+
+    from .distributed import setup_distributed, teardown_distributed
+    try:
+        setup_distributed(cfg)
+    except ValueError as e:
+        sys.exit(f'error: {e}')
+    try:
+        runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+        return getattr(runner, method)()
+    finally:
+        teardown_distributed()
+
+
 class ImageReadError(ValueError):
     """An input image that is missing or does not decode."""
 
