@@ -58,3 +58,15 @@ def test_teardown_destroys_the_process_group_the_tools_leave(tmp_path):
     teardown_distributed()
     assert not dist.is_initialized()
     teardown_distributed()  # nothing to do: no error
+
+
+def test_a_launcher_the_machine_cannot_run_is_a_one_line_error(trained_detector, tmp_path,
+                                                               monkeypatch):
+    import torch
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)  # on CUDA MMEngine decides
+    cfg, work, _ = trained_detector
+    for tool, args in (('train.py', (cfg, )), ('test.py', (cfg, work / 'epoch_2.pth'))):
+        proc = run_tool(tool, *args, '--work-dir', tmp_path / tool, '--launcher', 'slurm')
+        assert proc.returncode == 1, proc.stderr[-2000:]
+        assert proc.stderr.strip().splitlines()[-1] == (
+            "error: launcher 'slurm' needs CUDA here; on CPU use 'pytorch' (tools/dist_train.sh)")
