@@ -31,14 +31,13 @@ def config_path(name: str) -> str:
     return osp.join(REPO, 'configs', name)
 
 
-def run_tool(tool: str, *args: str, cwd: str = REPO, env=None,
-             fresh: bool = False) -> subprocess.CompletedProcess:
+def run_tool(tool: str, *args: str, cwd: str = REPO, env=None) -> subprocess.CompletedProcess:
     """Run ``tools/<tool>`` as a user would: its ``main(argv)`` in this process,
     with the folder, output streams and exit status a fresh interpreter would give
-    (``fresh=True`` or a custom ``env``: in a fresh interpreter). Starting one
-    costs 10-60 s of imports on these machines, more than most tool runs."""
+    (with an ``env``: in a fresh interpreter). Starting one costs 10-60 s of
+    imports on these machines, more than most tool runs."""
     argv = [str(a) for a in args]
-    if fresh or env is not None:
+    if env is not None:
         return subprocess.run([sys.executable, osp.join(REPO, 'tools', tool), *argv], cwd=cwd,
                               capture_output=True, text=True, timeout=600, env=env)
     out, err = io.StringIO(), io.StringIO()
