@@ -39,86 +39,6 @@ def test_channels_last_changes_speed_not_results(cls):
             assert torch.allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
-def largest_conv_maps(model, x):
-    """``model(x)`` and, per stage, the bytes of the largest map a BatchNorm of its
-    conv chain (the stem's and stage 0's for stage 0) returns."""
-    sizes = [[0] for _ in model.stages]
-
-    def hook(stage):
-        return lambda m, i, o: sizes[stage].append(o.numel() * o.element_size())
-
-    hooks = [m.register_forward_hook(hook(i)) for i in range(len(model.stages))
-             for layer in model.conv_chain(i) for m in layer.modules()
-             if isinstance(m, torch.nn.BatchNorm2d)]
-    try:
-        outs = model(x)
-    finally:
-        for h in hooks:
-            h.remove()
-    return outs, [max(s) for s in sizes]
-
-
-@pytest.mark.parametrize('cls', BACKBONES)
-@pytest.mark.parametrize('strides, dilations', [((2, 2, 2, 2), (1, 1, 1, 1)),
-                                                ((1, 2, 2, 2), (2, 1, 1, 1))])
-def test_row_bands_change_memory_not_results(cls, strides, dilations):
-    """At inference each stage's convolutions (stage 0's with the stem) run in bands
-    of rows (``band_mib``): the same maps as whole-map evaluation, NCHW or
-    channels-last, batch 2, odd sides, with the bands' maps a fraction of the whole
-    in every stage whose maps exceed the budget; training runs whole maps."""
-    torch.manual_seed(0)
-    whole = small(cls, strides=strides, dilations=dilations, band_mib=None)
-    for m in whole.modules():  # non-trivial statistics, as after training
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.5, 0.5)
-            m.running_var.uniform_(0.5, 2)
-    x = torch.rand(2, 3, 97, 131)
-    band_mib = 0.02
-    with torch.no_grad():
-        expected, whole_bytes = largest_conv_maps(whole.eval(), x)
-        over_budget = [i for i, b in enumerate(whole_bytes) if b > 4 * band_mib * 2**20]
-        assert over_budget[:2] == [0, 1]  # the test bands more than the stem and stage 0
-        for channels_last in (True, False):
-            banded = small(cls, strides=strides, dilations=dilations, band_mib=band_mib,
-                           channels_last=channels_last)
-            banded.load_state_dict(whole.state_dict())
-            outs, band_bytes = largest_conv_maps(banded.eval(), x)
-            for i in over_budget:  # halo rows: a band of a few rows reads a few more
-                assert band_bytes[i] < 0.6 * whole_bytes[i]
-            for out, ref in zip(outs, expected):
-                assert out.is_contiguous()
-                torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
-        _, train_bytes = largest_conv_maps(banded.train(), x)
-    assert train_bytes == whole_bytes
-    # a frozen stem and stage 0 are in evaluation mode while the rest trains: banded
-    frozen = [small(cls, frozen_stages=1, band_mib=mib).train() for mib in (None, band_mib)]
-    frozen[1].load_state_dict(frozen[0].state_dict())
-    results = []
-    for model in frozen:
-        torch.manual_seed(1)  # DropoutViT draws its tokens
-        results.append(largest_conv_maps(model, x))
-    (ref, ref_bytes), (out, out_bytes) = results
-    assert out_bytes[0] < ref_bytes[0] / 2 and out_bytes[1:] == ref_bytes[1:]
-    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
-    sum(o.sum() for o in out).backward()
-    assert frozen[1].stages[1].blocks[0].project.conv.weight.grad is not None
-
-
-def test_hooks_on_stages_fire_when_they_run_in_bands():
-    """Grad-CAM and feature probes hook ``backbone.stages[i]``: a stage that runs in
-    row bands is still called as a module, and its output is the whole-map one."""
-    model = small(FilterViT, band_mib=0.02).eval()
-    outputs = {}
-    for i, stage in enumerate(model.stages):
-        stage.register_forward_hook(lambda m, args, out, i=i: outputs.setdefault(i, out))
-    with torch.no_grad():
-        maps = model(torch.rand(1, 3, 97, 131))
-    assert all(model.runs_in_bands(i) for i in range(4))
-    assert sorted(outputs) == [0, 1, 2, 3]
-    for i, out in enumerate(maps):
-        torch.testing.assert_close(outputs[i], out, rtol=0, atol=0)
-
-
 @pytest.mark.parametrize('cls', BACKBONES)
 def test_large_odd_input_and_batch_of_one(cls):
     model = small(cls).eval()
@@ -198,7 +118,7 @@ def test_dropoutvit_is_random_in_training_and_optionally_at_evaluation():
     train_idx = model.last_selections()[0]['indices']
     assert not torch.equal(train_idx[0].sort().values, train_idx[1].sort().values)
 
-    model = small(DropoutViT, random_eval=True).eval()
+    model = small(DropoutViT, eval_selection='random').eval()
     with torch.no_grad():
         a, b = model(x)[0], model(x)[0]
     assert not torch.equal(a, b)
@@ -446,25 +366,6 @@ def _tokens(block, x, index):
     return tokens, block.transformer.delta(tokens, index, *x.shape[2:]), gate
 
 
-def test_exploration_draws_part_of_k_at_random_in_training_only():
-    torch.manual_seed(0)
-    block = FilterAttentionBlock(8, 16, 1, 4, token_budget=8, explore_ratio=0.5)
-    block.record = True
-    x = torch.randn(1, 8, 10, 10)
-    block.eval()
-    with torch.no_grad():
-        block(x)
-    top8 = set(block.last_indices[0].tolist())
-    block.train()
-    block(x)
-    trained = block.last_indices[0].tolist()
-    assert len(set(trained)) == 8
-    ranked = block.last_mask.flatten(1)[0].argsort(descending=True)[:4].tolist()
-    assert set(trained[:4]) == set(ranked)  # the top half by score
-    assert not set(trained[4:]) & set(ranked)  # the rest drawn among the others
-    assert set(trained[:4]) <= top8
-
-
 def test_override_selection_changes_k_and_rule_and_restores_them():
     model = small(FilterViT).eval()
     x = torch.rand(1, 3, 64, 64)
@@ -551,5 +452,91 @@ def test_dilated_backbones_keep_the_stated_output_strides(cls):
         small(cls, strides=(2, 2, 2, 3))
     with pytest.raises(ValueError, match='needs 4 strides and 4 dilations'):
         small(cls, dilations=(1, 2))
-    with pytest.raises(ValueError, match='band_mib must be positive'):
-        small(cls, band_mib=0)
+
+
+@pytest.mark.parametrize('cls, kind', [(FilterViT, 'filter'), (FilterMobileViT, 'filter_mobilevit')])
+def test_a_setting_in_attention_args_takes_effect(cls, kind):
+    """What the user passes for a block kind is what the blocks get; the backbone's
+    defaults fill in only what was not passed."""
+    model = small(cls, attention_args={kind: dict(selection='random')})
+    blocks = [b for _, b in model.selecting_blocks()]
+    assert blocks and all(b.selection == 'random' and b.scorer is None for b in blocks)
+    assert all(b.active_selection() == 'random' for b in blocks)  # training mode
+    model = small(cls, selection='uniform', eval_selection='uniform')
+    assert all(b.selection == 'uniform' for _, b in model.selecting_blocks())
+    if cls is FilterViT:
+        model = small(cls, attention_args={kind: dict(mask_mode='scale')})
+        assert all(b.mask_mode == 'scale' for _, b in model.selecting_blocks())
+
+
+@pytest.mark.parametrize('cls, kind', [(FilterViT, 'filter'), (FilterMobileViT, 'filter_mobilevit'),
+                                       (DropoutViT, 'filter')])
+def test_a_setting_given_twice_with_different_values_is_refused(cls, kind):
+    with pytest.raises(ValueError, match=f"selection='uniform' conflicts with "
+                       rf"attention_args\['{kind}'\]\['selection'\]='random'"):
+        small(cls, selection='uniform', attention_args={kind: dict(selection='random')})
+    same = small(cls, selection='random', attention_args={kind: dict(selection='random')})
+    assert all(b.selection == 'random' for _, b in same.selecting_blocks())
+
+
+def test_dropoutvit_refuses_scored_selection_and_filtervit_random_is_dropoutvit():
+    with pytest.raises(ValueError, match="DropoutViT draws its tokens at random"):
+        small(DropoutViT, selection='topk')
+    with pytest.raises(ValueError, match="eval_selection='topk' needs a scorer"):
+        small(FilterViT, selection='random', eval_selection='topk')
+    torch.manual_seed(0)
+    dropout = small(DropoutViT).eval()
+    random_filter = small(FilterViT, selection='random').eval()
+    assert dropout.state_dict().keys() == random_filter.state_dict().keys()
+    random_filter.load_state_dict(dropout.state_dict())
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        for a, b in zip(dropout(x), random_filter(x)):
+            assert torch.equal(a, b)
+
+
+def test_tied_logits_spread_over_the_map():
+    """A fresh FilterMobileViT scores every patch alike (its logit conv starts at
+    zero): the tie-break spreads its picks from the top eighth of the rows to the
+    bottom eighth instead of one clump."""
+    model = FilterMobileViT(arch='xxs').eval()
+    with torch.no_grad(), model.record_selections():
+        model(torch.rand(1, 3, 256, 256))
+    first = model.last_selections()[0]
+    height, width = first['size']
+    rows = first['indices'][0] // width
+    assert rows.min() < height / 8 and rows.max() >= height * 7 / 8
+    assert first['indices'].shape[1] < height * width  # a real choice, not every patch
+
+
+@pytest.mark.parametrize('cls', BACKBONES)
+def test_bfloat16_autocast_trains_and_evaluates_finitely(cls):
+    torch.manual_seed(0)
+    model = small(cls, drop_path_rate=0.1)
+    x = torch.rand(2, 3, 64, 80)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        loss = sum(o.float().square().mean() for o in model.train()(x))
+    loss.backward()
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
+        assert all(torch.isfinite(o).all() for o in model.eval()(x))
+    if cls in (FilterViT, FilterMobileViT):
+        scorer = next(b for _, b in model.selecting_blocks()).scorer
+        seen = []
+        handle = scorer.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+        with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
+            model(x)
+        handle.remove()
+        assert seen == [torch.float32]  # the logits that pick the tokens, outside autocast
+
+
+def test_positions_of_a_bfloat16_model_match_float32():
+    """The Fourier phases are computed in float32 and only their sines and cosines
+    cast: a bfloat16 model's position codes are float32's up to bfloat16 rounding."""
+    from mmfilter.models.layers import CoordinatePositionEncoding
+    encoding = CoordinatePositionEncoding(32)
+    indices = torch.arange(0, 200 * 336, 97).unsqueeze(0)
+    reference = encoding(indices, 200, 336)
+    low = encoding.to(torch.bfloat16)(indices, 200, 336).float()
+    assert (low - reference).abs().max() < 0.05 * reference.abs().max()

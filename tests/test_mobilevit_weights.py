@@ -100,10 +100,10 @@ def _cvnets_key(key: str, depths) -> str:
     key = key.replace('.proj.conv', '.conv_proj.conv').replace('.proj.bn', '.conv_proj.bn')
     stage = int(key[6]) - 2 if key.startswith('layer_') else 0
     key = key.replace('encoder.norm.', f'global_rep.{depths[stage]}.')
-    for ours, theirs in [('norm1', 'pre_norm_mha.0'), ('attn.qkv', 'pre_norm_mha.1.qkv_proj'),
+    for mmfilter_name, theirs in [('norm1', 'pre_norm_mha.0'), ('attn.qkv', 'pre_norm_mha.1.qkv_proj'),
                          ('attn.proj', 'pre_norm_mha.1.out_proj'), ('norm2', 'pre_norm_ffn.0'),
                          ('mlp.fc1', 'pre_norm_ffn.1'), ('mlp.fc2', 'pre_norm_ffn.4')]:
-        key = re.sub(rf'encoder\.layers\.(\d+)\.{re.escape(ours)}\.', rf'global_rep.\1.{theirs}.',
+        key = re.sub(rf'encoder\.layers\.(\d+)\.{re.escape(mmfilter_name)}\.', rf'global_rep.\1.{theirs}.',
                      key)
     key = re.sub(r'\.conv\.weight$', '.' + conv['conv.weight'], key) \
         if not key.endswith('conv_1x1.block.conv.weight') else key
@@ -116,11 +116,11 @@ def _timm_key(key: str, depths) -> str:
     key = re.sub(r'^stages\.0\.blocks\.(\d+)\.', r'stages.1.\1.', key)
     key = re.sub(r'^stages\.(\d)\.blocks\.0\.', lambda m: f'stages.{int(m[1]) + 1}.0.', key)
     key = re.sub(r'^stages\.(\d)\.attention\.', lambda m: f'stages.{int(m[1]) + 1}.1.', key)
-    for ours, theirs in [('expand', 'conv1_1x1'), ('depthwise', 'conv2_kxk'),
+    for mmfilter_name, theirs in [('expand', 'conv1_1x1'), ('depthwise', 'conv2_kxk'),
                          ('project', 'conv3_1x1'), ('local_conv', 'conv_kxk'),
                          ('local_proj', 'conv_1x1'), ('fusion', 'conv_fusion'),
                          ('encoder.layers', 'transformer'), ('encoder.norm', 'norm')]:
-        key = key.replace(f'.{ours}.', f'.{theirs}.')
+        key = key.replace(f'.{mmfilter_name}.', f'.{theirs}.')
     return re.sub(r'^(stages\.\d\.1)\.proj\.', r'\1.conv_proj.', key)
 
 
@@ -131,12 +131,12 @@ def _mmpretrain_key(key: str, depths) -> str:
     key = re.sub(r'^stages\.(\d)\.blocks\.0\.', lambda m: f'layers.{int(m[1]) + 1}.0.', key)
     key = re.sub(r'^stages\.(\d)\.attention\.', lambda m: f'layers.{int(m[1]) + 1}.1.', key)
     stage = int(key[7]) - 1 if key.startswith('layers.') else 0
-    for ours, theirs in [('expand', 'conv.0'), ('depthwise', 'conv.1'), ('project', 'conv.2'),
+    for mmfilter_name, theirs in [('expand', 'conv.0'), ('depthwise', 'conv.1'), ('project', 'conv.2'),
                          ('local_conv', 'local_rep.0'), ('fusion', 'conv_fusion'),
                          ('encoder.layers', 'global_rep'),
                          ('norm1', 'ln1'), ('norm2', 'ln2'), ('mlp.fc1', 'ffn.layers.0.0'),
                          ('mlp.fc2', 'ffn.layers.1'), ('encoder.norm', f'global_rep.{depths[stage]}')]:
-        key = key.replace(f'.{ours}.', f'.{theirs}.')
+        key = key.replace(f'.{mmfilter_name}.', f'.{theirs}.')
     key = re.sub(r'^(layers\.\d\.1)\.proj\.', r'\1.conv_proj.', key)
     return 'backbone.' + key.replace('.local_proj.weight', '.local_rep.1.conv.weight')
 

@@ -135,3 +135,21 @@ def test_rows_of_sequences_gather_and_scatter_back():
     changed = (written != sequences).any(-1)
     assert changed.sum() == 6 and changed[1, 5] and changed[1, 1] and not changed[1, 0]
     assert torch.equal(written[2, 3], sequences[2, 3] + 1)
+
+
+def test_spread_priority_orders_ties_evenly_and_keeps_distinct_scores_in_order():
+    from mmfilter.models.token_selection import spread_priority
+    priority = spread_priority(16, 16, 'cpu')
+    assert sorted(priority.tolist()) == list(range(256))  # distinct
+    tied = topk_indices(torch.zeros(1, 256), 16, priority)[0]
+    rows, cols = tied // 16, tied % 16
+    assert set(rows.tolist()) == set(range(0, 16, 4)) and set(cols.tolist()) == set(range(0, 16, 4))
+    torch.manual_seed(0)
+    scores = torch.randn(3, 256)
+    scores[:, :10] = scores[:, 10:11]  # some ties among distinct scores
+    for k in (1, 17, 255):
+        plain = scores.topk(k, dim=1).values.min(dim=1).values
+        chosen = scores.gather(1, topk_indices(scores, k, priority))
+        assert torch.all(chosen.min(dim=1).values >= plain)  # still the k highest
+    small = torch.tensor([[0., 1e-30, -1e-30, 0.]])
+    assert sorted(topk_indices(small, 1, spread_priority(2, 2, 'cpu'))[0].tolist()) == [1]

@@ -5,18 +5,19 @@ import torch
 from mmengine.config import ConfigDict
 from torch import nn
 
+from ..engine.row_bands import apply_row_bands
+
 #: Name -> backbone config (no pretrained weights). FilterViT-xs-dense is FilterViT-xs with every
-#: pixel a token, FilterViT-xs-whole with every stage's convolutions on whole maps (no row
+#: pixel a token, FilterViT-xs-whole FilterViT-xs run on whole maps on the CPU too (no row
 #: bands); built with the same seed, each carries FilterViT-xs's weights.
 BACKBONES: Dict[str, dict] = {
     'FilterViT-xxs': dict(type='FilterViT', arch='xxs'),
     'FilterViT-xs': dict(type='FilterViT', arch='xs'),
     'FilterViT-xs-scale': dict(type='FilterViT', arch='xs', mask_mode='scale'),  # the paper's mask
-    'FilterViT-xs-explore': dict(type='FilterViT', arch='xs', explore_ratio=0.5),
     'FilterViT-s': dict(type='FilterViT', arch='s'),
     'DropoutViT-xs': dict(type='DropoutViT', arch='xs'),
     'FilterViT-xs-dense': dict(type='FilterViT', arch='xs', token_rule=dict(ratio=1.0, budget=None)),
-    'FilterViT-xs-whole': dict(type='FilterViT', arch='xs', band_mib=None),
+    'FilterViT-xs-whole': dict(type='FilterViT', arch='xs'),
     'MobileViT-xxs': dict(type='MobileViT', arch='xxs'),
     'MobileViT-xs': dict(type='MobileViT', arch='xs'),
     'MobileViT-s': dict(type='MobileViT', arch='s'),
@@ -41,10 +42,15 @@ def registry(scope: str):
     return MODELS
 
 
-def build_backbone(name: str, scope: str = 'mmdet', seed: int = 0) -> nn.Module:
+def build_backbone(name: str, scope: str = 'mmdet', seed: int = 0, device: str = 'cpu',
+                   row_bands: bool = True) -> nn.Module:
     """The backbone of :data:`BACKBONES` called ``name``, its weights drawn with ``seed``,
-    in eval mode."""
+    in eval mode on ``device``; on the CPU with the tools' row bands
+    (:func:`~mmfilter.engine.apply_row_bands`) unless ``row_bands`` is False or the
+    name ends in ``-whole``."""
     torch.manual_seed(seed)
-    model = registry(scope).build(ConfigDict(BACKBONES[name]))
+    model = registry(scope).build(ConfigDict(BACKBONES[name])).to(device)
     model.eval()  # not chained: some backbones' train() returns None
+    if row_bands and torch.device(device).type == 'cpu' and not name.endswith('-whole'):
+        apply_row_bands(model)
     return model

@@ -36,30 +36,13 @@ def op_kind(name: str) -> str:
     return 'other'
 
 
-class RowBandedConvs(nn.Module):
-    """A :class:`HybridBackbone`'s :meth:`~HybridBackbone.conv_chain` of one stage
-    as its ``forward`` runs it at inference: in row bands."""
-
-    def __init__(self, backbone: HybridBackbone, index: int) -> None:
-        super().__init__()
-        self.backbone = backbone
-        self.index = index
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.backbone.forward_convs_in_bands(self.index, x)
-
-
 def hybrid_stages(backbone: HybridBackbone) -> List[Tuple[str, nn.Module]]:
-    """The steps of a :class:`HybridBackbone`'s ``forward``: the stem and each stage,
-    or where a stage's convolutions run in row bands (at inference), those (with
-    the stem for stage 0) and the stage's attention as two steps."""
-    steps = [] if backbone.runs_in_bands(0) else [('stem', backbone.stem)]
+    """The steps of a :class:`HybridBackbone`'s ``forward``: the stem, then each
+    stage's convolutions and its attention (as two steps)."""
+    steps = [('stem', backbone.stem)]
     for i, stage in enumerate(backbone.stages):
-        if not backbone.runs_in_bands(i):
-            steps.append((f'stage {i}', stage))
-            continue
-        steps.append((f'{"stem + " if i == 0 else ""}stage {i} convs', RowBandedConvs(backbone, i)))
-        if hasattr(stage, 'attention'):
+        steps.append((f'stage {i} convs', stage.blocks))
+        if 'attention' in stage._modules:
             steps.append((f'stage {i} attention', stage.attention))
     return steps
 

@@ -2,8 +2,8 @@
 
 MMEngine 0.10's ``init_dist`` calls ``torch.cuda.set_device`` whatever the
 backend, and its DDP wrapper passes ``device_ids=[LOCAL_RANK]``, which DDP
-refuses for CPU modules. On a machine without CUDA we start the process group
-ourselves with gloo (the runner then skips ``init_dist``) and wrap the model
+refuses for CPU modules. On a machine without CUDA this module starts the
+process group with gloo (the runner then skips ``init_dist``) and wraps the model
 without device ids. On CUDA the config's backend stands (nccl in the
 MMDetection / MMSegmentation runtimes).
 """

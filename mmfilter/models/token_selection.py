@@ -60,9 +60,35 @@ def _check_k(k: int, num_tokens: int) -> None:
                          f'pixels: K must lie in [1, {num_tokens}]')
 
 
-def topk_indices(scores: Tensor, k: int) -> Tensor:
-    """Positions of the ``k`` highest scores per image: ``[B, N] -> [B, K]``."""
+def spread_priority(height: int, width: int, device: torch.device) -> Tensor:
+    """A distinct rank per position of a ``height x width`` map, ``[H * W]`` int64:
+    taken in rank order, the positions spread evenly over the map at every prefix
+    (row and column bits interleaved, then reversed: a 2D van der Corput order).
+    Integer arithmetic only, the same on every device and in exported graphs."""
+    bits = max(1, math.ceil(math.log2(max(height, width, 2))))
+    rows = torch.arange(height, device=device).repeat_interleave(width)
+    cols = torch.arange(width, device=device).repeat(height)
+    rank = torch.zeros_like(rows)
+    for bit in range(bits):  # the lowest bits of row and column become the highest of the rank
+        shift = 2 * (bits - 1 - bit)
+        rank = rank | (((rows >> bit) & 1) << (shift + 1)) | (((cols >> bit) & 1) << shift)
+    return rank
+
+
+def topk_indices(scores: Tensor, k: int, priority: Optional[Tensor] = None) -> Tensor:
+    """Positions of the ``k`` highest scores per image: ``[B, N] -> [B, K]``.
+
+    With ``priority`` (``[N]`` distinct integers, e.g. :func:`spread_priority`),
+    equal scores go to the lower priority first, on every device: the scores are
+    compared in float64 with an offset below half a float32 step of each score,
+    which orders ties and leaves distinct float32 scores in their order. Without
+    it, torch decides ties (not in a documented order).
+    """
     _check_k(k, scores.shape[1])
+    if priority is not None:
+        scores = scores.double()
+        step = scores.abs().clamp_min(2.**-126) * 2.**-25
+        scores = scores + (1 - priority.double() / (priority.max() + 1)) * step
     return scores.topk(k, dim=1, sorted=False).indices
 
 
@@ -75,23 +101,6 @@ def random_indices(batch_size: int,
     _check_k(k, num_tokens)
     noise = torch.rand(batch_size, num_tokens, device=device, generator=generator)
     return noise.topk(k, dim=1, sorted=False).indices
-
-
-def topk_and_random_indices(scores: Tensor,
-                            k: int,
-                            num_random: int,
-                            generator: Optional[torch.Generator] = None) -> Tensor:
-    """The ``k - num_random`` highest scores per image and ``num_random`` other
-    positions drawn uniformly from the rest: ``[B, N] -> [B, K]`` (distinct)."""
-    _check_k(k, scores.shape[1])
-    if not 0 <= num_random <= k:
-        raise ValueError(f'cannot draw {num_random} of K={k} tokens at random')
-    if num_random == 0:
-        return topk_indices(scores, k)
-    top = topk_indices(scores, k - num_random)
-    noise = torch.rand(scores.shape, device=scores.device, generator=generator)
-    noise.scatter_(1, top, -1.)  # drawn noise lies in [0, 1): the top ones are never drawn
-    return torch.cat((top, noise.topk(num_random, dim=1, sorted=False).indices), dim=1)
 
 
 def uniform_indices(height: int, width: int, k: int, device: torch.device) -> Tensor:

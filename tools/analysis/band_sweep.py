@@ -19,7 +19,8 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
 from mmfilter.benchmark.backbones import BACKBONES, build_backbone  # noqa: E402
 from mmfilter.benchmark.timing import forward_fn, time_interleaved  # noqa: E402
-from mmfilter.engine import add_malloc_argument, configure_malloc  # noqa: E402
+from mmfilter.engine import add_malloc_argument, apply_row_bands, configure_malloc  # noqa: E402
+from mmfilter.models.backbones.base import HybridBackbone  # noqa: E402
 
 
 def band_mib(value: str) -> Optional[float]:
@@ -42,10 +43,11 @@ def main(argv=None) -> Dict[str, Dict[str, float]]:
         runners = {}
         for name in args.models:
             for mib in args.band_mibs:
-                model = build_backbone(name)
-                if not hasattr(model, 'band_mib'):
-                    parser.error(f'{name} has no row bands (band_mib)')
-                model.band_mib = mib
+                model = build_backbone(name, row_bands=False)
+                if not isinstance(model, HybridBackbone):
+                    parser.error(f'{name} has no row bands: choose an mmfilter backbone')
+                if mib is not None:
+                    apply_row_bands(model, mib)
                 runners[f'{name}|{mib or "off"}'] = forward_fn(model, image, 'cpu', 'none')
         times[size] = time_interleaved(runners, 'cpu', args.repeats)
     labels = [str(m or 'off') for m in args.band_mibs]

@@ -107,7 +107,7 @@ def main(argv=None) -> dict:
     if args._memory_probe:
         name, size = args._memory_probe
         image = torch.rand(1, 3, *(int(v) for v in size.split('x')), device=args.device)
-        peak = peak_memory_of_forward(MODELS[name]().to(args.device), image, args.device, args.amp)
+        peak = peak_memory_of_forward(MODELS[name](device=args.device), image, args.device, args.amp)
         return print(f'PEAK_MIB {peak:.1f}')
     if args.quick:
         args.sizes, args.repeats = ['224x224', '512x512'], 2
@@ -118,7 +118,7 @@ def main(argv=None) -> dict:
     models = {}
     for name in args.models:
         try:
-            models[name] = MODELS[name]().to(args.device)
+            models[name] = MODELS[name](device=args.device)
         except ImportError as e:
             print(f'skipping {name}: {e}', file=sys.stderr)
     results: Dict[str, dict] = {name: {'params': sum(p.numel() for p in m.parameters())}

@@ -19,8 +19,7 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..layers import (ATTENTION_BLOCKS, ConvNormAct, InvertedResidual, TokenSelectingBlock,
-                      forward_in_row_bands)
+from ..layers import ATTENTION_BLOCKS, ConvNormAct, InvertedResidual, TokenSelectingBlock
 
 NUM_STAGES = 4
 TokenRule = Union[None, dict, Sequence[Optional[dict]]]
@@ -107,36 +106,37 @@ class HybridBackbone(BaseModule):
     """Stem (stride 2) and four stages (strides 4, 8, 16, 32) returning NCHW maps.
 
     Args:
-        arch: a name from ``arch_settings`` or a custom dict (see :class:`StageSpec`).
-        in_channels: image channels.
-        out_indices: stages whose outputs are returned, in ``[0, 3]`` (an int or a
-            sequence).
-        frozen_stages: stages up to this one get no gradient and stay in eval
-            mode; 0 freezes the stem only, -1 nothing.
-        norm_eval: keep every BatchNorm in eval mode while training.
-        with_cp: activation checkpointing per stage (saves memory, costs time).
-        drop_path_rate: stochastic depth, rising linearly over all transformer layers.
-        attn_drop_rate: dropout on the attention weights of every transformer layer.
-        token_rule: overrides ``token_ratio`` / ``token_budget`` of the stages
-            whose blocks select tokens: one dict for all or a list, one per stage.
-        attention_args: extra keyword arguments per block kind, e.g.
-            ``{'filter': dict(selection='random')}``.
-        channels_last: run in channels-last memory layout (faster on CPU); the
-            returned maps are contiguous NCHW either way.
-        strides: the stride of each stage's first block, 2 or 1 (default all 2:
-            output strides 4, 8, 16, 32); as ResNet's, with ``dilations``,
-            ``strides=(2, 2, 2, 1), dilations=(1, 1, 1, 2)`` gives output stride
-            16 for DeepLabv3. Attention then sees the larger map (K follows it).
-        dilations: the dilation of each stage's depthwise convs.
-        band_mib: at inference, each stage's inverted residuals (stage 0's
-            with the stem: the convolutions whose maps are the network's
-            largest) run in horizontal bands of rows whose largest map holds
-            about this many MiB: the same output, without maps large enough for
-            glibc to map afresh on every forward (see
-            :func:`~mmfilter.models.layers.forward_in_row_bands`); a stage whose
-            maps fit runs whole. None runs whole maps. Training (any layer of a
-            stage's chain in training mode) runs that chain on whole maps.
-        init_cfg: e.g. ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')``.
+        arch (str | dict): a name from ``arch_settings`` or a custom dict (see
+            :class:`StageSpec`). Default: ``'xs'``.
+        in_channels (int): image channels. Default: 3.
+        out_indices (int | Sequence[int]): stages whose outputs are returned, in
+            ``[0, 3]``. Default: ``(0, 1, 2, 3)``.
+        frozen_stages (int): stages up to this one get no gradient and stay in
+            eval mode; 0 freezes the stem only, -1 nothing. Default: -1.
+        norm_eval (bool): keep every BatchNorm in eval mode while training.
+            Default: False.
+        with_cp (bool): activation checkpointing per stage (saves memory, costs
+            time). Default: False.
+        drop_path_rate (float): stochastic depth, rising linearly over all
+            transformer layers. Default: 0.
+        attn_drop_rate (float): dropout on the attention weights of every
+            transformer layer. Default: 0.
+        token_rule (dict | Sequence[dict], optional): overrides ``token_ratio`` /
+            ``token_budget`` of the stages whose blocks select tokens: one dict
+            for all or a list, one per stage. Default: None.
+        attention_args (dict, optional): extra keyword arguments per block kind,
+            e.g. ``{'filter': dict(enabled=False)}``. Default: None.
+        channels_last (bool): run in channels-last memory layout (faster on
+            CPU); the returned maps are contiguous NCHW either way. Default: True.
+        strides (Sequence[int]): the stride of each stage's first block, 2 or 1;
+            as ResNet's, with ``dilations``, ``strides=(2, 2, 2, 1),
+            dilations=(1, 1, 1, 2)`` gives output stride 16 for DeepLabv3.
+            Attention then sees the larger map (K follows it).
+            Default: ``(2, 2, 2, 2)`` (output strides 4, 8, 16, 32).
+        dilations (Sequence[int]): the dilation of each stage's depthwise convs.
+            Default: ``(1, 1, 1, 1)``.
+        init_cfg (dict | list[dict], optional): e.g. ``dict(type='Pretrained',
+            checkpoint=..., prefix='backbone.')``. Default: None.
     """
 
     arch_settings: Dict[str, dict] = {}
@@ -155,7 +155,6 @@ class HybridBackbone(BaseModule):
                  channels_last: bool = True,
                  strides: Sequence[int] = (2, 2, 2, 2),
                  dilations: Sequence[int] = (1, 1, 1, 1),
-                 band_mib: Optional[float] = 8.,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         name = type(self).__name__
@@ -170,9 +169,6 @@ class HybridBackbone(BaseModule):
         self.norm_eval = norm_eval
         self.with_cp = with_cp
         self.channels_last = channels_last
-        if band_mib is not None and band_mib <= 0:
-            raise ValueError(f'band_mib must be positive or None, got {band_mib}')
-        self.band_mib = band_mib
         self.stage_specs = stages
         self.stage_channels: List[int] = [s.channels for s in stages]
         self.stage_strides: List[int] = [2 * s for s in accumulate(strides, operator.mul)]
@@ -206,43 +202,16 @@ class HybridBackbone(BaseModule):
                              f'input, got shape {tuple(x.shape)}')
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        if not self.runs_in_bands(0):
-            x = self.stem(x)
+        x = self.stem(x)
         outs = []
         for i, stage in enumerate(self.stages):
-            if self.runs_in_bands(i):
-                x = stage(x, self.band_bytes, self.stem_layers(i))
-            elif self.with_cp and self.training:
+            if self.with_cp and self.training:
                 x = cp.checkpoint(stage, x, use_reentrant=False)
             else:
                 x = stage(x)
             if i in self.out_indices:
                 outs.append(x.contiguous())
         return tuple(outs)
-
-    @property
-    def band_bytes(self) -> int:
-        """``band_mib`` in bytes (``band_mib`` must be set)."""
-        return int(self.band_mib * 2**20)
-
-    def stem_layers(self, index: int) -> List[nn.Module]:
-        """The stem's layers, which run banded with stage 0's blocks; none for other stages."""
-        return [*self.stem] if index == 0 else []
-
-    def conv_chain(self, index: int) -> List[nn.Module]:
-        """Stage ``index``'s inverted residuals, for stage 0 preceded by the stem's
-        layers: the convolutions :meth:`forward` runs in row bands at inference."""
-        return self.stem_layers(index) + [*self.stages[index].blocks]
-
-    def runs_in_bands(self, index: int) -> bool:
-        """Whether :meth:`forward` runs :meth:`conv_chain` ``(index)`` in row bands:
-        ``band_mib`` is set and none of its layers is in training mode."""
-        return self.band_mib is not None and not any(m.training for m in self.conv_chain(index))
-
-    def forward_convs_in_bands(self, index: int, x: Tensor) -> Tensor:
-        """:meth:`conv_chain` ``(index)`` on its input ``x`` (the image for stage 0) in
-        row bands of about ``band_mib``, as :meth:`forward` runs it at inference."""
-        return self.stages[index].forward_convs(x, self.band_bytes, self.stem_layers(index))
 
     def train(self, mode: bool = True) -> 'HybridBackbone':
         super().train(mode)
@@ -296,11 +265,11 @@ class HybridBackbone(BaseModule):
                            enabled: bool = True) -> Iterator[None]:
         """Within this context, the token-selecting blocks use ``token_rule``
         (as the constructor's; ``dict(ratio=1.0, budget=None)`` attends every
-        pixel) and/or the ``selection`` rule (``'random'`` draws at evaluation
-        too), or skip their attention (``enabled=False``); the trained settings
-        come back after."""
+        pixel) and/or the ``selection`` rule, in training and at evaluation
+        (``'random'`` draws at evaluation too), or skip their attention
+        (``enabled=False``); the trained settings come back after."""
         blocks = list(self.selecting_blocks())
-        names = ('token_ratio', 'token_budget', 'selection', 'random_eval', 'enabled')
+        names = ('token_ratio', 'token_budget', 'selection', 'eval_selection', 'enabled')
         saved = [{n: getattr(b, n) for n in names} for _, b in blocks]
         rules = _rules_per_stage(token_rule, type(self).__name__)
         try:
@@ -312,8 +281,7 @@ class HybridBackbone(BaseModule):
                     block.token_budget = rule.get('budget', block.token_budget)
                 if selection is not None:
                     block.check_selection(selection)
-                    block.selection = selection
-                    block.random_eval = selection == 'random'
+                    block.selection = block.eval_selection = selection
                 block.enabled = enabled
             yield
         finally:
@@ -322,12 +290,24 @@ class HybridBackbone(BaseModule):
                     setattr(block, name, value)
 
 
-def with_block_args(attention_args: Optional[Dict[str, dict]], kind: str,
-                    args: dict) -> Dict[str, dict]:
-    """``attention_args`` with ``args`` set for the block ``kind`` (a backbone's own
-    settings win over what the user passed for that kind)."""
+def with_block_args(attention_args: Optional[Dict[str, dict]], kind: str, explicit: dict,
+                    defaults: dict, backbone: str) -> Dict[str, dict]:
+    """``attention_args`` with the settings of block ``kind`` completed.
+
+    A setting comes from the backbone's own argument where the user passed one
+    (``explicit``: the backbone arguments not None), else from
+    ``attention_args[kind]``, else from ``defaults``. The same setting given both
+    ways with different values is refused, naming both.
+    """
     merged = dict(attention_args or {})
-    merged[kind] = dict(merged.get(kind, {}), **args)
+    given = dict(merged.get(kind, {}))
+    explicit = {name: value for name, value in explicit.items() if value is not None}
+    conflicts = sorted(n for n in explicit if n in given and given[n] != explicit[n])
+    if conflicts:
+        raise ValueError(f'{backbone}: ' + '; '.join(
+            f'{n}={explicit[n]!r} conflicts with attention_args[{kind!r}][{n!r}]={given[n]!r}'
+            for n in conflicts) + '; set it once')
+    merged[kind] = {**defaults, **given, **explicit}
     return merged
 
 
@@ -343,28 +323,7 @@ def check_strides_and_dilations(strides: Sequence[int], dilations: Sequence[int]
 
 class HybridStage(nn.Sequential):
     """One stage: ``blocks`` (inverted residuals), then optionally ``attention``:
-    ``[B, C_in, H, W] -> [B, C, H / stride, W / stride]``.
-
-    Called with ``band_bytes`` (the backbone does so at inference), the blocks, after
-    the ``prefix`` layers (the backbone's stem, for stage 0: the input is then the
-    image), run in row bands of about that many bytes
-    (:func:`~mmfilter.models.layers.forward_in_row_bands`). Either way the call goes
-    through the stage module, so hooks registered on it fire.
-    """
-
-    def forward_convs(self, x: Tensor, band_bytes: Optional[int] = None,
-                      prefix: Sequence[nn.Module] = ()) -> Tensor:
-        """``prefix`` and ``blocks`` on ``x``, in row bands if ``band_bytes`` is given."""
-        if band_bytes is not None:
-            return forward_in_row_bands([*prefix, *self.blocks], x, band_bytes)
-        for layer in prefix:
-            x = layer(x)
-        return self.blocks(x)
-
-    def forward(self, x: Tensor, band_bytes: Optional[int] = None,
-                prefix: Sequence[nn.Module] = ()) -> Tensor:
-        x = self.forward_convs(x, band_bytes, prefix)
-        return self.attention(x) if 'attention' in self._modules else x
+    ``[B, C_in, H, W] -> [B, C, H / stride, W / stride]``."""
 
 
 def build_stage(in_channels: int, spec: StageSpec, drop_path: List[float], attn_drop: float,

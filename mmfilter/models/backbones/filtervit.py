@@ -6,7 +6,7 @@ ratio of the map capped by a budget, so attention cost stops growing with the
 image: at 224×224 the ratios apply (784 / 392 / 98 tokens), at detection sizes
 the budget does.
 """
-from typing import Optional
+from typing import Optional, Union
 
 from mmengine.registry import MODELS
 
@@ -49,17 +49,25 @@ class FilterViT(HybridBackbone):
     Returns four NCHW maps at strides 4, 8, 16, 32 (``out_channels`` lists the
     widths of those in ``out_indices``). See :class:`HybridBackbone` for the
     common arguments; the arch is ``'xxs'``, ``'xs'``, ``'s'``, ``'xs-noattn'`` (xs
-    without attention at strides 4-16: the ablation of the filter stages) or a
-    custom dict.
+    without attention at strides 4-16: an experimental ablation of the filter
+    stages, see ``docs/backbones.md``) or a custom dict.
 
     Args:
-        mask_mode: how the saliency reaches the output (see
-            :mod:`mmfilter.models.layers.filter_attention`): ``'gate'`` (default)
-            scales only the attention updates of the selected tokens; ``'scale'``
-            multiplies the whole map by the mask, as the paper does (on the demo
-            it trained worse and far less reliably: see the README's seed study).
-        explore_ratio: share of K drawn at random among the unselected pixels
-            in training (evaluation takes the plain top-K).
+        arch (str | dict): the size. Default: ``'xs'``.
+        selection (str, optional): how the filter stages pick their K pixels in
+            training: ``'topk'`` (scored by the filter), ``'random'`` (drawn per
+            image: DropoutViT) or ``'uniform'``. Default: None (``'topk'``).
+        eval_selection (str, optional): the rule at evaluation. Default: None
+            (the training rule; the uniform spread for ``'random'``).
+        mask_mode (str, optional): how the saliency reaches the output (see
+            :mod:`mmfilter.models.layers.filter_attention`): ``'gate'`` scales
+            only the attention updates of the selected tokens; ``'scale'``
+            multiplies the whole map by the mask, as the paper does (it trained
+            worse on the demo: ``docs/findings/token_selection.md``).
+            Default: None (``'gate'``).
+        attention_args (dict, optional): extra arguments per block kind; the
+            settings above may be given there too (``{'filter': dict(...)}``),
+            but not both ways with different values.
 
     Example:
         >>> model = FilterViT(arch='xs', token_rule=dict(ratio=0.25, budget=2048))
@@ -67,31 +75,32 @@ class FilterViT(HybridBackbone):
         [32, 64, 96, 160]
     """
     arch_settings = FILTERVIT_ARCHS
+    default_selection = 'topk'
 
     def __init__(self,
-                 arch='xs',
-                 mask_mode: str = 'gate',
-                 explore_ratio: float = 0.,
+                 arch: Union[str, dict] = 'xs',
+                 selection: Optional[str] = None,
+                 eval_selection: Optional[str] = None,
+                 mask_mode: Optional[str] = None,
                  attention_args: Optional[dict] = None,
                  **kwargs) -> None:
-        filter_args = dict(selection='topk', mask_mode=mask_mode, explore_ratio=explore_ratio)
-        super().__init__(arch=arch, attention_args=with_block_args(attention_args, 'filter', filter_args), **kwargs)
+        name = type(self).__name__
+        attention_args = with_block_args(
+            attention_args, 'filter',
+            explicit=dict(selection=selection, eval_selection=eval_selection, mask_mode=mask_mode),
+            defaults=dict(selection=self.default_selection, mask_mode='gate'), backbone=name)
+        if self.default_selection == 'random' and attention_args['filter']['selection'] == 'topk':
+            raise ValueError(f"{name} draws its tokens at random and builds no scorer; for "
+                             "selection='topk' use FilterViT")
+        super().__init__(arch=arch, attention_args=attention_args, **kwargs)
 
 
 @MODELS.register_module()
-class DropoutViT(HybridBackbone):
-    """DropoutViT: FilterViT's network with K pixels drawn at random instead of scored.
+class DropoutViT(FilterViT):
+    """DropoutViT: FilterViT's network with K pixels drawn at random instead of
+    scored (no scorer): ``FilterViT(selection='random')`` under the paper's name.
 
     Training draws independently per image; evaluation takes a fixed, evenly
-    spread subsample, unless ``random_eval=True`` keeps it random.
+    spread subsample (``eval_selection='random'`` keeps it random).
     """
-    arch_settings = FILTERVIT_ARCHS
-
-    def __init__(self,
-                 arch='xs',
-                 random_eval: bool = False,
-                 attention_args: Optional[dict] = None,
-                 **kwargs) -> None:
-        filter_args = dict(selection='random', random_eval=random_eval)
-        super().__init__(arch=arch, attention_args=with_block_args(attention_args, 'filter', filter_args), **kwargs)
-
+    default_selection = 'random'

@@ -5,7 +5,7 @@ every stage from stride 8 ends in a MobileViT block (local conv, global
 attention over the 2×2-interleaved patch sequences of the whole map, fusion);
 nothing is selected, and stride 4 has no attention.
 """
-from typing import Optional
+from typing import List, Optional, Union
 
 from mmengine.registry import MODELS
 
@@ -43,7 +43,7 @@ class MobileViT(HybridBackbone):
     """
     arch_settings = MOBILEVIT_ARCHS
 
-    def __init__(self, arch='xs', **kwargs) -> None:
+    def __init__(self, arch: Union[str, dict] = 'xs', **kwargs) -> None:
         super().__init__(arch=arch, **kwargs)
 
 
@@ -74,9 +74,16 @@ class FilterMobileViT(HybridBackbone):
     trades accuracy for attention cost.
 
     Args:
-        selection: ``'topk'`` (scored; default), ``'random'`` or ``'uniform'``.
-        explore_ratio: share of K drawn at random among unselected patches in
-            training (top-K only).
+        arch (str | dict): the size. Default: ``'xs'``.
+        selection (str, optional): how each block picks its K patches in training:
+            ``'topk'`` (scored), ``'random'`` (drawn per image) or ``'uniform'``.
+            Default: None (``'topk'``).
+        eval_selection (str, optional): the rule at evaluation. Default: None
+            (the training rule; the uniform spread for ``'random'``).
+        attention_args (dict, optional): extra arguments per block kind; the
+            settings above may be given there too
+            (``{'filter_mobilevit': dict(...)}``), but not both ways with
+            different values.
 
     Example:
         >>> model = FilterMobileViT(arch='xs', init_cfg=dict(
@@ -85,15 +92,23 @@ class FilterMobileViT(HybridBackbone):
     arch_settings = FILTER_MOBILEVIT_ARCHS
 
     def __init__(self,
-                 arch='xs',
-                 selection: str = 'topk',
-                 explore_ratio: float = 0.,
+                 arch: Union[str, dict] = 'xs',
+                 selection: Optional[str] = None,
+                 eval_selection: Optional[str] = None,
                  attention_args: Optional[dict] = None,
                  **kwargs) -> None:
-        args = dict(selection=selection, explore_ratio=explore_ratio)
-        super().__init__(arch=arch,
-                         attention_args=with_block_args(attention_args, 'filter_mobilevit', args),
-                         **kwargs)
+        attention_args = with_block_args(
+            attention_args, 'filter_mobilevit',
+            explicit=dict(selection=selection, eval_selection=eval_selection),
+            defaults=dict(selection='topk'), backbone=type(self).__name__)
+        super().__init__(arch=arch, attention_args=attention_args, **kwargs)
         for _, block in self.selecting_blocks():
             if isinstance(block, FilterMobileViTBlock):
                 block.reset_scorer()  # undo the generic init: gates start at exactly 1
+
+    def keys_absent_in_pretrained(self) -> List[str]:
+        """The state-dict keys FilterMobileViT adds to MobileViT's (its scorers'): a
+        converted MobileViT checkpoint lacks them and still loads, these keeping
+        their initial values (gates of 1). The tools' checkpoint checks
+        (:func:`mmfilter.engine.check_weights_fit`) accept their absence."""
+        return [k for k in self.state_dict() if '.scorer.' in k]

@@ -13,7 +13,7 @@ from mmengine.registry import Registry
 from torch import Tensor, nn
 
 from ..token_selection import (all_indices, check_token_budget, check_token_ratio,
-                               num_selected_tokens, random_indices, topk_and_random_indices,
+                               num_selected_tokens, random_indices, spread_priority, topk_indices,
                                uniform_indices)
 
 ATTENTION_BLOCKS = Registry('stage attention block')
@@ -24,37 +24,47 @@ class TokenSelectingBlock(nn.Module):
 
     K is ``ceil(token_ratio * H * W)`` capped by ``token_budget`` and clamped to
     ``[1, H * W]`` (:meth:`num_tokens`). ``selection`` names the rule that picks
-    the K pixels; subclasses list theirs in ``selections``, a subset of
-    ``'topk'`` (the K highest logits), ``'random'`` (K pixels drawn independently
-    per image in training and spread evenly at evaluation, unless
-    ``random_eval``) and ``'uniform'`` (always spread evenly); ``explore_ratio``
-    draws that share of a top-K selection at random among the unselected pixels
-    in training. ``enabled=False`` skips the attention: every pixel takes the
-    path of an unselected one (an ablation that keeps the block's parameters, so
-    a model built with it has the initialisation of the full one, and a trained
-    model can be run without its attention). All are plain attributes that may be
-    changed on a built model (see ``HybridBackbone.override_selection``).
+    the K pixels in training and ``eval_selection`` the rule at evaluation;
+    subclasses list theirs in ``selections``, a subset of ``'topk'`` (the K
+    highest logits, ties taken in an evenly spread order; the block then builds a
+    scorer), ``'random'`` (K pixels drawn
+    independently per image) and ``'uniform'`` (spread evenly, deterministic).
+    ``eval_selection=None`` takes the training rule, except that random selection
+    evaluates on the uniform spread (deterministic evaluation).
+    ``enabled=False`` skips the attention: every pixel takes the path of an
+    unselected one (an ablation that keeps the block's parameters, so a trained
+    model can be evaluated without its attention). All are plain attributes that
+    may be changed on a built model (see ``HybridBackbone.override_selection``).
 
     With ``record = True`` the block keeps its last forward's saliency mask
     (``last_mask`` ``[B, 1, H, W]``, or None where nothing is scored), token
     indices (``last_indices`` ``[B, K]``) and map size (``last_size``).
+
+    Args:
+        token_ratio (float, optional): K as a share of the map's pixels, in (0, 1].
+        token_budget (int, optional): the most tokens K may be.
+        selection (str): the training rule, one of ``selections``.
+        eval_selection (str, optional): the evaluation rule. Default: None (see above).
+        enabled (bool): attend the selected tokens. Default: True.
     """
     selections: Tuple[str, ...] = ()
 
     def __init__(self, token_ratio: Optional[float], token_budget: Optional[int],
-                 selection: str, random_eval: bool = False, explore_ratio: float = 0.,
+                 selection: str, eval_selection: Optional[str] = None,
                  enabled: bool = True) -> None:
         super().__init__()
         check_token_ratio(token_ratio)
         check_token_budget(token_budget)
-        if not 0 <= explore_ratio < 1:
-            raise ValueError(f'explore_ratio must lie in [0, 1), got {explore_ratio}')
         self.token_ratio = token_ratio
         self.token_budget = token_budget
-        self.selection = selection
         self.check_selection(selection)
-        self.random_eval = random_eval
-        self.explore_ratio = explore_ratio
+        if eval_selection is not None:
+            self.check_selection(eval_selection)
+            if eval_selection == 'topk' and selection != 'topk':
+                raise ValueError(f"eval_selection='topk' needs a scorer, which a block with "
+                                 f'selection={selection!r} does not build')
+        self.selection = selection
+        self.eval_selection = eval_selection
         self.enabled = enabled
         self.record = False
         self.last_mask: Optional[Tensor] = None
@@ -80,20 +90,29 @@ class TokenSelectingBlock(nn.Module):
         num_positions = height * width
         if k == num_positions:
             return all_indices(batch_size, num_positions, device)
-        if self.selection == 'topk':
+        rule = self.active_selection()
+        if rule == 'topk':
             if logits is None:
                 raise ValueError('top-K selection needs a scorer; this block was built without '
                                  "one (selection='random')")
-            explore = round(self.explore_ratio * k) if self.training else 0
-            return topk_and_random_indices(logits.flatten(1), k, explore)
-        if self.selection == 'random' and (self.training or self.random_eval):
+            return topk_indices(logits.flatten(1), k, spread_priority(height, width, device))
+        if rule == 'random':
             return random_indices(batch_size, num_positions, k, device)
         return uniform_indices(height, width, k, device).expand(batch_size, k)
 
+    def active_selection(self) -> str:
+        """The rule :meth:`select` applies now: ``selection`` in training,
+        ``eval_selection`` (by default the training rule, ``'uniform'`` for
+        ``'random'``) at evaluation."""
+        if self.training:
+            return self.selection
+        if self.eval_selection is not None:
+            return self.eval_selection
+        return 'uniform' if self.selection == 'random' else self.selection
+
     def extra_repr(self) -> str:
-        return (f'selection={self.selection!r}, token_ratio={self.token_ratio}, '
-                f'token_budget={self.token_budget}, random_eval={self.random_eval}, '
-                f'explore_ratio={self.explore_ratio}'
+        return (f'selection={self.selection!r}, eval_selection={self.eval_selection!r}, '
+                f'token_ratio={self.token_ratio}, token_budget={self.token_budget}'
                 + ('' if self.enabled else ', enabled=False'))
 
     def remember(self, logits: Optional[Tensor], indices: Tensor, height: int,

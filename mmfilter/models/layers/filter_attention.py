@@ -11,13 +11,10 @@ the ``mask_mode``:
 - ``'gate'``: the map passes unchanged; each selected token's attention update
   is multiplied by ``2 * sigmoid(s)`` (1 at a zero logit). The scorer learns
   only where attention was applied, from how much that attention helped.
-
-``explore_ratio`` (top-K only) draws that share of K at random among the
-unselected pixels during training, so the scorer also learns about pixels it
-does not pick yet; evaluation always takes the plain top-K.
 """
 from typing import Optional, Sequence, Tuple
 
+import torch
 from torch import Tensor, nn
 
 from ..token_selection import as_tokens, from_tokens, gather_tokens, scatter_tokens_
@@ -26,6 +23,17 @@ from .conv import ConvNormAct
 from .token_attention import TokenAttention
 
 MASK_MODES = ('scale', 'gate')
+
+
+def score_outside_autocast(scorer: nn.Module, x: Tensor) -> Tensor:
+    """``scorer(x)`` in the scorer's own dtype (float32 unless the model was cast)
+    with autocast off: a hard top-K must not depend on a low-precision logit, whose
+    near-ties fall either way. ``[B, C, H, W] -> [B, 1, H, W]``."""
+    device_type = x.device.type
+    if device_type in ('cpu', 'cuda') and torch.is_autocast_enabled(device_type):
+        with torch.autocast(device_type, enabled=False):
+            return scorer(x.to(scorer.logit.weight.dtype))
+    return scorer(x)
 
 
 class FilterScorer(nn.Sequential):
@@ -66,15 +74,13 @@ class FilterAttentionBlock(TokenSelectingBlock):
                  token_ratio: Optional[float] = None,
                  token_budget: Optional[int] = None,
                  selection: str = 'topk',
-                 random_eval: bool = False,
+                 eval_selection: Optional[str] = None,
                  mask_mode: str = 'gate',
-                 explore_ratio: float = 0.,
                  enabled: bool = True,
                  mlp_ratio: float = 2.,
                  drop_path: 'float | Sequence[float]' = 0.,
                  attn_drop: float = 0.) -> None:
-        super().__init__(token_ratio, token_budget, selection, random_eval, explore_ratio,
-                         enabled)
+        super().__init__(token_ratio, token_budget, selection, eval_selection, enabled)
         if mask_mode not in MASK_MODES:
             raise ValueError(f'unknown mask_mode {mask_mode!r}; choose from {MASK_MODES}')
         self.mask_mode = mask_mode
@@ -87,7 +93,7 @@ class FilterAttentionBlock(TokenSelectingBlock):
         where nothing would use them (attention off under ``'gate'``)."""
         if self.scorer is None or (not self.enabled and self.mask_mode == 'gate'):
             return None
-        return self.scorer(x)
+        return score_outside_autocast(self.scorer, x)
 
     def split(self, x: Tensor, logits: Optional[Tensor],
               indices: Tensor) -> Tuple[Tensor, Tensor, Optional[Tensor]]:

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from ..token_selection import gather_rows, scatter_rows
 from .blocks import ATTENTION_BLOCKS, TokenSelectingBlock
 from .conv import ConvNormAct
-from .filter_attention import FilterScorer
+from .filter_attention import FilterScorer, score_outside_autocast
 from .transformer import TransformerEncoder
 
 
@@ -125,15 +125,13 @@ class FilterMobileViTBlock(TokenSelectingBlock):
                  token_ratio: Optional[float] = None,
                  token_budget: Optional[int] = None,
                  selection: str = 'topk',
-                 random_eval: bool = False,
-                 explore_ratio: float = 0.,
+                 eval_selection: Optional[str] = None,
                  enabled: bool = True,
                  patch_size: int = 2,
                  mlp_ratio: float = 2.,
                  drop_path: 'float | Sequence[float]' = 0.,
                  attn_drop: float = 0.) -> None:
-        super().__init__(token_ratio, token_budget, selection, random_eval, explore_ratio,
-                         enabled)
+        super().__init__(token_ratio, token_budget, selection, eval_selection, enabled)
         self.patch_size = patch_size
         _build_mobilevit_layers(self, channels, embed_dim, depth, num_heads, mlp_ratio,
                                 drop_path, attn_drop)
@@ -167,7 +165,8 @@ class FilterMobileViTBlock(TokenSelectingBlock):
         y = resize_to_multiple(self.local_proj(self.local_conv(x)), p)
         batch_size, _, height, width = y.shape
         grid_h, grid_w = height // p, width // p
-        logits = self.scorer(y) if self.scorer is not None and self.enabled else None  # [B, 1, H', W']
+        logits = score_outside_autocast(self.scorer, y) \
+            if self.scorer is not None and self.enabled else None  # [B, 1, H', W']
         patch_logits = None if logits is None else F.avg_pool2d(logits, p)
         k = self.num_tokens(grid_h, grid_w)
         indices = self.select(patch_logits, batch_size, grid_h, grid_w, k, y.device)

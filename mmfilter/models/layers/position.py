@@ -27,5 +27,7 @@ class CoordinatePositionEncoding(nn.Module):
         self.proj = nn.Linear(4 * num_freqs, dim)
 
     def forward(self, indices: Tensor, height: int, width: int) -> Tensor:
-        coords = token_coordinates(indices, height, width).to(self.proj.weight.dtype)
-        return self.proj(fourier_features(coords, self.num_freqs))
+        # Phases in float32 whatever the model's dtype (in bfloat16 the highest
+        # frequencies would be noise); only the sines and cosines are cast.
+        coords = token_coordinates(indices, height, width).float()
+        return self.proj(fourier_features(coords, self.num_freqs).to(self.proj.weight.dtype))
