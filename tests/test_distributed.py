@@ -6,6 +6,7 @@ import textwrap
 from conftest import REPO, run_tool, tiny_detection_config
 
 RECORDER = textwrap.dedent('''
+    import torch
     from mmengine.dist import get_rank
     from mmengine.hooks import Hook
     from mmengine.registry import HOOKS
@@ -13,20 +14,36 @@ RECORDER = textwrap.dedent('''
 
     @HOOKS.register_module()
     class RecordSamples(Hook):
-        """Appends the image ids of every training batch to samples_rank<r>.txt."""
+        """Appends the image ids of every training batch to samples_rank<r>.txt, and
+        writes the tokens the backbone draws for one fixed image to tokens_rank<r>.txt."""
 
         def before_train_iter(self, runner, batch_idx, data_batch=None):
             ids = [s.img_id for s in data_batch['data_samples']]
             with open(f'{runner.work_dir}/samples_rank{get_rank()}.txt', 'a') as f:
                 f.write(' '.join(map(str, ids)) + '\\n')
+            if batch_idx == 0 and runner.epoch == 0:
+                backbone = getattr(runner.model, 'module', runner.model).backbone
+                with torch.no_grad(), backbone.record_selections():
+                    backbone(torch.ones(1, 3, 64, 64))
+                indices = backbone.last_selections()[0]['indices'][0].sort().values.tolist()
+                with open(f'{runner.work_dir}/tokens_rank{get_rank()}.txt', 'w') as f:
+                    f.write(' '.join(map(str, indices)))
 ''')
 
 
 def test_two_processes_train_on_disjoint_samples_and_save_a_loadable_checkpoint(tmp_path):
+    """Two gloo ranks through tools/dist_train.sh: disjoint samples, different random
+    tokens on the same image (each rank seeds its own draws), a backbone that returns
+    three of its four stages (DDP finds no unused parameter: the fourth is not built),
+    and a checkpoint that tools/test.py evaluates."""
     (tmp_path / 'record_samples.py').write_text(RECORDER)
     cfg = tiny_detection_config(tmp_path)
     text = open(cfg).read().replace('train_dataloader = dict(batch_size=4',
                                     'train_dataloader = dict(batch_size=2')
+    text = text.replace("backbone=dict(arch='xxs'), neck=dict(in_channels=[24, 48, 80, 112])",
+                        "backbone=dict(arch='xxs', out_indices=(0, 1, 2), selection='random'), "
+                        "neck=dict(in_channels=[24, 48, 80])")
+    assert "out_indices=(0, 1, 2)" in text
     with open(cfg, 'w') as f:
         f.write(text + "custom_imports = dict(imports=['mmfilter', 'mmfilter.datasets.demo_coco', "
                 "'record_samples'], allow_failed_imports=False)\n"
@@ -42,6 +59,8 @@ def test_two_processes_train_on_disjoint_samples_and_save_a_loadable_checkpoint(
     for epoch in range(2):  # per epoch, the two ranks share no image
         seen = [set(' '.join(lines[2 * epoch:2 * epoch + 2]).split()) for lines in ranks]
         assert seen[0] and seen[1] and not seen[0] & seen[1]
+    tokens = [(work / f'tokens_rank{r}.txt').read_text().split() for r in (0, 1)]
+    assert tokens[0] and len(tokens[0]) == len(tokens[1]) and tokens[0] != tokens[1]
     evaluated = run_tool('test.py', cfg, work / 'epoch_2.pth', '--work-dir', tmp_path / 'test',
                          env=env)
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
@@ -70,3 +89,50 @@ def test_a_launcher_the_machine_cannot_run_is_a_one_line_error(trained_detector,
         assert proc.returncode == 1, proc.stderr[-2000:]
         assert proc.stderr.strip().splitlines()[-1] == (
             "error: launcher 'slurm' needs CUDA here; on CPU use 'pytorch' (tools/dist_train.sh)")
+
+
+def test_attention_switched_off_tells_ddp_of_its_unused_parameters(tmp_path):
+    """Training with ``attention_args.filter.enabled=False`` leaves the scorers and
+    transformers without gradient: ``setup_distributed`` asks DDP to look for unused
+    parameters, which it must (without, DDP stops at the second iteration); a
+    config's own ``find_unused_parameters`` stands."""
+    import torch
+    import torch.distributed as dist
+    from mmengine.config import Config
+    from torch.nn.parallel import DistributedDataParallel
+
+    from mmfilter import FilterViT
+    from mmfilter.engine.distributed import setup_distributed, teardown_distributed
+    cfg = Config(dict(launcher='pytorch', model=dict(backbone=dict(
+        type='FilterViT', attention_args=dict(filter=dict(enabled=False))))))
+    os.environ.update(RANK='0', WORLD_SIZE='1', LOCAL_RANK='0', MASTER_ADDR='127.0.0.1',
+                      MASTER_PORT='29531')
+    try:
+        assert setup_distributed(cfg) in ('gloo', 'nccl')
+        assert cfg.find_unused_parameters is True and cfg.randomness.diff_rank_seed is True
+        assert not dist.is_initialized() or dist.get_world_size() == 1
+        if not dist.is_initialized():
+            dist.init_process_group('gloo')
+        x = torch.rand(2, 3, 64, 64)
+        for find_unused in (True, False):
+            model = DistributedDataParallel(
+                FilterViT(arch='xxs', attention_args=dict(filter=dict(enabled=False))),
+                find_unused_parameters=find_unused)
+            try:
+                for _ in range(2):
+                    sum(o.mean() for o in model(x)).backward()
+                assert find_unused, 'DDP accepted unused parameters it was not told of'
+            except RuntimeError as e:
+                assert not find_unused and 'did not receive grad' in str(e) or \
+                    'unused' in str(e), str(e)[:500]
+    finally:
+        teardown_distributed()
+        for key in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT'):
+            os.environ.pop(key, None)
+    explicit = Config(dict(launcher='pytorch', find_unused_parameters=False, randomness=dict(
+        seed=3, diff_rank_seed=False), model=cfg.model))
+    from unittest import mock
+    with mock.patch('torch.distributed.is_initialized', return_value=True):
+        setup_distributed(explicit)
+    assert explicit.find_unused_parameters is False and explicit.randomness.diff_rank_seed is False
+    assert explicit.randomness.seed == 3

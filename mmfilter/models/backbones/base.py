@@ -110,7 +110,9 @@ class HybridBackbone(BaseModule):
             :class:`StageSpec`). Default: ``'xs'``.
         in_channels (int): image channels. Default: 3.
         out_indices (int | Sequence[int]): stages whose outputs are returned, in
-            ``[0, 3]``. Default: ``(0, 1, 2, 3)``.
+            ``[0, 3]``; stages after the last of them are not built (nothing would
+            use them: no wasted time, no unused parameters under DDP).
+            Default: ``(0, 1, 2, 3)``.
         frozen_stages (int): stages up to this one get no gradient and stay in
             eval mode; 0 freezes the stem only, -1 nothing. Default: -1.
         norm_eval (bool): keep every BatchNorm in eval mode while training.
@@ -180,7 +182,8 @@ class HybridBackbone(BaseModule):
         rates = torch.linspace(0, drop_path_rate, max(sum(depths), 1)).tolist()
         self.stages = nn.ModuleList()
         in_ch = stem.out_channels
-        for i, (spec, start) in enumerate(zip(stages, accumulate([0] + depths[:-1]))):
+        last_used = max(self.out_indices)  # later stages would feed no output: not built
+        for i, (spec, start) in enumerate(zip(stages[:last_used + 1], accumulate([0] + depths[:-1]))):
             self.stages.append(build_stage(
                 in_ch, spec, rates[start:start + spec.depth], attn_drop_rate,
                 attention_args or {}, f'{name} stage {i}', strides[i], dilations[i]))
