@@ -1,13 +1,13 @@
 # The two commands of the README's quick start; each sets up what it needs first
-# (tools/install.sh: minutes the first time, a second once everything is there).
-.PHONY: setup demo test
-
-setup:
-	bash tools/install.sh
+# (tools/install.sh: minutes the first time, seconds once everything is there).
+.PHONY: demo test
 
 # Main job: RetinaNet-DropoutViT trained and evaluated on the embedded demo data.
-demo: setup
+demo:
+	bash tools/install.sh
 	python tools/train.py configs/retinanet_dropoutvit_demo.py
 
-test: setup
+# The test suite; its set-up adds the test tools (requirements/tests.txt, ONNX Runtime).
+test:
+	bash tools/install.sh --tests
 	python -m pytest tests

@@ -1,11 +1,15 @@
-# DeepLabv3-FilterViT-xs (output stride 16) on ADE20K (data/ade/ADEChallengeData2016): the data,
-# schedule and optimiser of upernet_filtervit_ade20k.py, MMSegmentation's ASPP head (512
-# channels, rates 1 / 6 / 12 / 18 for output stride 16) in place of UPerNet's. At 512x512 on the
-# 2-core CPU the ASPP head takes 30% of the end-to-end time (159 of 523 ms) and resizing the
-# 150-class logits to the image plus the argmax 56%, the backbone 14%
-# (`python tools/analysis/benchmark_models.py --models deeplabv3`); the demo configs narrow ASPP to
-# 128 channels.
-_base_ = ['./upernet_filtervit_ade20k.py']
+# DeepLabv3 (MMSegmentation's ASPP head, 512 channels, rates 1 / 6 / 12 / 18 for output stride 16)
+# + auxiliary FCN head with FilterViT-xs at output stride 16, the backbone trained from scratch;
+# ADE20K (data/ade/ADEChallengeData2016), 512x512 crops, 160k iterations with AdamW 6e-5: the data,
+# schedule and optimiser of upernet_filtervit-xs-scratch_160k_ade20k-512x512.py, the ASPP head in
+# place of UPerNet's. At 512x512 on a 2-core CPU the ASPP head takes 30% of the end-to-end time
+# (159 of 523 ms) and resizing the 150-class logits to the image plus the argmax 56%, the backbone
+# 14% (`python tools/analysis/benchmark_models.py --models deeplabv3`); the demo configs narrow ASPP
+# to 128 channels.
+# From scratch on a schedule designed for ImageNet-pretrained backbones. Pretrained alternative:
+# deeplabv3_filtermobilevit-xs-in1k-pre_160k_ade20k-512x512.py.
+#   python tools/train.py configs/deeplabv3_filtervit-xs-scratch_160k_ade20k-512x512.py
+_base_ = ['./upernet_filtervit-xs-scratch_160k_ade20k-512x512.py']
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 model = dict(
     backbone=dict(strides=(2, 2, 2, 1), dilations=(1, 1, 1, 2), out_indices=(2, 3)),

@@ -1,9 +1,12 @@
-# Faster R-CNN with FilterMobileViT-xs on COCO 2017 (data/coco), 1x schedule, starting from
-# MobileViT-xs ImageNet weights (convert them first: see retinanet_filtermobilevit_coco.py).
-#   python tools/train.py configs/faster-rcnn_filtermobilevit_coco.py
-_base_ = ['./faster-rcnn_filtervit_coco.py']
+# Faster R-CNN (FPN 256 channels) with FilterMobileViT-xs starting from MobileViT-xs's ImageNet-1k
+# weights; COCO 2017 (data/coco), 1x schedule: 12 epochs, AdamW 1e-4. Convert the weights once
+# (Apple's, timm's, Hugging Face's or mmpretrain's MobileViT-xs file):
+#   python tools/model_converters/mobilevit_to_mmfilter.py mobilevit_xs.pt \
+#       checkpoints/mobilevit-xs_mmfilter.pth
+#   python tools/train.py configs/faster-rcnn_filtermobilevit-xs-in1k-pre_fpn_1x_coco.py
+_base_ = ['./faster-rcnn_filtervit-xs-scratch_fpn_1x_coco.py']
 model = dict(
-    # The weights were trained on RGB in [0, 1] without mean/std normalisation.
+    # The converted weights expect RGB in [0, 1], without mean/std normalisation.
     data_preprocessor=dict(mean=[0., 0., 0.], std=[255., 255., 255.], bgr_to_rgb=True),
     backbone=dict(
         type='FilterMobileViT',

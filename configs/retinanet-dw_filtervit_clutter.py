@@ -1,5 +1,6 @@
-# The clutter benchmark with RetinaNet's depthwise-separable head (DepthwiseRetinaHead):
-# same backbone, light FPN, data, schedule and seed as retinanet_filtervit_clutter.py.
+# RetinaNet with the depthwise-separable head (DepthwiseRetinaHead, FPN 128 channels, 2 convs) with
+# FilterViT-xs, trained from scratch on the clutter benchmark: same backbone, data, schedule and
+# seed as retinanet_filtervit_clutter.py.
 #   python tools/train.py configs/retinanet-dw_filtervit_clutter.py
 _base_ = ['./retinanet_filtervit_clutter.py']
 custom_imports = dict(imports=['mmfilter', 'mmfilter.models.heads', 'mmfilter.datasets.demo_coco'],

@@ -1,12 +1,12 @@
-# RetinaNet with FilterMobileViT-xs on COCO 2017 (data/coco), 1x schedule, starting from
-# MobileViT-xs ImageNet weights. Convert them once (any of Apple's, timm's, Hugging Face's or
-# mmpretrain's files):
+# RetinaNet (FPN 256 channels, 4-conv head) with FilterMobileViT-xs starting from MobileViT-xs's
+# ImageNet-1k weights; COCO 2017 (data/coco), 1x schedule: 12 epochs, AdamW 1e-4. Convert the
+# weights once (Apple's, timm's, Hugging Face's or mmpretrain's MobileViT-xs file):
 #   python tools/model_converters/mobilevit_to_mmfilter.py mobilevit_xs.pt \
 #       checkpoints/mobilevit-xs_mmfilter.pth
-#   python tools/train.py configs/retinanet_filtermobilevit_coco.py
+#   python tools/train.py configs/retinanet_filtermobilevit-xs-in1k-pre_fpn_1x_coco.py
 _base_ = ['./retinanet_filtervit_coco.py']
 model = dict(
-    # The weights were trained on RGB in [0, 1] without mean/std normalisation.
+    # The converted weights expect RGB in [0, 1], without mean/std normalisation.
     data_preprocessor=dict(mean=[0., 0., 0.], std=[255., 255., 255.], bgr_to_rgb=True),
     backbone=dict(
         type='FilterMobileViT',

@@ -1,5 +1,6 @@
-# RetinaNet-FilterViT-xs trained from scratch on the clutter benchmark (embedded, 384², no
-# download), the demo's light FPN and head and its 9-epoch schedule:
+# RetinaNet (FPN 128 channels, 2-conv head, anchors from 16 px) with FilterViT-xs, trained from
+# scratch on the clutter benchmark (embedded, 384², 5 classes, no download), the demo's 9-epoch
+# schedule (9 x 50 iterations, batch 8, seed 0; results: docs/findings/clutter_benchmark.md):
 #   python tools/train.py configs/retinanet_filtervit_clutter.py
 _base_ = [
     './_base_/models/retinanet_filtervit.py',

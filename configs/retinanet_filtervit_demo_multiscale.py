@@ -1,6 +1,8 @@
-# RetinaNet-FilterViT-xs on the detection demo with MobileViT's multi-scale sampler: each
-# batch at a side drawn from 192-320 px with as many images as keep about 8 x 256² pixels
-# (14 / 10 / 8 / 6 / 5 images), the stacked batch resized to it by the data preprocessor.
+# RetinaNet (FPN 128 channels, 2-conv head) with FilterViT-xs, trained from scratch on the embedded
+# detection demo with MobileViT's multi-scale sampler: each batch at a side drawn from 192-320 px
+# with as many images as keep about 8 x 256² pixels (14 / 10 / 8 / 6 / 5 images), the stacked
+# batch resized to it by the data preprocessor; the demo schedule (9 epochs x 50 iterations,
+# seed 0).
 #   python tools/train.py configs/retinanet_filtervit_demo_multiscale.py
 _base_ = ['./retinanet_filtervit_demo.py']
 custom_imports = dict(

@@ -1,4 +1,5 @@
-# SSDLite-320 with DropoutViT-xs on the detection demo: ssdlite_filtervit_demo.py with random
-# tokens.
+# SSDLite-320 with DropoutViT-xs (K random tokens), trained from scratch on the embedded detection
+# demo: ssdlite_filtervit_demo.py with random tokens, same data, schedule and seed.
+#   python tools/train.py configs/ssdlite_dropoutvit_demo.py
 _base_ = ['./ssdlite_filtervit_demo.py']
 model = dict(backbone=dict(type='DropoutViT'))

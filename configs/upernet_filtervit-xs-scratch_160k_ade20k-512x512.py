@@ -1,6 +1,10 @@
-# UPerNet with a FilterViT-xs backbone on ADE20K (data/ade/ADEChallengeData2016),
-# 512x512 crops, 160k iterations, the AdamW recipe of MMSegmentation's Swin configs.
-#   python tools/train.py configs/upernet_filtervit_ade20k.py
+# UPerNet (512 channels) + auxiliary FCN head with FilterViT-xs, the backbone trained from scratch;
+# ADE20K (data/ade/ADEChallengeData2016, 150 classes), 512x512 crops, 160k iterations with the
+# AdamW recipe of MMSegmentation's Swin configs (6e-5, poly decay), 2 images per GPU on 8 GPUs.
+# From scratch on a schedule designed for ImageNet-pretrained backbones: 160k iterations are short
+# for random weights. Pretrained alternative:
+# upernet_filtermobilevit-xs-in1k-pre_160k_ade20k-512x512.py.
+#   python tools/train.py configs/upernet_filtervit-xs-scratch_160k_ade20k-512x512.py
 _base_ = [
     './_base_/models/upernet_filtervit.py',
     'mmseg::_base_/datasets/ade20k.py',

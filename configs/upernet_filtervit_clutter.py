@@ -1,6 +1,7 @@
-# UPerNet-FilterViT-xs trained from scratch on the clutter benchmark (embedded, 384²), the
-# segmentation demo's narrow heads and optimiser, 300 iterations of batch 8 (the demo's 400
-# take about 31 minutes at 384² on 2 CPU cores, over the benchmark's 25-minute budget):
+# UPerNet (128 channels) + auxiliary FCN head (64) with FilterViT-xs, trained from scratch on the
+# clutter benchmark (embedded, 384², ADE20K layout, 7 classes), the segmentation demo's optimiser,
+# 300 iterations of batch 8, seed 0 (the demo's 400 take about 31 minutes at 384² on 2 CPU cores,
+# over the benchmark's 25-minute budget; results: docs/findings/clutter_benchmark.md):
 #   python tools/train.py configs/upernet_filtervit_clutter.py
 _base_ = [
     './_base_/models/upernet_filtervit.py',

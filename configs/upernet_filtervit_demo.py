@@ -1,4 +1,6 @@
-# UPerNet-FilterViT-xs trained from scratch on the embedded segmentation demo (no download):
+# UPerNet (128 channels) + auxiliary FCN head (64) with FilterViT-xs, trained from scratch on the
+# embedded segmentation demo (256x256, ADE20K layout, 6 classes, no download), 400 iterations of
+# batch 8 with AdamW 2e-3 and poly decay, seed 0:
 #   python tools/train.py configs/upernet_filtervit_demo.py
 _base_ = [
     './_base_/models/upernet_filtervit.py',

@@ -1,5 +1,6 @@
-"""Analysis tools on a tiny trained detector: the budget/selection sweep, the scorer's signal,
-the context test."""
+"""Analysis tools on a tiny trained detector: the budget/selection sweep, and the research
+scripts: the scorer's signal, the filter's focus on objects, the context test."""
+import numpy as np
 import pytest
 import torch
 
@@ -25,8 +26,8 @@ def test_token_budget_sweep_overrides_k_and_selection(trained_detector, tmp_path
 
 def test_scorer_signal_reports_mask_means_and_gradient_shares(trained_detector):
     cfg, work, _ = trained_detector
-    stats = load_tool('analysis/scorer_signal.py').main([cfg, str(work / 'epoch_2.pth'),
-                                                         '--num-images', '4'])
+    stats = load_tool('analysis/research/scorer_signal.py').main(
+        [cfg, str(work / 'epoch_2.pth'), '--num-images', '4'])
     assert sorted(stats) == [0, 1, 2]
     for s in stats.values():
         assert 0 < s['k_share'] < 1
@@ -39,14 +40,32 @@ def test_scorer_signal_of_the_papers_mask_reaches_unselected_pixels(trained_dete
     cfg, work, _ = trained_detector
     scale = tmp_path / 'scale.py'
     scale.write_text(f"_base_ = ['{cfg}']\nmodel = dict(backbone=dict(mask_mode='scale'))\n")
-    stats = load_tool('analysis/scorer_signal.py').main([str(scale), str(work / 'epoch_2.pth'),
-                                                         '--num-images', '4'])
+    stats = load_tool('analysis/research/scorer_signal.py').main(
+        [str(scale), str(work / 'epoch_2.pth'), '--num-images', '4'])
     for s in stats.values():  # x * mask: every pixel's logit gets gradient
         assert 0 < s['grad_share_selected'] < 1
 
 
+def test_filter_focus_compares_selected_tokens_on_objects_with_their_area(trained_detector, capsys):
+    cfg, work, _ = trained_detector
+    report = load_tool('analysis/research/filter_focus.py').main([cfg, str(work / 'epoch_2.pth'),
+                                                                  '--num-images', '2'])
+    assert 0 < report['area_share'] < 1
+    assert sorted(report['on_object']) == [0, 1, 2]
+    assert all(0 <= share <= 1 for share in report['on_object'].values())
+    assert '2 images; objects cover' in capsys.readouterr().out
+
+
+def test_on_object_fraction_counts_token_centres_on_objects():
+    objects = np.zeros((4, 6), bool)
+    objects[:2, :3] = True
+    points = np.array([[0.5, 0.5], [2.9, 1.9], [3, 0], [9., 7.]])  # x, y; the last clipped
+    fraction = load_tool('analysis/research/objects.py').on_object_fraction(points, objects)
+    assert fraction == 0.5
+
+
 def test_context_accuracy_names_each_star_by_its_best_overlapping_detection():
-    tool = load_tool('analysis/context_accuracy.py')
+    tool = load_tool('analysis/research/context_accuracy.py')
     flagged, star, circle = 4, 3, 0
     gt_boxes = torch.tensor([[0., 0, 10, 10], [20, 20, 30, 30], [40, 40, 50, 50], [60, 60, 70, 70]])
     gt_labels = torch.tensor([flagged, star, star, circle])
@@ -69,4 +88,4 @@ def test_context_accuracy_names_each_star_by_its_best_overlapping_detection():
 def test_context_accuracy_needs_the_benchmarks_star_classes(trained_detector):
     cfg, work, _ = trained_detector
     with pytest.raises(SystemExit, match="no 'flagged star' and 'star' classes"):
-        load_tool('analysis/context_accuracy.py').main([cfg, str(work / 'epoch_2.pth')])
+        load_tool('analysis/research/context_accuracy.py').main([cfg, str(work / 'epoch_2.pth')])

@@ -5,15 +5,14 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import run_tool
+from conftest import load_tool, run_tool
 from mmfilter import FilterViT
 from mmfilter.models.layers.transformer import TransformerEncoder
 from mmfilter.models.token_selection import as_tokens
-from mmfilter.visualization.attribution import (area_under_curve, cell_ranking,
-                                                conservative_rules, deletion_curve,
-                                                deletion_inputs, gradient_x_input,
-                                                normalised_curve, record_attention,
-                                                rollout_maps)
+from mmfilter.visualization.attribution import (conservative_rules, gradient_x_input,
+                                                record_attention, rollout_maps)
+
+deletion = load_tool('analysis/research/deletion.py')  # the deletion test's helpers
 
 
 def _first_block_rollout_by_hand(backbone: FilterViT, image: torch.Tensor) -> torch.Tensor:
@@ -132,9 +131,9 @@ def test_conservative_rules_conserve_relevance_through_a_transformer():
 
 def test_deletion_removes_the_ranked_cells_in_order():
     inputs = torch.ones(1, 1, 8, 8)
-    ranking = cell_ranking(torch.arange(16.).view(4, 4), (4, 4))
+    ranking = deletion.cell_ranking(torch.arange(16.).view(4, 4), (4, 4))
     assert ranking[:3].tolist() == [15, 14, 13]
-    deleted = deletion_inputs(inputs, ranking, (4, 4), fractions=(0, 0.25, 1))
+    deleted = deletion.deletion_inputs(inputs, ranking, (4, 4), fractions=(0, 0.25, 1))
     assert deleted.shape == (3, 1, 8, 8)
     assert deleted[0].sum() == 64 and deleted[1].sum() == 48 and deleted[2].sum() == 0
     assert deleted[1, 0, 6:, 6:].sum() == 0  # cell 15 (bottom right) went first
@@ -155,9 +154,10 @@ def test_input_gradient_of_a_linear_model_deletes_faster_than_random():
     auc = {}
     for name, saliency in (('gradient', gradient[0].sum(0)),
                            ('random', torch.rand(grid, generator=generator))):
-        curve = normalised_curve(deletion_curve(score, inputs, cell_ranking(saliency, grid), grid))
+        ranking = deletion.cell_ranking(saliency, grid)
+        curve = deletion.normalised_curve(deletion.deletion_curve(score, inputs, ranking, grid))
         assert curve[0] == pytest.approx(1) and curve[-1] == pytest.approx(0)
-        auc[name] = area_under_curve(curve)
+        auc[name] = deletion.area_under_curve(curve)
     assert auc['gradient'] < auc['random'] - 0.1
 
 
@@ -165,8 +165,8 @@ def test_input_gradient_of_a_linear_model_deletes_faster_than_random():
 def test_explain_faithfulness_writes_table_and_curves(model, request, tmp_path):
     cfg, work, _ = request.getfixturevalue(model)
     checkpoint = work / ('epoch_2.pth' if model == 'trained_detector' else 'iter_4.pth')
-    proc = run_tool('analysis/explain_faithfulness.py', cfg, checkpoint, '--num-images', '2',
-                    '--out-dir', tmp_path)
+    proc = run_tool('analysis/research/explain_faithfulness.py', cfg, checkpoint,
+                    '--num-images', '2', '--out-dir', tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads((tmp_path / 'faithfulness.json').read_text())['methods']
     for method in ('mask', 'gradcam', 'rollout', 'lrp', 'region', 'random'):

@@ -1,4 +1,5 @@
-"""The benchmark tool on tiny inputs: tables, target lines, plot and the skip rule."""
+"""The benchmark tools on tiny inputs: tables, target lines, plot and the skip rule; the
+research scripts on CPU speed and memory (profiles, contention, peak memory, row bands, malloc)."""
 import json
 import os
 import platform
@@ -18,15 +19,15 @@ def test_benchmark_writes_tables_targets_and_plot(tmp_path):
     report = _benchmark_tool().main([
         '--models', 'FilterViT-xs', 'FilterViT-xs-dense', 'ResNet-18', '--sizes', '64x64', '256x320',
         '--batch-sizes', '1', '--repeats', '1', '--max-seconds', '600',  # never skip: a busy
-        '--no-memory', '--out-dir', str(tmp_path)])  # machine's projection must not drop what
-    results = report['results']  # this test checks; memory (a process per row): next test
+        '--out-dir', str(tmp_path)])  # machine's projection must not drop what this test checks
+    results = report['results']
     assert results['FilterViT-xs']['params'] == results['FilterViT-xs-dense']['params']
     for name in results:
         for key in ('64x64/b1', '64x64/train', '256x320/b1', '256x320/gflops'):
             assert results[name][key] > 0, (name, key)
     markdown = (tmp_path / 'benchmark.md').read_text()
     assert '256x320:' in markdown and '| FilterViT-xs-dense | 1.56 M |' in markdown
-    assert 'latency / ResNet-18' in markdown and 'selection' in markdown
+    assert 'latency / ResNet-18' in markdown and 'peak MiB' not in markdown
     assert (tmp_path / 'latency.png').stat().st_size > 10_000
     assert json.loads((tmp_path / 'benchmark.json').read_text())['sizes'] == ['64x64', '256x320']
 
@@ -46,7 +47,6 @@ def test_forward_rows_can_run_folded_and_compiled_on_a_copy(tmp_path):
                         '--repeats', '1', '--fuse-conv-bn', '--compile', 'eager',
                         '--out-dir', str(tmp_path)])
     assert report['results']['FilterViT-xxs']['64x64/b1'] > 0
-    assert report['results']['FilterViT-xxs']['64x64/mem'] > 0  # in its own process, as built
     assert report['results']['FilterViT-xxs']['64x64/train'] > 0  # trained unfolded, eager
     header = (tmp_path / 'benchmark.md').read_text().splitlines()[0]
     assert 'forward rows: BatchNorm folded, torch.compile (eager)' in header
@@ -55,8 +55,7 @@ def test_forward_rows_can_run_folded_and_compiled_on_a_copy(tmp_path):
 def test_benchmark_skips_measurements_projected_too_slow(tmp_path):
     report = _benchmark_tool().main([
         '--models', 'FilterViT-xxs', '--sizes', '64x64', '96x96', '--batch-sizes', '1',
-        '--repeats', '1', '--max-seconds', '1e-6', '--no-memory',
-        '--out-dir', str(tmp_path)])
+        '--repeats', '1', '--max-seconds', '1e-6', '--out-dir', str(tmp_path)])
     measured = report['results']['FilterViT-xxs']
     assert '64x64/b1' in measured and '64x64/train' in measured
     assert not any(key.startswith('96x96/') for key in measured)
@@ -131,11 +130,23 @@ def test_whole_models_with_a_malloc_mode_run_in_their_own_process(tmp_path, flag
     assert f'glibc malloc: {expected}' in (tmp_path / 'models.md').read_text()
 
 
-def test_cpu_load_runs_busy_processes_only_inside_the_block():
-    from mmfilter.benchmark import cpu_load
-    with cpu_load(2) as spinning:
+def test_contention_runs_the_benchmark_beside_busy_processes_only_while_it_runs(tmp_path):
+    tool = load_tool('analysis/research/contention.py')
+    with tool.cpu_load(2) as spinning:
         assert len(spinning) == 2 and all(p.poll() is None for p in spinning)
     assert all(p.poll() is not None for p in spinning)
+    report = tool.main(['--load', '1', '--models', 'FilterViT-xxs', '--sizes', '64x64',
+                        '--batch-sizes', '1', '--repeats', '1', '--out-dir', str(tmp_path)])
+    assert report['results']['FilterViT-xxs']['64x64/b1'] > 0
+    assert json.loads((tmp_path / 'benchmark.json').read_text())['background_load'] == 1
+    assert (tmp_path / 'benchmark.md').read_text().startswith('CPU-bound background processes: 1.')
+
+
+def test_peak_memory_measures_each_model_in_its_own_process(capsys):
+    peaks = load_tool('analysis/research/peak_memory.py').main([
+        '--models', 'FilterViT-xxs', '--sizes', '64x64', '--malloc', 'defaults'])
+    assert peaks['FilterViT-xxs']['64x64'] > 0
+    assert '| FilterViT-xxs |' in capsys.readouterr().out
 
 
 def test_threads_label_names_the_openmp_wait_settings(monkeypatch):
@@ -159,31 +170,41 @@ def test_whole_models_of_the_mobilevit_recipes_with_fused_batch_norm(tmp_path):
     assert all(r['backbone_ms'] > 0 and r['head_ms'] > 0 for r in rows)
 
 
-def test_profile_splits_each_stage_by_operator_kind(tmp_path):
-    from mmfilter.benchmark.profile import op_kind
+def test_profile_splits_each_stage_by_operator_kind_and_each_filter_block_by_step(tmp_path):
+    op_kind = load_tool('analysis/research/profiling.py').op_kind
     assert [op_kind(n) for n in ('aten::mkldnn_convolution', 'aten::topk', 'aten::addmm',
                                  'aten::_scaled_dot_product_flash_attention_for_cpu',
                                  'aten::native_layer_norm', 'aten::copy_', 'aten::silu',
                                  'aten::permute', 'aten::foo')] == [
         'convolution', 'selection', 'linear', 'attention', 'normalisation', 'memory',
         'elementwise', 'views / dispatch', 'other']
-    results = load_tool('analysis/profile_backbones.py').main([
+    profile = load_tool('analysis/research/profile_backbones.py').main([
         '--models', 'FilterViT-xs', 'ResNet-18', '--size', '64x96', '--repeats', '1',
         '--out-dir', str(tmp_path)])
+    results = profile['stages']
     assert [r['stage'] for r in results['FilterViT-xs']] == [
-        'stem + stage 0 convs', 'stage 0 attention', 'stage 1 convs', 'stage 1 attention',
+        'stem', 'stage 0 convs', 'stage 0 attention', 'stage 1 convs', 'stage 1 attention',
         'stage 2 convs', 'stage 2 attention', 'stage 3 convs', 'stage 3 attention']
     for rows in results.values():
         for r in rows:
             assert r['seconds'] > 0 and r['flops'] > 0 and r['gflops_per_s'] > 0
             assert r['kinds'].get('convolution', 0) > 0 or r['stage'] == 'stage 3 attention'
-    assert results['FilterViT-xs'][1]['kinds']['selection'] > 0  # stage 0 picks its tokens
+    assert results['FilterViT-xs'][2]['kinds']['selection'] > 0  # stage 0 picks its tokens
     assert 'selection' not in results['ResNet-18'][1]['kinds']
-    assert '| ResNet-18 | all stages |' in (tmp_path / 'profile.md').read_text()
+    assert list(profile['blocks']) == ['FilterViT-xs']  # ResNet-18 selects nothing
+    blocks = profile['blocks']['FilterViT-xs']
+    assert [b['stage'] for b in blocks] == [0, 1, 2]
+    for b in blocks:
+        assert b['map'] == f"{64 // 2**(b['stage'] + 2)}x{96 // 2**(b['stage'] + 2)}"
+        assert all(b[step] >= 0 for step in ('score', 'select', 'split', 'attention', 'merge'))
+        assert b['block'] > 0 and 0 < b['k'] <= 16 * 24 // 4**b['stage']
+    markdown = (tmp_path / 'profile.md').read_text()
+    assert '| ResNet-18 | all stages |' in markdown
+    assert '| FilterViT-xs | 0 | 32 | 16x24 |' in markdown
 
 
 def test_band_sweep_times_every_budget_and_refuses_backbones_without_bands(capsys):
-    tool = load_tool('analysis/band_sweep.py')
+    tool = load_tool('analysis/research/band_sweep.py')
     times = tool.main(['--models', 'FilterViT-xs', '--sizes', '64x96', '--band-mibs', 'off',
                        '0.01', '--repeats', '1', '--malloc', 'defaults'])
     assert set(times['64x96']) == {'FilterViT-xs|off', 'FilterViT-xs|0.01'}
@@ -195,7 +216,7 @@ def test_band_sweep_times_every_budget_and_refuses_backbones_without_bands(capsy
 
 def test_malloc_memory_runs_each_mode_in_its_own_process():
     from mmfilter.engine import MALLOC_MODES
-    results = load_tool('analysis/malloc_memory.py').main([
+    results = load_tool('analysis/research/malloc_memory.py').main([
         '--modes', 'defaults', 'reuse', '--passes', '2', '--plan', 'FilterViT-xs@64x64'])
     assert list(results) == ['defaults', 'reuse']
     for mode, r in results.items():

@@ -36,14 +36,20 @@ def test_filtermobilevit_onnx_export_matches_pytorch_with_a_trained_like_scorer(
     assert len(errors) == 4 and max(errors) < 1e-4
 
 
-def test_onnx_export_loads_detector_checkpoint_weights(tmp_path):
+def test_onnx_export_takes_the_backbone_of_a_detector_checkpoint(tmp_path):
     source = FilterViT(arch='xxs').eval()
     ckpt = tmp_path / 'det.pth'
-    torch.save({'state_dict': {f'backbone.{k}': v for k, v in source.state_dict().items()}}, ckpt)
+    head = {'bbox_head.retina_cls.weight': torch.zeros(36, 128, 3, 3)}
+    torch.save({'state_dict': {**{f'backbone.{k}': v for k, v in source.state_dict().items()},
+                               **head}, 'meta': {}}, ckpt)
     tool = _export_tool()
-    model = tool.build_backbone('FilterViT', 'xxs', None, str(ckpt), 'backbone.')
-    for key, value in source.state_dict().items():
-        assert torch.equal(model.state_dict()[key], value)
+    for prefix in ('backbone.', None):  # given, and found without --prefix
+        model = tool.build_backbone('FilterViT', 'xxs', None, str(ckpt), prefix)
+        for key, value in source.state_dict().items():
+            assert torch.equal(model.state_dict()[key], value)
+    with pytest.raises(SystemExit, match=r'^error: checkpoint .*det.pth does not fit '
+                       r'MobileViT-xxs: \d+ of the model.s keys missing'):
+        tool.build_backbone('MobileViT', 'xxs', None, str(ckpt), None)
 
 
 @pytest.mark.parametrize('cls', [FilterViT, DropoutViT, MobileViT])
@@ -63,7 +69,7 @@ def test_torch_compile_captures_one_graph_with_the_same_output(cls):
 def test_folding_batch_norm_keeps_the_outputs(backbone):
     from mmengine.registry import MODELS
 
-    from mmfilter.engine import fuse_conv_bn
+    from mmfilter.engine import apply_row_bands, fuse_conv_bn
     torch.manual_seed(0)
     model = MODELS.build(dict(type=backbone, arch='xxs'))
     for m in model.modules():  # non-trivial statistics, as after training
@@ -81,7 +87,8 @@ def test_folding_batch_norm_keeps_the_outputs(backbone):
         fuse_conv_bn(model)
         assert not any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
         for layout in (torch.contiguous_format, torch.channels_last):
-            for band_mib in (None, 0.02):  # whole maps, and every stage's convs in row bands
-                model.band_mib = band_mib
+            for banded in (False, True):  # whole maps, and every stage's convs in row bands
+                if banded:
+                    apply_row_bands(model, 0.02)
                 for out, ref in zip(model(image.contiguous(memory_format=layout)), expected):
                     torch.testing.assert_close(out, ref, atol=1e-4, rtol=1e-4)

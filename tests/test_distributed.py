@@ -1,8 +1,10 @@
-"""Two-process training through torchrun on CPU (gloo), as tools/dist_train.sh runs it."""
+"""Several processes on CPU (gloo): training through torchrun as tools/dist_train.sh runs
+it, and what the ranks share (seeds, the divergence verdict, the data check)."""
 import os
 import subprocess
 import textwrap
 
+import pytest
 from conftest import REPO, run_tool, tiny_detection_config
 
 RECORDER = textwrap.dedent('''
@@ -136,3 +138,89 @@ def test_attention_switched_off_tells_ddp_of_its_unused_parameters(tmp_path):
         setup_distributed(explicit)
     assert explicit.find_unused_parameters is False and explicit.randomness.diff_rank_seed is False
     assert explicit.randomness.seed == 3
+
+
+def _diverge_on_rank_1(rank: int, store: str, results) -> None:
+    """One rank of a two-process gloo group: rank 1's loss is nan, rank 0's finite."""
+    from types import SimpleNamespace
+
+    import torch
+    import torch.distributed as dist
+
+    from mmfilter.engine.hooks import DivergedError, StopOnNonFiniteLoss
+    dist.init_process_group('gloo', init_method=f'file://{store}', rank=rank, world_size=2)
+    runner = SimpleNamespace(iter=6, work_dir='work')
+    loss = torch.tensor(float('nan') if rank == 1 else 0.5)
+    try:
+        StopOnNonFiniteLoss().after_train_iter(runner, 0, outputs=dict(loss_cls=loss))
+        results[rank] = 'went on'
+    except DivergedError as e:
+        results[rank] = str(e)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_a_loss_that_diverges_on_one_rank_stops_every_rank_naming_it(tmp_path):
+    """The ranks share the verdict: rank 0, whose loss is finite, stops at the same
+    iteration as rank 1 instead of waiting for it in the next collective."""
+    import torch.multiprocessing as mp
+    results = mp.Manager().dict()
+    mp.start_processes(_diverge_on_rank_1, args=(str(tmp_path / 'store'), results), nprocs=2,
+                       start_method='fork', join=True)
+    assert results[1].startswith('training diverged at iteration 7 on rank 1: loss_cls=nan')
+    assert results[0].startswith("training diverged at iteration 7 on rank 1 (this rank's "
+                                 'losses were finite)')
+
+
+def _check_missing_data(rank: int, store: str, folder: str, results) -> None:
+    """One rank of a two-process gloo group running the tools' pre-flight data check
+    on a config whose annotation file is missing."""
+    import torch.distributed as dist
+    from mmengine.config import Config
+
+    from mmfilter.datasets import DatasetError
+    from mmfilter.engine import preflight
+    checked = []
+    original = preflight.check_data
+    preflight.check_data = lambda *args, **kwargs: checked.append(rank) or original(*args, **kwargs)
+    dist.init_process_group('gloo', init_method=f'file://{store}', rank=rank, world_size=2)
+    cfg = Config(dict(default_scope='mmdet', train_dataloader=dict(dataset=dict(
+        type='CocoDataset', data_root=f'{folder}/', ann_file='missing.json',
+        data_prefix=dict(img='images/')))))
+    try:
+        preflight.checked_data(cfg, ('train', ))
+        results[rank] = (checked, 'no error')
+    except DatasetError as e:
+        results[rank] = (checked, str(e))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_rank_zero_alone_checks_the_data_and_every_rank_gets_its_verdict(tmp_path):
+    import torch.multiprocessing as mp
+    results = mp.Manager().dict()
+    mp.start_processes(_check_missing_data, nprocs=2, start_method='fork', join=True,
+                       args=(str(tmp_path / 'store'), str(tmp_path), results))
+    (checked_0, error_0), (checked_1, error_1) = results[0], results[1]
+    assert checked_0 == [0] and checked_1 == []  # one process reads the files
+    assert 'missing.json' in error_0 and error_1 == error_0
+
+
+def test_remote_datasets_and_the_switch_skip_the_local_checks(tmp_path):
+    """A dataset on a storage backend is read through MMEngine's backends, not checked
+    on the local disk; ``data_check = False`` (``--no-data-check``) skips every check."""
+    from mmengine.config import Config
+
+    from mmfilter.datasets import DatasetError
+    from mmfilter.engine.preflight import checked_data
+    missing = dict(type='CocoDataset', data_root=f'{tmp_path}/', ann_file='missing.json',
+                   data_prefix=dict(img='images/'))
+    local = Config(dict(default_scope='mmdet', train_dataloader=dict(dataset=missing)))
+    with pytest.raises(DatasetError, match='missing.json'):
+        checked_data(local, ('train', ))
+    for remote in (dict(missing, data_root='s3://bucket/coco/'),
+                   dict(missing, backend_args=dict(backend='petrel'))):
+        cfg = Config(dict(default_scope='mmdet', train_dataloader=dict(dataset=remote)))
+        assert checked_data(cfg, ('train', )) == {}
+    local.data_check = False
+    assert checked_data(local, ('train', )) == {}

@@ -1,6 +1,10 @@
-"""The backbones inside MMDetection and MMSegmentation models built from our configs."""
+"""The backbones inside MMDetection and MMSegmentation models built from mmfilter's configs."""
+import copy
+import functools
 import glob
+import importlib
 import os.path as osp
+import re
 
 import pytest
 import torch
@@ -19,8 +23,18 @@ XXS_CHANNELS = {'FilterViT': [24, 48, 80, 112], 'DropoutViT': [24, 48, 80, 112],
                 'MobileViT': [24, 48, 64, 80]}
 
 
+@functools.lru_cache(maxsize=None)
+def _parsed(config: str) -> Config:
+    return Config.fromfile(config_path(config))
+
+
+def _config(config: str) -> Config:
+    """A copy of ``configs/<config>``, parsed once per run (parsing takes about a second)."""
+    return copy.deepcopy(_parsed(config))
+
+
 def _load(config: str, backbone: str) -> Config:
-    cfg = Config.fromfile(config_path(config))
+    cfg = _config(config)
     assert cfg.model.backbone.type == 'FilterViT'  # what the shipped config holds
     cfg.model.backbone = dict(BACKBONES[backbone], out_indices=(0, 1, 2, 3))
     init_default_scope(cfg.default_scope)
@@ -32,7 +46,8 @@ def _total(losses: dict) -> torch.Tensor:
 
 
 @pytest.mark.parametrize('backbone', BACKBONES)
-@pytest.mark.parametrize('config', ['retinanet_filtervit_coco.py', 'faster-rcnn_filtervit_coco.py'])
+@pytest.mark.parametrize('config', ['retinanet_filtervit_coco.py',
+                                    'faster-rcnn_filtervit-xs-scratch_fpn_1x_coco.py'])
 def test_detector_builds_and_computes_losses(config, backbone):
     from mmdet.registry import MODELS
     from mmdet.testing import demo_mm_inputs
@@ -68,7 +83,7 @@ def _seg_training_batch(model, side: int, num_classes: int) -> dict:
 @pytest.mark.parametrize('backbone', BACKBONES)
 def test_segmentor_builds_and_computes_losses(backbone):
     from mmseg.registry import MODELS
-    cfg = _load('upernet_filtervit_ade20k.py', backbone)
+    cfg = _load('upernet_filtervit-xs-scratch_160k_ade20k-512x512.py', backbone)
     cfg.model.decode_head.update(in_channels=XXS_CHANNELS[backbone], channels=32)
     cfg.model.auxiliary_head.update(in_channels=XXS_CHANNELS[backbone][2], channels=16)
     model = revert_sync_batchnorm(MODELS.build(cfg.model))  # SyncBN needs a process group
@@ -80,26 +95,65 @@ def test_segmentor_builds_and_computes_losses(backbone):
     assert model.backbone.stem.conv.conv.weight.grad.abs().sum() > 0
 
 
-@pytest.mark.parametrize('config, channels_key', [
-    ('retinanet_filtervit_coco.py', 'neck'), ('faster-rcnn_filtervit_coco.py', 'neck'),
-    ('retinanet_filtervit-s_coco.py', 'neck'), ('faster-rcnn_filtervit-s_coco.py', 'neck'),
-    ('retinanet_dropoutvit_coco.py', 'neck'), ('upernet_filtervit_ade20k.py', 'decode_head'),
-    ('upernet_filtervit-s_ade20k.py', 'decode_head'), ('upernet_mobilevit_ade20k.py', 'decode_head'),
-    ('retinanet_filtervit_demo.py', 'neck'), ('retinanet_dropoutvit_demo.py', 'neck'),
-    ('faster-rcnn_filtervit_demo.py', 'neck'),
-    ('upernet_filtervit_demo.py', 'decode_head'), ('upernet_mobilevit_demo.py', 'decode_head'),
-])
-def test_config_channels_match_backbone(config, channels_key):
-    """Every shipped config feeds its neck or head the widths its backbone returns."""
-    from mmengine.registry import MODELS
+ALL_CONFIGS = sorted(osp.basename(p) for p in glob.glob(config_path('*.py')))
+#: The backbone a config's name announces (``head_backbone[-size...]_...``).
+NAMED_BACKBONES = {'filtervit': 'FilterViT', 'dropoutvit': 'DropoutViT', 'mobilevit': 'MobileViT',
+                   'filtermobilevit': 'FilterMobileViT', 'r18': 'ResNet'}
+PRETRAINED = dict(type='Pretrained', checkpoint='checkpoints/mobilevit-xs_mmfilter.pth')
 
-    import mmfilter  # noqa: F401
-    cfg = Config.fromfile(config_path(config))
-    backbone = MODELS.build(cfg.model.backbone)
-    assert cfg.model[channels_key].in_channels == backbone.out_channels
-    if 'auxiliary_head' in cfg.model:
-        aux = cfg.model.auxiliary_head
-        assert aux.in_channels == backbone.stage_channels[aux.in_index]
+
+def _load_without_weights(config: str) -> Config:
+    """The config with its backbone's ``Pretrained`` init dropped, for tests that call
+    ``init_weights`` without the converted checkpoint."""
+    cfg = _config(config)
+    cfg.model.backbone.init_cfg = None
+    return cfg
+
+
+def _build(cfg: Config) -> torch.nn.Module:
+    """The model through its library's registry (MMDetection's or MMSegmentation's)."""
+    init_default_scope(cfg.default_scope)
+    return importlib.import_module(f'{cfg.default_scope}.registry').MODELS.build(cfg.model)
+
+
+def test_configs_readme_lists_every_config():
+    """configs/README.md links every config, and every config it names exists."""
+    with open(config_path('README.md'), encoding='utf-8') as f:
+        text = f.read()
+    linked = set(re.findall(r'\]\(([^/()]+\.py)\)', text))
+    named = linked | set(re.findall(r'configs/([\w.-]+\.py)', text))
+    assert sorted(set(ALL_CONFIGS) - linked) == []
+    assert sorted(n for n in named if not osp.isfile(config_path(n))) == []
+
+
+@pytest.mark.parametrize('config', ALL_CONFIGS)
+def test_every_config_builds_with_the_backbone_its_name_says(config):
+    """Each config's whole model builds (no weights loaded) with the backbone, size and
+    pretraining its name announces, and its neck or heads take the widths that backbone returns."""
+    cfg = _config(config)
+    model = _build(cfg)
+    backbone_name = config.split('_')[1].split('-')
+    assert type(model.backbone).__name__ == NAMED_BACKBONES[backbone_name[0]]
+    if backbone_name[1:2] in (['xs'], ['s']):
+        assert cfg.model.backbone.arch == backbone_name[1]
+    if '-in1k-pre' in config:  # the converted MobileViT-xs weights take RGB in [0, 1]
+        assert cfg.model.backbone.init_cfg == PRETRAINED
+        preprocessor = cfg.model.data_preprocessor
+        assert (preprocessor.mean, preprocessor.std, preprocessor.bgr_to_rgb) == (
+            [0., 0., 0.], [255., 255., 255.], True)
+    else:
+        assert cfg.model.backbone.init_cfg is None
+    model.eval()
+    with torch.no_grad():
+        widths = [f.shape[1] for f in model.backbone(torch.zeros(1, 3, 64, 64))]
+    if 'neck' in cfg.model:
+        assert list(cfg.model.neck.in_channels) == widths
+    for key in ('decode_head', 'auxiliary_head'):
+        if key in cfg.model:
+            head = cfg.model[key]
+            index = head.get('in_index', -1)
+            expected = [widths[i] for i in index] if isinstance(index, list) else widths[index]
+            assert head.in_channels == expected, key
 
 
 SSDLITE_CONFIGS = sorted(osp.basename(p) for p in glob.glob(config_path('ssdlite_*.py')))
@@ -111,7 +165,7 @@ def test_ssdlite_configs_train_a_step_and_predict(config):
     from mmdet.testing import demo_mm_inputs
 
     import mmfilter.models.heads  # noqa: F401
-    cfg = Config.fromfile(config_path(config))
+    cfg = _load_without_weights(config)
     init_default_scope('mmdet')
     model = MODELS.build(cfg.model)
     model.init_weights()
@@ -140,14 +194,14 @@ def test_depthwise_retina_head_matches_retina_head_in_shapes_at_a_fraction_of_th
     from mmengine.analysis import FlopAnalyzer
 
     import mmfilter.models.heads  # noqa: F401
-    cfg = Config.fromfile(config_path('retinanet-dw_filtervit_coco.py'))
+    cfg = _config('retinanet-dw_filtervit-xs-scratch_fpn_1x_coco.py')
     init_default_scope('mmdet')
     light = MODELS.build(dict(cfg.model.bbox_head, type='RetinaHead'))
     head = MODELS.build(cfg.model.bbox_head)
     head.init_weights()
     x = torch.randn(1, 128, 20, 24)
-    for ours, theirs in zip(head.forward_single(x), light.forward_single(x)):
-        assert ours.shape == theirs.shape
+    for depthwise, dense in zip(head.forward_single(x), light.forward_single(x)):
+        assert depthwise.shape == dense.shape
     scores = head.forward_single(x)[0].sigmoid()
     assert 0.005 < scores.median() < 0.02  # the prior 0.01, not 0.5
     macs = [FlopAnalyzer(h, ((x,),)).total() for h in (head, light)]  # forward takes the levels
@@ -167,9 +221,6 @@ def test_depthwise_retina_head_matches_retina_head_in_shapes_at_a_fraction_of_th
     assert len(results) == 2 and results[0].pred_instances.bboxes.shape[1] == 4
 
 
-ALL_CONFIGS = sorted(osp.basename(p) for p in glob.glob(config_path('*.py')))
-
-
 @pytest.mark.parametrize('config', ALL_CONFIGS)
 def test_optimizer_exempts_every_norm_and_bias_from_weight_decay(config):
     """The built optimizer's groups: weight decay on conv/linear weights only."""
@@ -177,7 +228,7 @@ def test_optimizer_exempts_every_norm_and_bias_from_weight_decay(config):
     from mmengine.registry import MODELS
 
     import mmfilter  # noqa: F401
-    cfg = Config.fromfile(config_path(config))
+    cfg = _config(config)
     init_default_scope(cfg.default_scope)
     model = revert_sync_batchnorm(MODELS.build(cfg.model))
     norms = {f'{m}.{p}' for m, module in model.named_modules()
@@ -203,7 +254,7 @@ def test_deeplabv3_configs_run_a_training_step_at_output_stride_16(config):
     from mmseg.registry import MODELS
 
     import mmfilter.datasets.seg_transforms  # noqa: F401
-    cfg = Config.fromfile(config_path(config))
+    cfg = _load_without_weights(config)
     init_default_scope('mmseg')
     model = revert_sync_batchnorm(MODELS.build(cfg.model))
     model.init_weights()

@@ -127,3 +127,26 @@ def test_cpu_settings_apply_to_a_cpu_model_only():
     with mock.patch('mmfilter.engine.row_bands.configure_malloc'):
         CPUInferenceHook().before_val(runner)
     assert isinstance(runner.model.stem, RowBandedSequential)
+    runner.logger.info.assert_called_once()
+
+
+@pytest.mark.parametrize('cuda', [False, True])
+def test_the_tools_apply_cpu_settings_only_where_the_run_is_on_the_cpu(cuda):
+    """tools/train.py and tools/test.py add the CPU inference hook and set the malloc
+    mode only where MMEngine runs on the CPU; with a GPU they change nothing."""
+    from mmengine.config import Config
+
+    from mmfilter.engine.cli import use_cpu_inference_settings
+    cfg = Config(dict(custom_hooks=[dict(type='StopOnNonFiniteLoss')]))
+    with mock.patch('torch.cuda.is_available', return_value=cuda), \
+            mock.patch('mmfilter.engine.allocator.configure_malloc') as malloc:
+        applied = use_cpu_inference_settings(cfg, 'no-mmap')
+    assert applied is not cuda
+    hooks = [h['type'] for h in cfg.custom_hooks]
+    if cuda:
+        malloc.assert_not_called()
+        assert hooks == ['StopOnNonFiniteLoss']
+    else:
+        malloc.assert_called_once_with('no-mmap')
+        assert hooks == ['StopOnNonFiniteLoss', 'CPUInferenceHook']
+        assert cfg.custom_hooks[-1]['malloc'] == 'no-mmap'

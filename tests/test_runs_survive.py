@@ -1,10 +1,37 @@
-"""Faults a new user hits at once (issue 13): each reproduced, each now handled."""
+"""Faults a new user hits at once, each reproduced: each ends in one line (or is handled)."""
+import re
 import subprocess
 import sys
 
 import pytest
 
 from conftest import config_path, load_tool, run_tool, tiny_detection_config
+from mmfilter.engine import CheckpointError
+
+
+def own_lines(stderr: str) -> list:
+    """A tool's stderr lines without the warnings Python prints for the libraries'
+    imports (``file.py:N: XWarning: ...`` and the source line after it)."""
+    lines, kept = stderr.strip().splitlines(), []
+    for i, line in enumerate(lines):
+        warning = re.match(r'^\S+:\d+: \w*Warning: ', line)
+        after_warning = i > 0 and re.match(r'^\S+:\d+: \w*Warning: ', lines[i - 1]) \
+            and line.startswith('  ')
+        if not warning and not after_warning:
+            kept.append(line)
+    return kept
+
+
+def save_model_checkpoint(config, path, transform=None) -> str:
+    """The config's model, built (not trained), saved in MMEngine's checkpoint format;
+    ``transform`` maps its state dict first."""
+    from mmengine.config import Config
+    from mmengine.runner.checkpoint import save_checkpoint
+
+    from mmfilter.engine.preflight import build_model
+    state_dict = build_model(Config.fromfile(str(config))).state_dict()
+    save_checkpoint(dict(meta=dict(), state_dict=(transform or dict)(state_dict)), str(path))
+    return str(path)
 
 
 def test_diverged_training_stops_with_the_iteration_and_loss_terms(tmp_path):
@@ -25,9 +52,8 @@ def test_test_tool_checks_only_the_test_split_and_data_root_moves_every_path(tmp
     assert cfg.test_dataloader.dataset.data_root == f'{tmp_path}/mine/'
     assert cfg.train_dataloader.dataset.data_root == f'{tmp_path}/mine/'
     assert cfg.test_evaluator.ann_file == str(tmp_path / 'mine/annotations/instances_val2017.json')
-    import torch
-    torch.save({'state_dict': {}}, tmp_path / 'some.pth')  # a complete checkpoint file
-    proc = run_tool('test.py', config_path('retinanet_filtervit_coco.py'), tmp_path / 'some.pth',
+    fits = save_model_checkpoint(config_path('retinanet_filtervit_coco.py'), tmp_path / 'fits.pth')
+    proc = run_tool('test.py', config_path('retinanet_filtervit_coco.py'), fits,
                     '--cfg-options', f'data_root={tmp_path}/mine', cwd=str(tmp_path))
     assert proc.returncode == 1
     assert 'instances_val2017.json' in proc.stderr and 'train2017' not in proc.stderr
@@ -236,3 +262,199 @@ def test_tools_read_images_with_exif_orientation(tmp_path):
     rgb = read_rgb(str(path))
     assert rgb.shape == (80, 40, 3)  # as displayed: the white half on top
     assert rgb[:30].mean() > 200 and rgb[-30:].mean() < 50
+
+
+BAD_BACKBONE_VALUES = [
+    ('arch=xl', "unknown FilterViT arch 'xl'; choose from"),
+    ('token_rule.ratio=1.5', 'token ratio must lie in (0, 1], got 1.5'),
+    ('token_rule.budget=0', 'token budget must be a positive integer, got 0'),
+    ('out_indices=(4,)', 'FilterViT out_indices (4,) out of range'),
+    ('type=NoSuchNet', 'NoSuchNet is not in the mmdet::model registry'),
+]
+
+
+@pytest.mark.parametrize('tool', ['train.py', 'test.py'])
+@pytest.mark.parametrize('value, message', BAD_BACKBONE_VALUES)
+def test_a_bad_backbone_value_is_one_line_before_anything_else_with_status_2(
+        tmp_path, tool, value, message):
+    config = config_path('retinanet_filtervit_demo.py')
+    checkpoint = ('missing.pth', ) if tool == 'test.py' else ()
+    proc = run_tool(tool, config, *checkpoint, '--work-dir', tmp_path / 'work', '--cfg-options',
+                    f'model.backbone.{value}', cwd=str(tmp_path))
+    assert proc.returncode == 2
+    assert proc.stdout == ''  # before MMEngine's environment dump
+    lines = own_lines(proc.stderr)
+    assert len(lines) == 1, lines  # no traceback
+    assert lines[0].startswith(f'error: {config}: model: ') and message in lines[0], lines[0]
+    assert not (tmp_path / 'work').exists()
+
+
+def test_a_checkpoint_of_another_model_is_one_line_unless_a_partial_load_is_asked(tmp_path):
+    dropout = save_model_checkpoint(config_path('retinanet_dropoutvit_demo.py'),
+                                    tmp_path / 'dropoutvit.pth')
+    mobilevit = config_path('retinanet_mobilevit_demo.py')
+    proc = run_tool('test.py', mobilevit, dropout, cwd=str(tmp_path))
+    assert proc.returncode == 1 and proc.stdout == ''
+    lines = own_lines(proc.stderr)
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f'error: checkpoint {dropout} does not fit the model of '
+                               f'{mobilevit}: ')
+    for part in ("of the model's keys missing (backbone.", 'unexpected (backbone.',
+                 'of the wrong shape (backbone.', 'pass --partial-load to load only the tensors'):
+        assert part in lines[0], part
+    assert '--partial-load' in run_tool('test.py', '--help').stdout
+
+    cfg = tiny_detection_config(tmp_path)  # load_from in training: the same check
+    proc = run_tool('train.py', cfg, '--work-dir', tmp_path / 'work', '--cfg-options',
+                    f'load_from={dropout}')
+    assert proc.returncode == 1 and len(own_lines(proc.stderr)) == 1, proc.stderr
+    assert 'does not fit the model of' in proc.stderr
+    assert not (tmp_path / 'work').exists()
+
+    image = _images(tmp_path / 'images', ['x.png'])[0]  # and the inference tools
+    proc = run_tool('infer.py', cfg, dropout, image, '--out-dir', tmp_path / 'out')
+    assert proc.returncode == 1 and len(own_lines(proc.stderr)) == 1, proc.stderr
+    assert own_lines(proc.stderr)[0].startswith(f'error: checkpoint {dropout} does not fit the '
+                                                f'model of {cfg}: ')
+    assert own_lines(proc.stderr)[0].endswith('; pass --partial-load to load only the tensors '
+                                              'that fit')
+    proc = run_tool('infer.py', cfg, dropout, image, '--out-dir', tmp_path / 'out',
+                    '--partial-load')
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f'warning: loading only the tensors of {dropout} that fit the model of {cfg}: ' in \
+        proc.stdout + proc.stderr
+    assert (tmp_path / 'out' / 'x.png').is_file()
+
+
+def test_load_from_a_pretrained_backbone_lists_what_keeps_its_initial_values(tmp_path):
+    """A converted MobileViT backbone (``--prefix backbone.``) as ``load_from`` of a
+    FilterMobileViT detector: the scorers and the neck and head keep their initial
+    values, said once; :class:`KeepInitialWeights` completes the checkpoint so that
+    MMEngine's loader finds nothing missing."""
+    import types
+
+    import torch
+    from mmengine.config import Config
+    from mmengine.runner.checkpoint import load_state_dict
+
+    from mmfilter import MobileViT
+    from mmfilter.engine import KeepInitialWeights, check_weights_fit
+    from mmfilter.engine.preflight import build_model
+    cfg = tmp_path / 'filtermobilevit.py'
+    cfg.write_text(f"_base_ = ['{tiny_detection_config(tmp_path)}']\n"
+                   "model = dict(backbone=dict(type='FilterMobileViT'), "
+                   "neck=dict(in_channels=[24, 48, 64, 80]))\n")
+    backbone = {f'backbone.{k}': v for k, v in MobileViT(arch='xxs').state_dict().items()}
+    torch.save(dict(state_dict=backbone, meta=dict()), tmp_path / 'backbone.pth')
+    model = build_model(Config.fromfile(str(cfg)))
+    path = str(tmp_path / 'backbone.pth')
+    with pytest.raises(CheckpointError, match=r"of the model's keys missing \(neck\."):
+        check_weights_fit(model, path)  # testing needs every key
+    notes = check_weights_fit(model, path, allow_absent_modules=True)
+    assert notes == [
+        f'note: {path} lacks the 24 key(s) that FilterMobileViT adds on purpose '
+        '(backbone.stages.1.attention.scorer.reduce.conv.weight, '
+        'backbone.stages.1.attention.scorer.reduce.bn.weight, '
+        'backbone.stages.1.attention.scorer.reduce.bn.bias, ...); they keep their initial values',
+        f'note: {path} holds no weights for neck ({_count(model, "neck.")} keys), bbox_head '
+        f'({_count(model, "bbox_head.")} keys); they keep their initial values']
+    checkpoint = dict(state_dict=dict(backbone))
+    KeepInitialWeights(allow_absent_modules=True).after_load_checkpoint(
+        types.SimpleNamespace(model=model), checkpoint)
+    load_state_dict(model, checkpoint['state_dict'], strict=True)  # nothing missing now
+    for key, value in backbone.items():
+        assert torch.equal(model.state_dict()[key], value)
+
+
+def _count(model, prefix: str) -> int:
+    return sum(1 for k in model.state_dict() if k.startswith(prefix)
+               and not k.endswith('num_batches_tracked'))
+
+
+def test_a_mobilevit_checkpoint_loads_into_filtermobilevit_with_its_scorers_listed_once(tmp_path):
+    """FilterMobileViT declares its scorers' keys (``keys_absent_in_pretrained``): a
+    checkpoint without them evaluates, the keys listed once and not by MMEngine."""
+    from conftest import TINY_SPLITS
+    from mmfilter.datasets import make_demo_coco
+    make_demo_coco(str(tmp_path / 'coco'), TINY_SPLITS, 128)
+    cfg = tiny_detection_config(tmp_path)
+    filter_mobilevit = tmp_path / 'filtermobilevit.py'
+    filter_mobilevit.write_text(
+        f"_base_ = ['{cfg}']\nmodel = dict(backbone=dict(type='FilterMobileViT'), "
+        "neck=dict(in_channels=[24, 48, 64, 80]))\n")
+    mobilevit = tmp_path / 'mobilevit.py'
+    mobilevit.write_text(filter_mobilevit.read_text().replace('FilterMobileViT', 'MobileViT'))
+    checkpoint = save_model_checkpoint(mobilevit, tmp_path / 'mobilevit.pth')
+    proc = run_tool('test.py', filter_mobilevit, checkpoint, '--work-dir', tmp_path / 'work')
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    notes = [line for line in proc.stderr.splitlines() if 'scorer' in line]
+    assert len(notes) == 1, notes
+    assert notes[0].startswith(f'note: {checkpoint} lacks the 24 key(s) that FilterMobileViT '
+                               'adds on purpose (backbone.stages.1.attention.scorer.')
+    assert 'missing keys in source state_dict' not in proc.stdout + proc.stderr
+
+
+def test_the_converter_says_when_a_checkpoint_is_already_in_mmfilter_layout(tmp_path):
+    import torch
+
+    from mmfilter import FilterMobileViT, MobileViT
+    weights = MobileViT(arch='xxs').state_dict()
+    cases = {
+        tmp_path / 'mobilevit.pth': (weights, 'a MobileViT-xxs backbone'),
+        tmp_path / 'detector.pth': ({f'backbone.{k}': v for k, v in weights.items()},
+                                    'the MobileViT-xxs backbone of a whole model'),
+        tmp_path / 'filtermobilevit.pth': (FilterMobileViT(arch='xxs').state_dict(),
+                                           'a FilterMobileViT-xxs backbone'),
+    }
+    for path, (state_dict, held) in cases.items():
+        torch.save(dict(state_dict=state_dict, meta=dict()), path)
+        proc = run_tool('model_converters/mobilevit_to_mmfilter.py', path, tmp_path / 'out.pth')
+        assert proc.returncode == 1
+        lines = own_lines(proc.stderr)
+        assert len(lines) == 1, lines
+        assert lines[0].startswith(f"error: {path} is already in mmfilter's layout ({held}")
+        assert 'not a MobileViT checkpoint' not in proc.stderr and 'nothing to convert' in lines[0]
+        assert not (tmp_path / 'out.pth').exists()
+
+
+def _images(folder, names) -> list:
+    import cv2
+    import numpy as np
+    folder.mkdir(exist_ok=True)
+    rng = np.random.default_rng(0)
+    for name in names:
+        cv2.imwrite(str(folder / name), rng.integers(0, 255, (40, 56, 3), dtype=np.uint8))
+    return [folder / name for name in names]
+
+
+def test_infer_reads_the_images_of_a_folder_and_draws_the_readable_ones_of_a_list(tmp_path):
+    cfg = tiny_detection_config(tmp_path)
+    checkpoint = save_model_checkpoint(cfg, tmp_path / 'detector.pth')
+    folder = tmp_path / 'photos'
+    _images(folder, ['b.png', 'a.jpg', 'c.JPG'])
+    (folder / 'notes.txt').write_text('not an image')
+    (folder / 'sub').mkdir()  # folders inside are not searched
+    _images(folder / 'sub', ['d.png'])
+    proc = run_tool('infer.py', cfg, checkpoint, folder, '--out-dir', tmp_path / 'out')
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert [line.split(' -> ')[0] for line in proc.stdout.splitlines() if ' -> ' in line] == [
+        str(folder / name) for name in ('a.jpg', 'b.png', 'c.JPG')]
+    assert sorted(p.name for p in (tmp_path / 'out').iterdir()) == ['a.png', 'b.png', 'c.png']
+
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    proc = run_tool('infer.py', cfg, checkpoint, empty)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1].startswith('error: no images (.jpg, ')
+    assert proc.stderr.strip().endswith(f') in folder {empty}')
+
+    broken = tmp_path / 'broken.jpg'
+    broken.write_bytes(b'not an image')
+    good = _images(tmp_path / 'list', ['x.png', 'y.png'])
+    proc = run_tool('infer.py', cfg, checkpoint, good[0], broken, good[1], '--out-dir',
+                    tmp_path / 'drawn')
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f'error: 1 of 3 image(s) could not be read and were skipped (the other 2 were drawn): '
+        f'cannot read image {broken}: not a decodable image file')
+    assert sorted(p.name for p in (tmp_path / 'drawn' / 'list').iterdir()) == ['x.png', 'y.png']

@@ -140,7 +140,7 @@ def test_rows_of_sequences_gather_and_scatter_back():
 def test_spread_priority_orders_ties_evenly_and_keeps_distinct_scores_in_order():
     from mmfilter.models.token_selection import spread_priority
     priority = spread_priority(16, 16, 'cpu')
-    assert sorted(priority.tolist()) == list(range(256))  # distinct
+    assert priority.shape == (256, ) and priority.unique().numel() == 256  # distinct
     tied = topk_indices(torch.zeros(1, 256), 16, priority)[0]
     rows, cols = tied // 16, tied % 16
     assert set(rows.tolist()) == set(range(0, 16, 4)) and set(cols.tolist()) == set(range(0, 16, 4))

@@ -1,12 +1,16 @@
 """Run a trained detector or segmentor on image files and save the drawn predictions.
 
-    python tools/infer.py CONFIG CHECKPOINT IMAGE [IMAGE ...] [--out-dir DIR]
-                          [--score-thr 0.3] [--opacity 0.5] [--device cpu] [--report-memory]
+    python tools/infer.py CONFIG CHECKPOINT IMAGE|DIR [IMAGE|DIR ...] [--out-dir DIR]
+                          [--score-thr 0.3] [--opacity 0.5] [--device cuda|cpu] [--partial-load]
+                          [--report-memory]
 
 Detectors write the image with boxes, labels and scores; segmentors write the
 image with the predicted classes as a coloured overlay. One PNG per input, at the
 input's path below the inputs' common folder (``a/x.jpg`` → ``OUT/a/x.png``),
-drawn with the longer side at most 2048 pixels.
+drawn with the longer side at most 2048 pixels. A folder stands for the images
+directly in it (``.jpg``, ``.png``, ... as MMDetection's image demo reads them),
+in name order. Files that cannot be read are named on one ``error:`` line at the
+end (exit status 1); the others are drawn.
 """
 import argparse
 import os
@@ -14,22 +18,23 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
-from mmfilter.engine import add_malloc_argument, configure_malloc  # noqa: E402
-from mmfilter.engine.cli import (ImageReadError, init_model_or_exit, output_paths,  # noqa: E402
-                                 read_rgb)
+from mmfilter.engine import add_malloc_argument  # noqa: E402
+from mmfilter.engine.cli import (PARTIAL_LOAD_HELP, ImageReadError,  # noqa: E402
+                                 expand_image_inputs, output_paths, read_rgb, readable_images)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Draw predictions on images')
     parser.add_argument('config')
     parser.add_argument('checkpoint')
-    parser.add_argument('images', nargs='+', help='image files')
+    parser.add_argument('images', nargs='+', help='image files or folders of images')
     parser.add_argument('--out-dir', default='outputs', help='where the drawn images go')
     parser.add_argument('--score-thr', type=float, default=0.3, help='box score threshold')
     parser.add_argument('--opacity', type=float, default=0.5, help='segmentation overlay opacity')
-    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--device', help='default: cuda where available, else cpu')
     parser.add_argument('--fuse-conv-bn', action='store_true',
                         help='fold BatchNorm into the convolutions (same outputs, faster)')
+    parser.add_argument('--partial-load', action='store_true', help=PARTIAL_LOAD_HELP)
     parser.add_argument('--report-memory', action='store_true',
                         help='print resident memory after the first and the last image')
     add_malloc_argument(parser)
@@ -38,20 +43,25 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> list:
     args = parse_args(argv)
-    configure_malloc(args.malloc)
     try:
-        for path in args.images:  # every input readable before a model is loaded
-            read_rgb(path)
+        images = expand_image_inputs(args.images)
     except ImageReadError as e:
         sys.exit(f'error: {e}')
-    from mmfilter.apis import bounded_for_drawing, build_visualizer, predict, scope_of
+    readable, unreadable = readable_images(images)  # all checked before a model is loaded
+    if not readable:
+        sys.exit('error: ' + '; '.join(unreadable.values()))
+    from mmfilter.apis import (bounded_for_drawing, build_visualizer, init_model_or_exit, predict,
+                               scope_of)
     from mmfilter.engine.hooks import resident_memory_mb
-    model = init_model_or_exit(args.config, args.checkpoint, device=args.device,
-                               fuse_conv_bn=args.fuse_conv_bn)
+    model = init_model_or_exit(args.config, args.checkpoint, partial_load=args.partial_load,
+                               device=args.device, fuse_conv_bn=args.fuse_conv_bn,
+                               malloc=args.malloc)  # row bands and malloc mode on the CPU only
     visualizer = build_visualizer(model, opacity=args.opacity)
     extra = {} if scope_of(model.cfg) == 'mmseg' else dict(pred_score_thr=args.score_thr)
     written = []
-    for path, out_file in output_paths(args.images, args.out_dir).items():
+    for path, out_file in output_paths(images, args.out_dir).items():
+        if path in unreadable:
+            continue
         image = read_rgb(path)
         os.makedirs(osp.dirname(out_file), exist_ok=True)
         small, sample = bounded_for_drawing(image, predict(model, image))
@@ -65,6 +75,10 @@ def main(argv=None) -> list:
         last = resident_memory_mb()
         print(f'resident memory: {first:.0f} MiB after the first image, {last:.0f} MiB after '
               f'image {len(written)} ({100 * (last / first - 1):+.1f}%)')
+    if unreadable:
+        listed = '; '.join(list(unreadable.values())[:5]) + ('; ...' if len(unreadable) > 5 else '')
+        sys.exit(f'error: {len(unreadable)} of {len(images)} image(s) could not be read and were '
+                 f'skipped (the other {len(written)} were drawn): {listed}')
     return written
 
 

@@ -1,68 +1,133 @@
 #!/usr/bin/env bash
-# One-command set-up of mmfilter on a CPU machine (Python 3.11).
+# Set-up of mmfilter and its pinned OpenMMLab stack (requirements/), the first step of
+# `make demo` (plain) and `make test` (--tests).
 #
-#   bash tools/install.sh
+#   bash tools/install.sh           torch if missing, mmengine, mmcv with ops, mmdet, mmseg,
+#                                   mmfilter (editable)
+#   bash tools/install.sh --tests   the same, then the test tools (requirements/tests.txt, and
+#                                   onnxruntime unless onnxruntime or onnxruntime-gpu is there)
+#   bash tools/install.sh --help    this text
 #
-# Installs, in order: torch (only if missing), build helpers, mmengine, mmcv with
-# compiled ops, mmdet, mmsegmentation, their extra runtime needs, then mmfilter in
-# editable mode. Safe to run again: finished steps are detected and skipped.
+# An installed torch is kept, whatever its build (CPU or CUDA): no step may change it. An
+# installed mmcv 2.1.0 with ops is kept. Safe to run again: finished steps are skipped.
+# Environment: PYTHON (default python3), TORCH_VERSION (default 2.13.0, used only where no
+# torch is installed). Into a GPU environment: see docs/get_started.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+usage() { awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; }
+TESTS=0
+for arg in "$@"; do
+  case "$arg" in
+    --tests) TESTS=1 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "tools/install.sh: unknown option '$arg' (see --help)" >&2; exit 2 ;;
+  esac
+done
+
 PY=${PYTHON:-python3}
 TORCH_VERSION=${TORCH_VERSION:-2.13.0}
+MMCV_VERSION=2.1.0
 PIP=("$PY" -m pip install --quiet --disable-pip-version-check -c requirements/constraints.txt)
+STACK=(requirements/runtime.txt requirements/openmmlab.txt requirements/mmdet.txt
+       requirements/mmseg.txt requirements/constraints.txt)
+[ "$TESTS" = 1 ] && STACK+=(requirements/tests.txt)
 
 step() { printf '\n[mmfilter install] %s\n' "$*"; }
 has() { "$PY" -c "$1" >/dev/null 2>&1; }
 
-# 0. Everything already here (this checkout installed, the pinned stack, the test
-#    tools): nothing to do. Makes `make demo` / `make test` cheap to repeat. Checked
-#    from / so that the checkout itself (the current folder) cannot stand in for the install.
+# 0. Everything already here: this checkout installed, mmcv with ops, every line of the
+#    requirement files above satisfied (constraints: where installed) and, with --tests,
+#    ONNX Runtime. Makes `make demo` / `make test` cheap to repeat. Checked from / so that
+#    the checkout itself (the current folder) cannot stand in for the install.
 REPO_DIR=$PWD
 if (cd / && has "
-import os, mmcv, mmcv.ops, mmdet, mmseg, mmengine, torch, pycocotools, matplotlib, pytest, onnx, onnxruntime, transformers, captum
-import mmfilter
-assert (mmcv.__version__, mmdet.__version__, mmseg.__version__, mmengine.__version__) == ('2.1.0', '3.3.0', '1.2.2', '0.10.7')
+import importlib.metadata as md, os
+try:
+    from packaging.requirements import Requirement
+except ImportError:
+    from pip._vendor.packaging.requirements import Requirement
+import mmcv, mmcv.ops, mmdet, mmseg, mmfilter
+assert mmcv.__version__ == '$MMCV_VERSION'
 assert os.path.samefile(os.path.dirname(os.path.dirname(mmfilter.__file__)), '$REPO_DIR')
+if $TESTS:
+    import onnxruntime
+
+def lines(path):
+    for line in open(os.path.join('$REPO_DIR', path)):
+        line = line.split('#', 1)[0].strip()
+        if line.startswith('-r '):
+            yield from lines(os.path.join(os.path.dirname(path), line[3:].strip()))
+        elif line:
+            yield line
+
+for path in '${STACK[*]}'.split():
+    for req in map(Requirement, lines(path)):
+        try:
+            version = md.version(req.name)
+        except md.PackageNotFoundError:
+            assert path.endswith('constraints.txt'), req.name
+            continue
+        assert req.specifier.contains(version, prereleases=True), (req, version)
 "); then
-  step "already set up (torch, mmengine, mmcv with ops, mmdet, mmseg, test tools, mmfilter from $PWD)"
+  step "already set up (torch, mmengine, mmcv with ops, mmdet, mmseg$([ "$TESTS" = 1 ] && echo ', test tools'), mmfilter from $PWD)"
   exit 0
 fi
 
-# 1. torch: a plain requirement would pull CUDA packages, so pin the CPU build.
+# 1. torch. An installed one (CPU or CUDA) is kept: the constraint written here pins it for
+#    every later pip call, which then fails rather than replace it. Where none is installed,
+#    torch==$TORCH_VERSION comes from the configured package index: the CPU build where that
+#    index serves one (PyTorch's CPU index, `--index-url https://download.pytorch.org/whl/cpu`,
+#    or a local CPU wheel); PyPI's Linux wheels are CUDA builds.
 if has "import torch"; then
-  step "torch $("$PY" -c 'import torch; print(torch.__version__)') already installed"
+  step "torch $("$PY" -c 'import torch; print(torch.__version__)') already installed: kept"
 else
   step "installing torch==$TORCH_VERSION"
   "${PIP[@]}" "torch==$TORCH_VERSION"
 fi
+KEEP_TORCH=$(mktemp)
+trap 'rm -f "$KEEP_TORCH"' EXIT
+"$PY" -c 'import torch; print("torch==" + torch.__version__)' >"$KEEP_TORCH"
+PIP+=(-c "$KEEP_TORCH")
 
-# 2. build helpers (mmcv 2.1.0 needs numpy<2 and a setuptools that still has pkg_resources).
+# 2. mmcv's build helpers (numpy<2 and a setuptools with pkg_resources: requirements/constraints.txt).
 step "build helpers"
-"${PIP[@]}" "setuptools<82" "numpy<2" ninja psutil wheel
+"${PIP[@]}" setuptools numpy ninja wheel
 
-# 3. OpenMMLab stack. mmcv must be built against the installed torch, with ops.
-step "mmengine"
-"${PIP[@]}" -r requirements/openmmlab.txt
-if has "import mmcv, mmcv.ops; assert mmcv.__version__ == '2.1.0'"; then
-  step "mmcv 2.1.0 with ops already installed"
+# 3. mmfilter's own needs and the OpenMMLab stack. mmcv is built from source against the
+#    installed torch, with its ops: CPU ops, plus CUDA ops where torch sees a GPU (or FORCE_CUDA=1
+#    is set) and the CUDA toolkit is found (CUDA_HOME; TORCH_CUDA_ARCH_LIST picks the GPU
+#    architectures). Where OpenMMLab built a wheel for this torch and CUDA, `mim install
+#    mmcv==2.1.0` beforehand saves the build; an mmcv 2.1.0 with ops is then kept.
+step "mmengine and mmfilter's runtime needs"
+"${PIP[@]}" -r requirements/runtime.txt -r requirements/openmmlab.txt
+if has "import mmcv, mmcv.ops; assert mmcv.__version__ == '$MMCV_VERSION'"; then
+  step "mmcv $MMCV_VERSION with ops already installed: kept"
 else
-  step "building mmcv 2.1.0 with ops (about 12 minutes the first time, cached afterwards)"
-  MMCV_WITH_OPS=1 "${PIP[@]}" --no-build-isolation "mmcv==2.1.0"
+  step "building mmcv $MMCV_VERSION with ops (about 12 minutes on 2 CPU cores, cached afterwards)"
+  MMCV_WITH_OPS=1 "${PIP[@]}" --no-build-isolation "mmcv==$MMCV_VERSION"
 fi
-step "mmdet, mmsegmentation and runtime extras"
-"${PIP[@]}" -r requirements/runtime.txt
+step "mmdet and mmsegmentation"
+"${PIP[@]}" -r requirements/mmdet.txt -r requirements/mmseg.txt
 
 # 4. mmfilter itself, editable, without touching the pinned stack above.
-step "mmfilter (editable) and test tools"
+step "mmfilter (editable)"
 "${PIP[@]}" --no-build-isolation --no-deps -e .
-"${PIP[@]}" -r requirements/tests.txt
 
-# 5. Fail loudly, naming what is missing.
+# 5. The test tools, only when asked. ONNX Runtime: an installed onnxruntime or
+#    onnxruntime-gpu is kept; otherwise the CPU package.
+if [ "$TESTS" = 1 ]; then
+  step "test tools"
+  "${PIP[@]}" -r requirements/tests.txt
+  has "import onnxruntime" || "${PIP[@]}" onnxruntime
+fi
+
+# 6. Fail loudly, naming what is missing.
 step "checking imports"
+modules=(torch mmengine mmcv.ops mmdet mmseg pycocotools mmfilter)
+[ "$TESTS" = 1 ] && modules+=(pytest onnx onnxruntime transformers captum skimage safetensors)
 missing=()
-for mod in torch mmengine mmcv.ops mmdet mmseg pycocotools mmfilter; do
+for mod in "${modules[@]}"; do
   has "import $mod" || missing+=("$mod")
 done
 if [ ${#missing[@]} -gt 0 ]; then

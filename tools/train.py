@@ -1,11 +1,17 @@
 """Train a detector or segmentor from an MMDetection or MMSegmentation config.
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [auto|PATH]] [--amp]
-                          [--cfg-options KEY=VALUE ...] [--launcher none|pytorch|slurm]
+                          [--partial-load] [--cfg-options KEY=VALUE ...]
+                          [--launcher none|pytorch|slurm]
 
 The config's ``default_scope`` (mmdet or mmseg) decides which library runs it.
+Before anything is built the run checks, each failure one ``error:`` line: the
+model's values (exit status 2), that ``load_from`` / the resumed checkpoint fits
+the model, that the work dir is writable, not held by another training and has
+room for a few checkpoints, and the dataset files.
 """
 import argparse
+import contextlib
 import os
 import os.path as osp
 import sys
@@ -14,11 +20,18 @@ from mmengine.config import Config, DictAction
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
 from mmfilter.datasets import DatasetError  # noqa: E402
-from mmfilter.engine import (CheckpointError, add_malloc_argument, check_checkpoint,  # noqa: E402
-                             configure_malloc, latest_checkpoint, write_checkpoints_atomically)
-from mmfilter.engine.cli import load_config, run_or_exit  # noqa: E402
-from mmfilter.engine.preflight import (check_data, existing_checkpoints,  # noqa: E402
-                                       handle_bad_images)
+from mmfilter.engine import (CheckpointError, SaveError, WeightsMismatchError,  # noqa: E402
+                             WorkDirError, add_malloc_argument, check_weights_fit,
+                             latest_checkpoint, write_checkpoints_atomically)
+from mmfilter.engine.cli import (PARTIAL_LOAD_HELP, PARTIAL_LOAD_HINT, ConfigError,  # noqa: E402
+                                 exit_config_error, load_config, run_or_exit,
+                                 setup_distributed_or_exit, use_cpu_inference_settings)
+from mmfilter.engine.distributed import teardown_distributed  # noqa: E402
+from mmfilter.engine.preflight import (build_model, checked_data,  # noqa: E402
+                                       existing_checkpoints, handle_bad_images)
+from mmfilter.engine.workdir import (check_free_space, check_work_dir,  # noqa: E402
+                                     checkpoint_bytes, checkpoints_to_fit, describe_removed,
+                                     hold_work_dir, is_main_process, remove_stale_parts)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -34,12 +47,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--fresh-if-none', action='store_true',
                         help='with --resume auto: start from scratch when there is nothing to '
                         'resume (otherwise that stops the run)')
+    parser.add_argument('--partial-load', action='store_true',
+                        help=f'with load_from or --resume: {PARTIAL_LOAD_HELP}')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, e.g. train_dataloader.batch_size=4')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
                         help='job launcher for distributed training')
     parser.add_argument('--sync-bn', action='store_true',
                         help='SyncBatchNorm across processes (distributed training on CUDA)')
+    parser.add_argument('--no-data-check', action='store_true',
+                        help='skip the pre-flight check of annotation files and image headers '
+                        '(as data_check = False in the config); made on rank 0 only otherwise')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     add_malloc_argument(parser)
     args = parser.parse_args(argv)
@@ -49,6 +67,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def build_config(args: argparse.Namespace) -> Config:
     cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir)
+    if args.no_data_check:
+        cfg.data_check = False
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'
@@ -65,33 +85,82 @@ def build_config(args: argparse.Namespace) -> Config:
         cfg.resume, cfg.load_from = latest is not None, latest
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
-    if cfg.get('load_from'):
-        check_checkpoint(cfg.load_from)
     return cfg
+
+
+def check_load_from(cfg: Config, model, partial: bool) -> list:
+    """Check that ``load_from`` (or the checkpoint resumed) fits the model; return the
+    lines to show. A ``load_from`` may hold whole top-level modules only (a
+    pretrained backbone); a resumed checkpoint must hold every key."""
+    if not cfg.get('load_from'):
+        return []
+    resume = bool(cfg.get('resume'))
+    notes = check_weights_fit(model, cfg.load_from, partial=partial,
+                              allow_absent_modules=not resume,
+                              model_name=f'the model of {cfg.filename}')
+    if notes:  # MMEngine's loader then does not list again the keys kept on purpose
+        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
+            dict(type='KeepInitialWeights', allow_absent_modules=not resume)]
+    return notes
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    configure_malloc(args.malloc)
     try:
         cfg = build_config(args)
+        model = build_model(cfg)  # its values checked before anything runs
+        notes = check_load_from(cfg, model, args.partial_load)
+    except ConfigError as e:
+        exit_config_error(e)
+    except WeightsMismatchError as e:
+        sys.exit(f'error: {e}; {PARTIAL_LOAD_HINT}')
     except CheckpointError as e:
         sys.exit(f'error: {e}')
-    write_checkpoints_atomically()
     try:
-        bad = check_data(cfg, splits=('train', 'val') if cfg.get('val_cfg') else ('train', ))
+        check_work_dir(cfg.work_dir)
+    except WorkDirError as e:
+        exit_config_error(e)
+    per_checkpoint = checkpoint_bytes(model)
+    del model
+    with contextlib.ExitStack() as held:
+        if is_main_process(cfg.launcher):
+            try:  # one training per work dir
+                taken = held.enter_context(hold_work_dir(cfg.work_dir, f'config {args.config}'))
+            except WorkDirError as e:
+                sys.exit(f'error: {e}')
+            removed = remove_stale_parts(cfg.work_dir, before=taken)
+            if removed:
+                print(describe_removed(removed), file=sys.stderr)
+            try:
+                check_free_space(cfg.work_dir, per_checkpoint, checkpoints_to_fit(cfg))
+            except WorkDirError as e:
+                exit_config_error(e)
+        use_cpu_inference_settings(cfg, args.malloc)  # on the CPU only: validation in row bands
+        train(cfg, notes)
+
+
+def train(cfg: Config, notes: list) -> None:
+    """Check the data, warn before overwriting checkpoints, and run (the work dir held)."""
+    write_checkpoints_atomically()
+    setup_distributed_or_exit(cfg)  # so that rank 0 alone checks the data
+    try:
+        bad = checked_data(cfg, splits=('train', 'val') if cfg.get('val_cfg') else ('train', ))
         warning = handle_bad_images(cfg, bad)
     except DatasetError as e:
+        teardown_distributed()
         sys.exit(f'error: {e}')
-    if warning:
-        print(warning, file=sys.stderr)
+    for line in notes + ([warning] if warning else []):
+        print(line, file=sys.stderr)
     previous = existing_checkpoints(cfg.work_dir)
     if previous and not cfg.get('resume'):
         print(f'warning: {cfg.work_dir} already holds {len(previous)} checkpoint(s) '
               f'({osp.basename(previous[-1])}, ...); this run starts afresh and will overwrite '
               'those of the same name. Use --resume to continue or --work-dir for a new folder.',
               file=sys.stderr)
-    run_or_exit(cfg, 'train')
+    try:
+        run_or_exit(cfg, 'train')
+    except SaveError as e:
+        sys.exit(f'error: {e}')
 
 
 if __name__ == '__main__':

@@ -44,7 +44,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--class-id', type=int,
                         help='class to explain (default: top prediction)')
     parser.add_argument('--score-thr', type=float, default=0.3, help='box score threshold')
-    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--device', help='default: cuda where available, else cpu')
     return parser.parse_args(argv)
 
 

@@ -1,12 +1,17 @@
 """One way to build a detector or segmentor from a config, whatever its library."""
+import logging
+import sys
 from typing import Optional, Union
 
 import numpy as np
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from ..engine import check_checkpoint
+from ..engine import CheckpointError, check_checkpoint
 from ..engine import fuse_conv_bn as fuse  # the argument of init_model shadows the name
+from ..engine import optimize_for_cpu
+from ..engine.checkpoint import WeightsMismatchError, check_weights_fit
+from ..engine.cli import PARTIAL_LOAD_HINT, ConfigError, exit_config_error
 
 SCOPES = ('mmdet', 'mmseg')
 
@@ -19,24 +24,72 @@ def scope_of(cfg: Config) -> str:
     return scope
 
 
+def default_device() -> str:
+    """``'cuda'`` where a GPU is available, else ``'cpu'``."""
+    import torch
+    return 'cuda' if torch.cuda.is_available() else 'cpu'
+
+
 def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
-               device: str = 'cpu', fuse_conv_bn: bool = False):
+               device: Optional[str] = None, fuse_conv_bn: bool = False,
+               partial_load: bool = False, malloc: Optional[str] = 'reuse'):
     """A detector (``mmdet.apis.init_detector``) or segmentor (``mmseg.apis.init_model``)
-    in eval mode, with ``checkpoint`` loaded when given (raises
-    :class:`~mmfilter.engine.CheckpointError` first if it is not a complete one) and,
-    with ``fuse_conv_bn``, BatchNorm folded into the convolutions (inference only)."""
+    in eval mode on ``device`` (default: CUDA where available, else the CPU), with
+    ``checkpoint`` loaded when given and, with ``fuse_conv_bn``, BatchNorm folded
+    into the convolutions (inference only). On the CPU the model runs its
+    convolutions in row bands and the process takes the glibc ``malloc`` mode
+    (:func:`~mmfilter.engine.optimize_for_cpu`; ``malloc=None`` leaves the
+    allocator alone); on any other device it runs as built.
+
+    Before anything is loaded, raises :class:`~mmfilter.engine.CheckpointError` if
+    the checkpoint is not a complete one, and
+    :class:`~mmfilter.engine.checkpoint.WeightsMismatchError` if its tensors do not
+    fit the config's model (keys missing, unexpected or of another shape; keys the
+    model declares may be absent are logged once), unless ``partial_load``;
+    :class:`~mmfilter.engine.cli.ConfigError` if the libraries refuse the config's
+    model.
+    """
     if checkpoint is not None:
         check_checkpoint(checkpoint)
     cfg = config if isinstance(config, Config) else Config.fromfile(config)
     scope = scope_of(cfg)
+    if checkpoint is not None:
+        from mmengine.logging import print_log
+
+        from ..engine.preflight import build_model
+        notes = check_weights_fit(build_model(cfg), checkpoint, partial=partial_load,
+                                  model_name=f'the model of {cfg.filename}')
+        for note in notes:
+            print_log(note, logger='current', level=logging.WARNING)
     init_default_scope(scope)
+    device = device or default_device()
     if scope == 'mmseg':
         from mmseg.apis import init_model as init_segmentor
         model = init_segmentor(cfg, checkpoint, device=device)
     else:
         from mmdet.apis import init_detector
         model = init_detector(cfg, checkpoint, device=device)
-    return fuse(model) if fuse_conv_bn else model
+    if fuse_conv_bn:
+        fuse(model)
+    optimize_for_cpu(model, malloc)
+    return model
+
+
+def init_model_or_exit(config: str, checkpoint: str, partial_load: Optional[bool] = None,
+                       **kwargs):
+    """:func:`init_model` for a tool: a checkpoint that is not a complete one, or
+    whose weights do not fit the config's model, ends the tool with ``error: ...``
+    naming the file (status 1); a config whose model the libraries refuse ends it
+    with status 2. ``partial_load``: the tool's ``--partial-load`` (None: the tool
+    has no such flag; the load is strict)."""
+    try:
+        return init_model(config, checkpoint, partial_load=bool(partial_load), **kwargs)
+    except ConfigError as e:
+        exit_config_error(e)
+    except WeightsMismatchError as e:
+        sys.exit(f'error: {e}' + ('' if partial_load is None else f'; {PARTIAL_LOAD_HINT}'))
+    except CheckpointError as e:
+        sys.exit(f'error: {e}')
 
 
 def build_visualizer(model, opacity: Optional[float] = None):

@@ -4,34 +4,34 @@ from typing import List, Optional
 
 import torch
 
-# Steps of a filter block that exist only to select and place tokens: scoring with
-# the mask product or gather (split), ranking (select), and the write-back (merge).
-SELECTION_STEPS = ('score', 'select', 'split', 'merge')
-
 
 def _fmt(value, scale=1.0, digits=0) -> str:
     return '–' if value is None else f'{value * scale:.{digits}f}'
 
 
 def render_markdown(report: dict) -> str:
-    """One table per input size; '–' marks a skipped (too slow) or failed measurement."""
+    """One table per input size; '–' marks a skipped (too slow) or failed measurement.
+
+    ``report`` holds ``results`` (model name -> ``params`` and ``'{size}/{label}'``
+    seconds, ``'{size}/gflops'``), ``sizes``, ``batch_sizes``, ``train_batch_size``,
+    ``device``, ``amp``, ``malloc`` and how the forward rows ran (``fuse_conv_bn``,
+    ``compile``).
+    """
     results = report['results']
     labels = [f'b{b}' for b in report['batch_sizes']] + ['train']
     lines = [f"Device: {report['device']}; amp: {report['amp']}; torch {torch.__version__}; "
-             f"glibc malloc: {report['malloc']}; "
-             f"CPU-bound background processes: {report.get('background_load', 0)}; "
-             f"forward rows: {forward_label(report)}. "
+             f"glibc malloc: {report['malloc']}; forward rows: {forward_label(report)}. "
              'Milliseconds, median over rounds; train = forward + backward, batch '
-             f"{report['train_batch_size']}; peak MiB = memory growth of one batch-1 forward.", '']
+             f"{report['train_batch_size']}.", '']
     for size in report['sizes']:
         lines += [f'{size}:', '',
                   '| model | params | ' + ' | '.join(f'{label} ms' for label in labels)
-                  + ' | GFLOPs | peak MiB |',
-                  '|---|---:|' + '---:|' * (len(labels) + 2)]
+                  + ' | GFLOPs |',
+                  '|---|---:|' + '---:|' * (len(labels) + 1)]
         for name, r in results.items():
             cells = [f"{r['params'] / 1e6:.2f} M"]
             cells += [_fmt(r.get(f'{size}/{label}'), 1000) for label in labels]
-            cells += [_fmt(r.get(f'{size}/gflops'), 1, 1), _fmt(r.get(f'{size}/mem'))]
+            cells.append(_fmt(r.get(f'{size}/gflops'), 1, 1))
             lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
         lines.append('')
     lines += ['Targets (FilterViT-xs, batch 1):', '']
@@ -47,8 +47,8 @@ def forward_label(report: dict) -> str:
 
 
 def target_lines(report: dict) -> List[str]:
-    """FilterViT-xs's target ratios at 800x1344 (else the largest size) and the
-    share of each filter block's time that selection takes."""
+    """FilterViT-xs's latency ratios at 800x1344 (else the largest size) against
+    its targets."""
     r, sizes = report['results'], report['sizes']
     ref = '800x1344' if '800x1344' in sizes else sizes[-1]
     fv = r.get('FilterViT-xs', {})
@@ -64,20 +64,11 @@ def target_lines(report: dict) -> List[str]:
     value = ratio(fv.get('1600x2688/b1'), fv.get('800x1344/b1'))
     if value is not None:
         out.append(f'latency 1600x2688 / 800x1344 = {value:.2f} (target ≤ 4.5)')
-    value = ratio(fv.get(f'{ref}/mem'), r.get('ResNet-50', {}).get(f'{ref}/mem'))
-    if value is not None:
-        out.append(f'peak memory / ResNet-50 at {ref} = {value:.2f} (target ≤ 1.0)')
-    for i, b in enumerate(report['filter_blocks']):
-        selection = sum(b[step] for step in SELECTION_STEPS)
-        steps = ', '.join(f'{step} {b[step] * 1000:.2f}' for step in SELECTION_STEPS)
-        out.append(f"filter block {i} ({b['channels']} ch, map {b['map']}, K={b['k']}): "
-                   f"{b['block'] * 1000:.1f} ms, selection {selection / b['block']:.0%} of it "
-                   f"(target ≤ 20%; ms: {steps}); attention on the K tokens "
-                   f"{b['attention'] * 1000:.2f}")
     return out
 
 
 def plot_latency(report: dict, path: str) -> None:
+    """Batch-1 forward latency against pixels per image, log-log, one line per model."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt

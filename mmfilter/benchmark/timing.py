@@ -1,11 +1,10 @@
-"""Wall-clock timing of models and of the steps of token-selecting blocks."""
+"""Wall-clock timing of models: one call, interleaved rounds, forward and training
+steps under autocast, and mmengine's FLOP count."""
 import os
-import subprocess
-import sys
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from statistics import median
-from typing import Callable, Dict, Iterator, List, Optional
+from typing import Callable, Dict, List, Optional
 
 import torch
 from torch import nn
@@ -21,6 +20,7 @@ def autocast(device: str, amp: str):
 
 
 def synchronize(device: str) -> None:
+    """Wait for the device's queued work (CUDA); nothing on the CPU."""
     if device == 'cuda':
         torch.cuda.synchronize()
 
@@ -34,20 +34,6 @@ def threads_label() -> str:
     """``'2 threads'``, with the OpenMP wait settings of the environment where set."""
     waits = [f'{name}={os.environ[name]}' for name in OPENMP_WAIT_VARIABLES if name in os.environ]
     return ', '.join([f'{torch.get_num_threads()} threads'] + waits)
-
-
-@contextmanager
-def cpu_load(processes: int) -> Iterator[List[subprocess.Popen]]:
-    """``processes`` CPU-bound background processes (one busy Python loop each) for the
-    body of the block, as another user's job on the same cores; stopped on leaving."""
-    spinning = [subprocess.Popen([sys.executable, '-c', 'while True: pass'])
-                for _ in range(processes)]
-    try:
-        yield spinning
-    finally:
-        for process in spinning:
-            process.kill()
-            process.wait()
 
 
 def time_call(fn: Runner, device: str) -> float:
@@ -74,6 +60,7 @@ def time_interleaved(runners: Dict[str, Runner], device: str, repeats: int,
 
 
 def forward_fn(model: nn.Module, image: torch.Tensor, device: str, amp: str) -> Runner:
+    """One inference forward of ``model`` on ``image`` ``[B, 3, H, W]``."""
     def run():
         with torch.inference_mode(), autocast(device, amp):
             model(image)
@@ -99,45 +86,3 @@ def flops_of(model: nn.Module, image: torch.Tensor) -> Optional[float]:
         return float(analyzer.total())
     except Exception:  # noqa: BLE001 - tracing failures are reported as missing figures
         return None
-
-
-def selecting_block_inputs(backbone: nn.Module, image: torch.Tensor) -> list:
-    """``(block, input map)`` for every token-selecting block, from one forward."""
-    captured = []
-    hooks = [block.register_forward_pre_hook(lambda b, args: captured.append((b, args[0])))
-             for _, block in backbone.selecting_blocks()]
-    try:
-        backbone(image)
-    finally:
-        for hook in hooks:
-            hook.remove()
-    return captured
-
-
-def profile_selecting_blocks(backbone: nn.Module, image: torch.Tensor, device: str,
-                             repeats: int) -> List[Dict[str, float]]:
-    """Per token-selecting block: the time of the whole block and of each step of
-    its forward, called through the block's own step methods (``score``,
-    ``select``, ``split``, ``transformer.delta``, ``merge``)."""
-    profiles = []
-    with torch.inference_mode():
-        for block, x in selecting_block_inputs(backbone, image):
-            batch_size, _, h, w = x.shape
-            k = block.num_tokens(h, w)
-            logits = block.score(x)
-            indices = block.select(logits, batch_size, h, w, k, x.device)
-            base, tokens, gate = block.split(x, logits, indices)
-            delta = block.transformer.delta(tokens, indices, h, w)
-            steps = {
-                'block': lambda: block(x),
-                'score': lambda: block.score(x),
-                'select': lambda: block.select(logits, batch_size, h, w, k, x.device),
-                'split': lambda: block.split(x, logits, indices),
-                'attention': lambda: block.transformer.delta(tokens, indices, h, w),
-                'merge': lambda: block.merge(base.clone(), indices, tokens, delta, gate),
-                'copy': lambda: base.clone(),  # subtracted from merge below
-            }
-            times = time_interleaved(steps, device, repeats)
-            times['merge'] = max(times['merge'] - times.pop('copy'), 0.)
-            profiles.append(dict(times, map=f'{h}x{w}', channels=x.shape[1], k=k))
-    return profiles

@@ -15,6 +15,7 @@ from mmengine.config import Config, ConfigDict
 from mmengine.logging import MMLogger
 from torch import nn
 
+from ..engine.row_bands import apply_row_bands
 from .backbones import BACKBONES, build_backbone, registry
 from .timing import Runner
 
@@ -86,7 +87,8 @@ def with_backbone(cfg: Config, backbone: dict, stage_channels: Sequence[int]) ->
 
 def build_whole_model(spec: WholeModel, backbone_name: str, repo: str = '.',
                       device: str = 'cpu', seed: int = 0) -> Tuple[nn.Module, str]:
-    """The model of ``spec`` with the named backbone, in eval mode, and its scope.
+    """The model of ``spec`` with the named backbone, in eval mode, and its scope; on
+    the CPU with the tools' row bands (except a ``-whole`` backbone).
 
     Its weights are those a training run starts from (``init_weights`` after seeding):
     the classifiers of the detection heads predict their prior probability (RetinaNet,
@@ -112,6 +114,8 @@ def build_whole_model(spec: WholeModel, backbone_name: str, repo: str = '.',
     finally:
         logger.setLevel(level)
     model.to(device).eval()
+    if torch.device(device).type == 'cpu' and not backbone_name.endswith('-whole'):
+        apply_row_bands(model)  # the tools' CPU path
     return model, scope
 
 

@@ -4,12 +4,13 @@ By default glibc gives each block above its mmap threshold a fresh ``mmap`` and
 unmaps it on free; the threshold starts at 128 KiB and rises, as such blocks
 are freed, to at most 32 MiB, and the heap's free top is returned to the kernel
 beyond twice the threshold. So a forward pass pays page faults again for every
-activation above the threshold, and for the heap it regrows (the README's speed
-section measures the cost: up to 2× a light backbone's time inside a detector).
+activation above the threshold, and for the heap it regrows (docs/performance.md
+measures the cost: up to 2× a light backbone's time inside a detector). The tools
+apply it on the CPU only (:func:`~mmfilter.engine.optimize_for_cpu`).
 
 Modes (:data:`MALLOC_MODES`):
 
-- ``'reuse'``, what the tools apply: blocks up to 32 MiB come from the heap from
+- ``'reuse'``, what the tools apply on the CPU: blocks up to 32 MiB come from the heap from
   the start and up to 256 MiB of freed heap stay mapped. Larger blocks are
   still mapped and unmapped, so memory is bounded as with the defaults, plus at
   most the 256 MiB kept.
@@ -60,7 +61,8 @@ def configure_malloc(mode: str = 'reuse') -> str:
 def add_malloc_argument(parser: argparse.ArgumentParser) -> None:
     """A tool's ``--malloc MODE`` (default ``'reuse'``) and its shorthand ``--no-mmap``."""
     parser.add_argument('--malloc', choices=list(MALLOC_MODES), default='reuse',
-                        help="glibc malloc mode (mmfilter.engine.configure_malloc): 'reuse' "
+                        help="glibc malloc mode on the CPU (mmfilter.engine.configure_malloc; "
+                        "not applied where the model runs on a GPU): 'reuse' "
                         "(default) keeps blocks up to 32 MiB on the heap; 'no-mmap': every block "
                         "(for one model at one size; with many, the heap only grows); "
                         "'defaults': glibc's. LD_PRELOAD or a MALLOC_*_ variable overrides it")

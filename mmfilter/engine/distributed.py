@@ -29,8 +29,9 @@ def setup_distributed(cfg: Config) -> str:
     drop-path masks) unless the config sets ``randomness.diff_rank_seed``, and DDP
     looks for unused parameters where the backbone leaves some unused (see
     :func:`leaves_parameters_unused`) unless the config sets
-    ``find_unused_parameters``. Without CUDA only ``launcher='pytorch'`` runs: the
-    process group is started with gloo here.
+    ``find_unused_parameters``. The process group is started here, once, so that
+    the tools' pre-flight checks can run on rank 0 alone: with MMEngine's
+    ``init_dist`` on CUDA, with gloo on a CPU machine (``launcher='pytorch'`` only).
     """
     if cfg.get('launcher', 'none') == 'none':
         return 'none'
@@ -40,7 +41,11 @@ def setup_distributed(cfg: Config) -> str:
         cfg.find_unused_parameters = True
     dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
     if torch.cuda.is_available():
-        return dist_cfg.setdefault('backend', 'nccl')
+        backend = dist_cfg.setdefault('backend', 'nccl')
+        if not torch_dist.is_initialized():  # the runner then skips its own init_dist
+            from mmengine.dist import init_dist
+            init_dist(cfg.launcher, **dist_cfg)
+        return backend
     if cfg.launcher != 'pytorch':
         raise ValueError(f"launcher {cfg.launcher!r} needs CUDA here; on CPU use 'pytorch' "
                          '(tools/dist_train.sh)')

@@ -3,7 +3,7 @@
 In eval mode a BatchNorm after a convolution is an affine map per channel, so it
 can live in the convolution's weights and bias: the same outputs, one pass over
 the map less per ``ConvNormAct`` (a quarter of FilterViT-xs's CPU time at
-detection sizes goes to BatchNorm; see the README's profile). MMCV's
+detection sizes goes to BatchNorm; see docs/performance.md). MMCV's
 ``fuse_conv_bn`` does the folding; this module adds the guard and the hook.
 """
 from mmengine.hooks import Hook

@@ -6,9 +6,11 @@ import os.path as osp
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config, ConfigDict
+from torch import nn
 
 from ..datasets.checks import (DatasetError, check_coco_annotations, check_segmentation_folders,
                                find_bad_images)
+from .cli import ConfigError, error_message
 
 DEMO_HINTS = {
     'mmdet': 'python tools/train.py configs/retinanet_filtervit_demo.py',
@@ -50,12 +52,15 @@ def check_data(cfg: Config, splits: Sequence[str] = SPLITS) -> Dict[str, List[Tu
     marker, see :func:`find_bad_images`) and returns the bad ones per split.
 
     Demo datasets (types starting with ``Demo``) generate their files on first
-    use; once generated they are checked like any other.
+    use; once generated they are checked like any other. A dataset on remote
+    storage (``backend_args`` naming a backend, or a ``data_root`` URI such as
+    ``s3://...``) is not checked here: its files are read through MMEngine's file
+    backends when the dataset is built.
     """
     scope = cfg.get('default_scope')
     hint = ''
     if scope in DEMO_HINTS:
-        hint = (f'\nPut the dataset there in its standard layout (see README.md), set '
+        hint = (f'\nPut the dataset there in its standard layout (see docs/get_started.md), set '
                 f'data_root with --cfg-options, or run the embedded demo instead: {DEMO_HINTS[scope]}')
     bad = {}
     for split in splits:
@@ -64,9 +69,42 @@ def check_data(cfg: Config, splits: Sequence[str] = SPLITS) -> Dict[str, List[Tu
             root = ds.get('data_root') or ''
             if isinstance(type_name, str) and type_name.startswith('Demo') and not osp.isdir(root):
                 continue  # generated, and checked, when the dataset is built
+            if is_remote(ds):
+                continue
             images = _dataset_images(ds, scope, hint)
             bad.setdefault(split, []).extend(find_bad_images(images))
     return {split: found for split, found in bad.items() if found}
+
+
+def is_remote(ds: ConfigDict) -> bool:
+    """Whether a dataset's files live on a storage backend rather than a local disk."""
+    backend_args = ds.get('backend_args') or {}
+    backend = backend_args.get('backend', 'local')
+    return backend not in ('local', 'disk') or '://' in str(ds.get('data_root') or '')
+
+
+def checked_data(cfg: Config, splits: Sequence[str]) -> Dict[str, List[Tuple[str, str]]]:
+    """:func:`check_data` where a run should make it: not at all with
+    ``data_check = False`` in the config (``--no-data-check``); in a distributed run
+    on rank 0 only, the other ranks waiting for its verdict, so that one process
+    reads the annotations and image headers and every rank stops with the same
+    :class:`DatasetError` (or gets the same bad images to skip)."""
+    from mmengine.dist import broadcast_object_list, get_rank, is_distributed
+    if cfg.get('data_check', True) is False:
+        return {}
+    if not is_distributed():
+        return check_data(cfg, splits)
+    verdict = [None]
+    if get_rank() == 0:
+        try:
+            verdict = [('bad images', check_data(cfg, splits))]
+        except DatasetError as e:
+            verdict = [('error', str(e))]
+    broadcast_object_list(verdict, src=0)
+    kind, value = verdict[0]
+    if kind == 'error':
+        raise DatasetError(value)
+    return value
 
 
 def _dataset_images(ds: ConfigDict, scope: Optional[str], hint: str) -> List[str]:
@@ -119,3 +157,32 @@ def handle_bad_images(cfg: Config, bad: Dict[str, List[Tuple[str, str]]]) -> Opt
 def existing_checkpoints(work_dir: str) -> list:
     """Checkpoint files a new run in ``work_dir`` could overwrite."""
     return sorted(glob.glob(osp.join(work_dir, '*.pth')))
+
+
+def build_model(cfg: Config) -> nn.Module:
+    """The config's model, built as the runner will build it (weights not
+    initialised: no pretrained file is read), to check its values before anything
+    else runs; costs a fraction of a second for mmfilter's models.
+
+    Raises :class:`ConfigError` with the message of the innermost error the
+    registry build raised (``ValueError``, ``KeyError``, ``TypeError``,
+    ``AssertionError``: an unknown arch or type, a ratio out of range, ...),
+    without the ``class `X` in file.py:`` prefixes each registry level adds.
+    """
+    from mmengine.registry import MODELS, DefaultScope
+    try:
+        with DefaultScope.overwrite_default_scope(cfg.get('default_scope')):
+            return MODELS.build(cfg.model)
+    except (ValueError, KeyError, TypeError, AssertionError) as e:
+        raise ConfigError(f'{cfg.filename}: model: {_innermost(e)}') from None
+
+
+def _innermost(error: BaseException) -> str:
+    """The message of the error a registry build re-raised with ``class `X` in f.py:``."""
+    while (str(error.args[0] if error.args else '').startswith('class `')
+           and type(error.__context__) is type(error)):
+        error = error.__context__
+    message = error_message(error)
+    while message.startswith('class `') and '.py: ' in message:  # no chained original
+        message = message.split('.py: ', 1)[1]
+    return message

@@ -88,15 +88,17 @@ def model_device_type(model: nn.Module) -> Optional[str]:
     return None if param is None else param.device.type
 
 
-def optimize_for_cpu(model: nn.Module, malloc: str = 'reuse',
+def optimize_for_cpu(model: nn.Module, malloc: Optional[str] = 'reuse',
                      band_mib: float = DEFAULT_BAND_MIB) -> bool:
     """The CPU inference settings mmfilter's tools use, for a model whose weights
     are on the CPU: row bands (:func:`apply_row_bands`) and the glibc malloc
-    ``malloc`` mode (:func:`~mmfilter.engine.configure_malloc`). A model on any
-    other device is left alone. Returns whether they were applied."""
+    ``malloc`` mode (:func:`~mmfilter.engine.configure_malloc`; None leaves the
+    allocator alone). A model on any other device is left alone. Returns whether
+    they were applied."""
     if model_device_type(model) != 'cpu':
         return False
-    configure_malloc(malloc)
+    if malloc is not None:
+        configure_malloc(malloc)
     apply_row_bands(model, band_mib)
     return True
 
@@ -114,8 +116,11 @@ class CPUInferenceHook(Hook):
         self.band_mib = band_mib
 
     def _apply(self, runner) -> None:
-        optimize_for_cpu(getattr(runner.model, 'module', runner.model), self.malloc,
-                         self.band_mib)
+        model = getattr(runner.model, 'module', runner.model)
+        already = any(isinstance(m, RowBandedSequential) for m in model.modules())
+        if optimize_for_cpu(model, self.malloc, self.band_mib) and not already:
+            runner.logger.info(f'CPU inference: row bands of {self.band_mib} MiB, '
+                               f'glibc malloc mode {self.malloc!r}')
 
     def before_val(self, runner) -> None:
         self._apply(runner)

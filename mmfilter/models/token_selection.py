@@ -60,19 +60,25 @@ def _check_k(k: int, num_tokens: int) -> None:
                          f'pixels: K must lie in [1, {num_tokens}]')
 
 
+_PRIORITY_BITS = 16  # bits of a row or column index in spread_priority
+
+
 def spread_priority(height: int, width: int, device: torch.device) -> Tensor:
-    """A distinct rank per position of a ``height x width`` map, ``[H * W]`` int64:
-    taken in rank order, the positions spread evenly over the map at every prefix
-    (row and column bits interleaved, then reversed: a 2D van der Corput order).
-    Integer arithmetic only, the same on every device and in exported graphs."""
-    bits = max(1, math.ceil(math.log2(max(height, width, 2))))
-    rows = torch.arange(height, device=device).repeat_interleave(width)
-    cols = torch.arange(width, device=device).repeat(height)
-    rank = torch.zeros_like(rows)
-    for bit in range(bits):  # the lowest bits of row and column become the highest of the rank
-        shift = 2 * (bits - 1 - bit)
-        rank = rank | (((rows >> bit) & 1) << (shift + 1)) | (((cols >> bit) & 1) << shift)
-    return rank
+    """A distinct rank per position of a ``height x width`` map (sides up to
+    ``2**16``), ``[H * W]`` int64 below ``2**32``: taken in rank order, the
+    positions spread evenly over the map at every prefix (row and column bits
+    interleaved, then reversed: a 2D van der Corput order). Integer arithmetic
+    only, the same on every device and in exported graphs; a fixed number of
+    bits, so that ``torch.compile`` with dynamic shapes traces one graph for
+    every map size."""
+    rows = torch.arange(height, device=device)
+    cols = torch.arange(width, device=device)
+    row_rank, col_rank = torch.zeros_like(rows), torch.zeros_like(cols)
+    for bit in range(_PRIORITY_BITS):  # the lowest bits become the highest of the rank
+        shift = 2 * (_PRIORITY_BITS - 1 - bit)
+        row_rank = row_rank | (((rows >> bit) & 1) << (shift + 1))
+        col_rank = col_rank | (((cols >> bit) & 1) << shift)
+    return (row_rank[:, None] | col_rank[None, :]).flatten()
 
 
 def topk_indices(scores: Tensor, k: int, priority: Optional[Tensor] = None) -> Tensor:
@@ -99,7 +105,10 @@ def random_indices(batch_size: int,
                    generator: Optional[torch.Generator] = None) -> Tensor:
     """``k`` distinct positions drawn uniformly, independently per image: ``[B, K]``."""
     _check_k(k, num_tokens)
-    noise = torch.rand(batch_size, num_tokens, device=device, generator=generator)
+    # generator=None is not passed: torch.rand's generator overload refuses the
+    # symbolic sizes of torch.compile(dynamic=True).
+    extra = {} if generator is None else dict(generator=generator)
+    noise = torch.rand(batch_size, num_tokens, device=device, **extra)
     return noise.topk(k, dim=1, sorted=False).indices
 
 

@@ -1,7 +1,7 @@
 """Seeing what the filter chose. ``selection_maps`` needs numpy and OpenCV only;
 ``explain`` and ``hook`` need mmcv and MMDetection or MMSegmentation."""
-from .selection_maps import (InputGeometry, heatmap_overlay, mark_tokens, on_object_fraction,
-                             sheet, token_mask, topk_agreement)
+from .selection_maps import (InputGeometry, heatmap_overlay, mark_tokens, sheet, token_mask,
+                             topk_agreement)
 
-__all__ = ['InputGeometry', 'heatmap_overlay', 'mark_tokens', 'on_object_fraction', 'sheet',
-           'token_mask', 'topk_agreement']
+__all__ = ['InputGeometry', 'heatmap_overlay', 'mark_tokens', 'sheet', 'token_mask',
+           'topk_agreement']

@@ -78,14 +78,6 @@ def topk_agreement(indices: np.ndarray, saliency: np.ndarray) -> float:
     return len(np.intersect1d(indices, top)) / k
 
 
-def on_object_fraction(points: np.ndarray, objects: np.ndarray) -> float:
-    """Fraction of token centres (``[K, 2]`` x, y) that fall on ``objects`` (bool ``[H, W]``)."""
-    h, w = objects.shape
-    xs = np.clip(points[:, 0].astype(int), 0, w - 1)
-    ys = np.clip(points[:, 1].astype(int), 0, h - 1)
-    return float(objects[ys, xs].mean())
-
-
 def label(image: np.ndarray, text: str) -> np.ndarray:
     """A copy with a caption bar on top."""
     bar = np.full((22, image.shape[1], 3), 255, np.uint8)

@@ -1,25 +1,20 @@
-"""Latency, training-step time, peak memory, parameters and FLOPs of backbones, side by side.
+"""Latency, training-step time, parameters and FLOPs of backbones, side by side.
 
     python tools/analysis/benchmark_backbones.py [--quick] [--device cpu|cuda]
         [--amp none|bf16|fp16] [--sizes 224x224 512x512 800x1344 1600x2688]
-        [--models FilterViT-xs MobileViT-xs ...] [--threads N] [--load N]
+        [--models FilterViT-xs MobileViT-xs ...] [--threads N]
         [--fuse-conv-bn] [--compile [BACKEND]] [--out-dir results/benchmark]
 
 Every model is timed in one process and the models are interleaved round by
 round, so machine drift affects all alike; latency is the median over rounds
-after warm-up. Peak memory is measured per model in a fresh subprocess (growth
-of the resident set's high-water mark over the built model on Linux CPUs,
-``max_memory_allocated`` on CUDA).
-A measurement (model and batch size or training step) is skipped at a size
-where its time at the previous size, scaled by the pixel ratio to the power
-1.5, exceeds ``--max-seconds``; FLOPs and memory follow batch-1 latency. Writes
-``benchmark.md`` (tables and target ratios) and ``latency.png`` (log-log).
-``--load N`` times everything beside N CPU-bound processes (another job on the
-same cores): run it with and without to get each model's slowdown under contention.
-``--fuse-conv-bn`` and ``--compile`` time the forward rows on a copy of each model
-with BatchNorm folded and/or through ``torch.compile`` (inductor by default;
-compilation happens in the warm-up round); training steps, FLOPs and memory use
-the model as built.
+after warm-up. A measurement (model and batch size or training step) is skipped
+at a size where its time at the previous size, scaled by the pixel ratio to the
+power 1.5, exceeds ``--max-seconds``; FLOPs follow batch-1 latency. Writes
+``benchmark.md`` (tables and target ratios), ``benchmark.json`` and
+``latency.png`` (log-log). ``--fuse-conv-bn`` and ``--compile`` time the forward
+rows on a copy of each model with BatchNorm folded and/or through
+``torch.compile`` (inductor by default; compilation happens in the warm-up
+round); training steps and FLOPs use the model as built.
 """
 import argparse
 import copy
@@ -27,7 +22,6 @@ import json
 import os
 import os.path as osp
 import platform
-import subprocess
 import sys
 from functools import partial
 from typing import Callable, Dict, List, Optional, Tuple
@@ -36,9 +30,7 @@ import torch
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
-from mmfilter import FilterViT  # noqa: E402
-from mmfilter.benchmark import (cpu_load, flops_of, forward_fn,  # noqa: E402
-                                peak_memory_of_forward, plot_latency, profile_selecting_blocks,
+from mmfilter.benchmark import (flops_of, forward_fn, plot_latency,  # noqa: E402
                                 render_markdown, threads_label, time_interleaved,
                                 train_step_fn)
 from mmfilter.benchmark.backbones import BACKBONES, build_backbone  # noqa: E402
@@ -68,15 +60,6 @@ def forward_variant(model: torch.nn.Module, fuse: bool,
     return variant
 
 
-def peak_memory(name: str, size: Size, device: str, amp: str, malloc: str) -> Optional[float]:
-    """Peak memory (MiB) of one batch-1 forward, measured in a fresh process."""
-    proc = subprocess.run([sys.executable, __file__, '--_memory-probe', name, f'{size[0]}x{size[1]}',
-                           '--device', device, '--amp', amp, '--malloc', malloc],
-                          capture_output=True, text=True)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith('PEAK_MIB ')]
-    return float(lines[-1].split()[1]) if lines else None
-
-
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--sizes', nargs='+', default=['224x224', '512x512', '800x1344', '1600x2688'])
@@ -88,10 +71,7 @@ def main(argv=None) -> dict:
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--amp', default='none', choices=['none', 'bf16', 'fp16'])
     parser.add_argument('--threads', type=int, default=None, help='CPU threads (default: torch)')
-    parser.add_argument('--load', type=int, default=0, metavar='N',
-                        help='N CPU-bound background processes while timing (contention)')
     parser.add_argument('--max-seconds', type=float, default=10.0)
-    parser.add_argument('--no-memory', action='store_true')
     parser.add_argument('--fuse-conv-bn', action='store_true',
                         help='fold BatchNorm into the convolutions for the forward rows')
     parser.add_argument('--compile', nargs='?', const='inductor', default=None, metavar='BACKEND',
@@ -99,16 +79,10 @@ def main(argv=None) -> dict:
     add_malloc_argument(parser)
     parser.add_argument('--quick', action='store_true', help='4 models, 224 and 512, 2 repeats')
     parser.add_argument('--out-dir', default=osp.join(REPO, 'results', 'benchmark'))
-    parser.add_argument('--_memory-probe', nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     malloc = configure_malloc(args.malloc)
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args._memory_probe:
-        name, size = args._memory_probe
-        image = torch.rand(1, 3, *(int(v) for v in size.split('x')), device=args.device)
-        peak = peak_memory_of_forward(MODELS[name](device=args.device), image, args.device, args.amp)
-        return print(f'PEAK_MIB {peak:.1f}')
     if args.quick:
         args.sizes, args.repeats = ['224x224', '512x512'], 2
         args.models = [m for m in args.models if m in QUICK_MODELS] if args.models != list(MODELS) \
@@ -146,8 +120,7 @@ def main(argv=None) -> dict:
                 timed.train(batch == 'train')  # not chained: some backbones' train() returns None
                 make = train_step_fn if batch == 'train' else forward_fn
                 runners[name] = make(timed, image, args.device, args.amp)
-            with cpu_load(args.load):
-                times = time_interleaved(runners, args.device, args.repeats, args.warmup)
+            times = time_interleaved(runners, args.device, args.repeats, args.warmup)
             for name, t in times.items():
                 results[name][f'{key}/{label}'] = t
                 seen[name, label] = (pixels, t)
@@ -158,18 +131,10 @@ def main(argv=None) -> dict:
             model.eval()
             flops = flops_of(model, torch.rand(1, 3, *size, device=args.device))
             results[name][f'{key}/gflops'] = None if flops is None else flops / 1e9
-            if not args.no_memory:
-                results[name][f'{key}/mem'] = peak_memory(name, size, args.device, args.amp, args.malloc)
 
-    profile_size = (800, 1344) if (800, 1344) in sizes else sizes[-1]
-    blocks = profile_selecting_blocks(FilterViT(arch='xs').eval().to(args.device),
-                                      torch.rand(1, 3, *profile_size, device=args.device),
-                                      args.device, args.repeats)
-    report = dict(results=results, filter_blocks=blocks, device=describe_device(args.device),
-                  malloc=malloc,
-                  background_load=args.load, fuse_conv_bn=args.fuse_conv_bn,
-                  compile=args.compile,
-                  amp=args.amp, sizes=args.sizes, batch_sizes=args.batch_sizes,
+    report = dict(results=results, device=describe_device(args.device), malloc=malloc,
+                  fuse_conv_bn=args.fuse_conv_bn, compile=args.compile, amp=args.amp,
+                  sizes=args.sizes, batch_sizes=args.batch_sizes,
                   train_batch_size=args.train_batch_size)
     os.makedirs(args.out_dir, exist_ok=True)
     with open(osp.join(args.out_dir, 'benchmark.json'), 'w') as f:
@@ -183,6 +148,7 @@ def main(argv=None) -> dict:
 
 
 def describe_device(device: str) -> str:
+    """The GPU's name, or the CPU's with its threads (and OpenMP wait settings)."""
     if device == 'cuda':
         return torch.cuda.get_device_name()
     return f'{platform.processor() or platform.machine()}, {threads_label()}'

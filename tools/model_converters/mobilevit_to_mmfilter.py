@@ -9,12 +9,15 @@ is recognised from the keys. The classifier is dropped. DST loads with
 ``init_cfg=dict(type='Pretrained', checkpoint=DST)`` in a MobileViT or FilterMobileViT
 backbone (``--prefix backbone.`` for ``load_from`` on a whole detector instead).
 The weights expect RGB in [0, 1]: no mean/std normalisation (see the ``*filtermobilevit*``
-configs).
+configs). A checkpoint already in mmfilter's layout (this tool's output, or a
+MobileViT / FilterMobileViT detector's or segmentor's checkpoint) is named as such
+and nothing is written.
 """
 import argparse
 import os
 import os.path as osp
 import sys
+from typing import Optional, Tuple
 
 import torch
 
@@ -31,10 +34,32 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def mmfilter_layout(state_dict: dict) -> Optional[Tuple[str, str]]:
+    """``(what it holds, how to load it)`` for a state dict already in mmfilter's
+    MobileViT / FilterMobileViT layout, or None if it is not in that layout."""
+    name = 'FilterMobileViT' if any('.scorer.' in k for k in state_dict) else 'MobileViT'
+    for prefix, held, use in (
+            ('', 'a {}-{} backbone', "as a backbone's init_cfg=dict(type='Pretrained', "
+             'checkpoint=...)'),
+            ('backbone.', 'the {}-{} backbone of a whole model (keys under backbone.)',
+             "as load_from, or as a backbone's init_cfg=dict(type='Pretrained', "
+             "checkpoint=..., prefix='backbone.')")):
+        arch = guess_mobilevit_arch(state_dict, prefix)
+        if arch is not None:
+            return held.format(name, arch), use
+    return None
+
+
 def main(argv=None) -> str:
     args = parse_args(argv)
     try:
-        state_dict, layout, dropped = convert_mobilevit(load_state_dict(args.src), args.prefix)
+        source = load_state_dict(args.src)
+        existing = mmfilter_layout(source)
+        if existing is not None:
+            held, use = existing
+            sys.exit(f"error: {args.src} is already in mmfilter's layout ({held}): nothing to "
+                     f'convert; use it as it is, {use}')
+        state_dict, layout, dropped = convert_mobilevit(source, args.prefix)
     except ConversionError as error:
         sys.exit(f'error: {args.src}: {error}')
     arch = guess_mobilevit_arch(state_dict, args.prefix)

@@ -1,4 +1,4 @@
-# RetinaNet + FPN over FilterViT-xs: MMDetection's base model with our backbone.
+# RetinaNet + FPN over FilterViT-xs: MMDetection's base model with mmfilter's backbone.
 _base_ = ['mmdet::_base_/models/retinanet_r50_fpn.py']
 custom_imports = dict(imports=['mmfilter'], allow_failed_imports=False)
 # A loss that is nan or inf stops the run at that iteration with a non-zero exit; resident

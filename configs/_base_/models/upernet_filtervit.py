@@ -1,4 +1,5 @@
-# UPerNet + auxiliary FCN head over FilterViT-xs: MMSegmentation's base model with our backbone.
+# UPerNet + auxiliary FCN head over FilterViT-xs: MMSegmentation's base model with mmfilter's
+# backbone.
 _base_ = ['mmseg::_base_/models/upernet_r50.py']
 custom_imports = dict(imports=['mmfilter', 'mmfilter.datasets.seg_transforms'],
                       allow_failed_imports=False)

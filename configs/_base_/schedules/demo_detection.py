@@ -21,6 +21,6 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10),
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2))
 auto_scale_lr = dict(enable=False, base_batch_size=8)
-# Seeded, so that a demo figure is reproducible by its command (the seed-to-seed spread is
-# in the README); change it with --cfg-options randomness.seed=N.
+# Seeded, so that a demo figure is reproducible by its command (the seed-to-seed spread:
+# docs/findings/token_selection.md); change it with --cfg-options randomness.seed=N.
 randomness = dict(seed=0)

@@ -20,6 +20,6 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=100, max_keep_ckpts=2),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'))
-# Seeded, so that a demo figure is reproducible by its command (the seed-to-seed spread is
-# in the README); change it with --cfg-options randomness.seed=N.
+# Seeded, so that a demo figure is reproducible by its command (the seed-to-seed spread:
+# docs/findings/token_selection.md); change it with --cfg-options randomness.seed=N.
 randomness = dict(seed=0)

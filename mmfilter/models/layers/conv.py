@@ -2,9 +2,9 @@
 residual, and the evaluation of a chain of them in horizontal bands of rows.
 
 Banded evaluation exists for the inverted residuals of a backbone's stages at
-inference: at detection sizes their largest maps are tens of MB, above glibc's
+CPU inference, applied from outside the model (:func:`mmfilter.engine.apply_row_bands`): at detection sizes their largest maps are tens of MB, above glibc's
 mmap threshold (at most 32 MiB), so every forward maps them afresh and pays
-their page faults (see the README's "Speed and memory"). Computed band by band,
+their page faults (see docs/performance.md). Computed band by band,
 each band from exactly the input rows it reads, the chain gives the same output
 while no intermediate map exceeds the band's few MiB: reused from the heap, and
 in cache.

@@ -17,7 +17,7 @@ from typing import Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
-from ..token_selection import as_tokens, from_tokens, gather_tokens, scatter_tokens_
+from ..token_selection import gather_tokens, scatter_tokens_
 from .blocks import ATTENTION_BLOCKS, TokenSelectingBlock
 from .conv import ConvNormAct
 from .token_attention import TokenAttention
@@ -99,30 +99,18 @@ class FilterAttentionBlock(TokenSelectingBlock):
               indices: Tensor) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
         """The map the tokens are written back into, the tokens ``[B, K, C]`` and
         the gate of their updates ``[B, K, 1]`` (None: ungated)."""
-        height, width = x.shape[2:]
-        dense = indices.shape[1] == height * width
         if logits is not None and self.mask_mode == 'scale':
             mask = logits.sigmoid()
-            base = x * mask
-            if dense:
-                return base, as_tokens(base), None
             # Gathered from x and the mask (which x * mask keeps for its backward),
-            # so that the tokens can be written back into base in place.
-            return base, gather_tokens(x, indices) * gather_tokens(mask, indices), None
-        gate = None
-        if logits is not None:  # 'gate'
-            gate = 2 * (as_tokens(logits) if dense else gather_tokens(logits, indices)).sigmoid()
-        if dense:
-            return x, as_tokens(x), gate
+            # so that the tokens can be written back into the product in place.
+            return x * mask, gather_tokens(x, indices) * gather_tokens(mask, indices), None
+        gate = None if logits is None else 2 * gather_tokens(logits, indices).sigmoid()
         return x.clone(), gather_tokens(x, indices), gate
 
     def merge(self, base: Tensor, indices: Tensor, tokens: Tensor, delta: Tensor,
               gate: Optional[Tensor]) -> Tensor:
-        """Write ``tokens + gate * delta`` back at ``indices`` of ``base``."""
+        """Write ``tokens + gate * delta`` back at ``indices`` of ``base``, in place."""
         attended = tokens + (delta if gate is None else gate * delta)
-        height, width = base.shape[2:]
-        if indices.shape[1] == height * width:
-            return from_tokens(attended, height, width)
         return scatter_tokens_(base, indices, attended)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -132,7 +120,7 @@ class FilterAttentionBlock(TokenSelectingBlock):
         indices = self.select(logits, batch_size, height, width, k, x.device)
         self.remember(logits, indices, height, width)
         if indices.shape[1] == 0:  # attention off: every pixel takes the unselected path
-            return x * logits.sigmoid() if logits is not None and self.mask_mode == 'scale' else x
+            return x if logits is None else x * logits.sigmoid()  # logits only under 'scale'
         base, tokens, gate = self.split(x, logits, indices)
         delta = self.transformer.delta(tokens, indices, height, width)
         return self.merge(base, indices, tokens, delta, gate)

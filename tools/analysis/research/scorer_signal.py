@@ -1,6 +1,6 @@
 """Where a trained filter's scorer learns from, and what its mask does to the map.
 
-    python tools/analysis/scorer_signal.py CONFIG CHECKPOINT [--num-images 32]
+    python tools/analysis/research/scorer_signal.py CONFIG CHECKPOINT [--num-images 32]
 
 Runs the training loss (the test split's images and labels, no augmentation)
 through the model and backpropagates it. For every block that scores pixels it
@@ -18,7 +18,8 @@ from collections import defaultdict
 
 import torch
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+sys.path.insert(0, REPO)
 
 
 def scorer_signal(model, batches) -> dict:
@@ -72,7 +73,7 @@ def main(argv=None) -> dict:
     from mmengine.dataset import pseudo_collate
     from mmengine.registry import DATASETS
 
-    from mmfilter.engine.cli import init_model_or_exit
+    from mmfilter.apis import init_model_or_exit
     model = init_model_or_exit(args.config, args.checkpoint)
     model.train()  # the training forward: its selection and its loss
     dataset = DATASETS.build(model.cfg.test_dataloader.dataset)

@@ -1,14 +1,15 @@
 """Where a backbone's time goes: per stage, per operator kind, and the achieved
 GFLOP/s of each stage (FLOPs as mmengine counts them, one per multiply-accumulate,
-as the benchmark's GFLOPs column)."""
+as the benchmark's GFLOPs column); and per token-selecting block, each step of its
+forward."""
 import re
 from typing import Dict, List, Tuple
 
 import torch
 from torch import nn
 
-from ..models.backbones.base import HybridBackbone
-from .timing import flops_of, time_interleaved
+from mmfilter.benchmark.timing import flops_of, time_interleaved
+from mmfilter.models.backbones.base import HybridBackbone
 
 #: Operator kinds, matched in order against the ATen op names of the profile.
 OP_KINDS: Tuple[Tuple[str, str], ...] = (
@@ -110,3 +111,49 @@ def profile_stages(backbone: nn.Module, image: torch.Tensor, repeats: int) -> Li
                          gflops_per_s=None if flops is None else flops / times[name] / 1e9,
                          kinds=op_kind_times(module, x, repeats)))
     return rows
+
+
+def selecting_block_inputs(backbone: nn.Module, image: torch.Tensor) -> list:
+    """``(block, input map)`` for every token-selecting block, from one forward."""
+    captured = []
+    hooks = [block.register_forward_pre_hook(lambda b, args: captured.append((b, args[0])))
+             for _, block in backbone.selecting_blocks()]
+    try:
+        backbone(image)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return captured
+
+
+def profile_selecting_blocks(backbone: nn.Module, image: torch.Tensor, device: str,
+                             repeats: int) -> List[Dict[str, float]]:
+    """Per token-selecting block (filter-attention blocks only), in forward order:
+    its ``stage``, ``channels``, ``map`` size, ``k``, and the median seconds of the
+    whole ``block`` and of each step of its forward, called through the block's own
+    methods (``score``, ``select``, ``split``, ``attention``: ``transformer.delta``,
+    ``merge``)."""
+    stage_of = {block: i for i, block in backbone.selecting_blocks()}
+    profiles = []
+    with torch.inference_mode():
+        for block, x in selecting_block_inputs(backbone, image):
+            batch_size, _, h, w = x.shape
+            k = block.num_tokens(h, w)
+            logits = block.score(x)
+            indices = block.select(logits, batch_size, h, w, k, x.device)
+            base, tokens, gate = block.split(x, logits, indices)
+            delta = block.transformer.delta(tokens, indices, h, w)
+            steps = {
+                'block': lambda: block(x),
+                'score': lambda: block.score(x),
+                'select': lambda: block.select(logits, batch_size, h, w, k, x.device),
+                'split': lambda: block.split(x, logits, indices),
+                'attention': lambda: block.transformer.delta(tokens, indices, h, w),
+                'merge': lambda: block.merge(base.clone(), indices, tokens, delta, gate),
+                'copy': lambda: base.clone(),  # subtracted from merge below
+            }
+            times = time_interleaved(steps, device, repeats)
+            times['merge'] = max(times['merge'] - times.pop('copy'), 0.)
+            profiles.append(dict(times, stage=stage_of[block], map=f'{h}x{w}', channels=x.shape[1],
+                                 k=k))
+    return profiles

@@ -1,6 +1,6 @@
 """Resident memory under each glibc malloc mode, with many models and sizes in one process.
 
-    python tools/analysis/malloc_memory.py [--modes defaults reuse no-mmap] [--passes 2]
+    python tools/analysis/research/malloc_memory.py [--modes defaults reuse no-mmap] [--passes 2]
 
 Each mode runs in its own process: FilterViT-xs and ResNet-18 at 224², 512²,
 800×1344 and 1600×2688 and MobileViT-xs up to 800×1344, each a batch-1 and a
@@ -18,11 +18,11 @@ from typing import Dict, List, Tuple
 
 import torch
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 sys.path.insert(0, REPO)
 from mmfilter.benchmark.backbones import build_backbone  # noqa: E402
-from mmfilter.benchmark.memory import resident_kib  # noqa: E402
 from mmfilter.engine import MALLOC_MODES, configure_malloc  # noqa: E402
+from tools.analysis.research.memory import resident_kib  # noqa: E402
 
 SIZES = ['224x224', '512x512', '800x1344', '1600x2688']
 PLAN: List[Tuple[str, str]] = [(m, s) for m in ('FilterViT-xs', 'ResNet-18') for s in SIZES] + \

@@ -1,6 +1,6 @@
 """How much of what the filter selects lies on objects, against how much of the image objects cover.
 
-    python tools/analysis/filter_focus.py CONFIG CHECKPOINT [--num-images N]
+    python tools/analysis/research/filter_focus.py CONFIG CHECKPOINT [--num-images N]
         [--object-classes circle square ...]
 
 Runs the model over the config's test split. Object pixels come from the
@@ -18,10 +18,10 @@ from collections import defaultdict
 import mmcv
 import numpy as np
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+sys.path.insert(0, REPO)
 from mmfilter.datasets.scene import OBJECT_CLASSES  # noqa: E402
-from mmfilter.visualization import on_object_fraction  # noqa: E402
-from mmfilter.visualization.objects import test_split_objects  # noqa: E402
+from tools.analysis.research.objects import on_object_fraction, test_split_objects  # noqa: E402
 
 
 def main(argv=None) -> dict:
@@ -33,7 +33,7 @@ def main(argv=None) -> dict:
     parser.add_argument('--device', default='cpu')
     args = parser.parse_args(argv)
     from mmfilter.apis import scope_of
-    from mmfilter.engine.cli import init_model_or_exit
+    from mmfilter.apis import init_model_or_exit
     from mmfilter.visualization.explain import explain
     model = init_model_or_exit(args.config, args.checkpoint, device=args.device)
     try:

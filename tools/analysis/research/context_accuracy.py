@@ -1,6 +1,7 @@
 """Does a detector read context? How it names the stars of scenes with and without a flag.
 
-    python tools/analysis/context_accuracy.py CONFIG CHECKPOINT [--num-images N] [--iou 0.5]
+    python tools/analysis/research/context_accuracy.py CONFIG CHECKPOINT [--num-images N]
+        [--iou 0.5]
 
 On the clutter benchmark a star is a ``flagged star`` when a small flag lies anywhere in the
 image: what separates the two classes is context alone. For every annotated star of the config's
@@ -18,7 +19,8 @@ from typing import List, Optional, Sequence, Tuple
 import mmcv
 import torch
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+sys.path.insert(0, REPO)
 from mmfilter.datasets.scene import FLAGGED_STAR  # noqa: E402
 
 STAR = 'star'
@@ -72,7 +74,7 @@ def main(argv=None) -> dict:
     from pycocotools.coco import COCO
 
     from mmfilter.apis import predict
-    from mmfilter.engine.cli import init_model_or_exit
+    from mmfilter.apis import init_model_or_exit
     model = init_model_or_exit(args.config, args.checkpoint, device=args.device)
     classes = list(model.dataset_meta['classes'])
     names = (FLAGGED_STAR, STAR)

@@ -1,9 +1,10 @@
-"""Peak memory of one forward: CUDA's allocator statistics, or on Linux CPUs the
-growth of the resident set's high-water mark after resetting it."""
+"""Memory of this process: the resident set (Linux), and the peak memory of one
+forward (CUDA's allocator statistics, or on Linux CPUs the growth of the resident
+set's high-water mark after resetting it)."""
 import torch
 from torch import nn
 
-from .timing import forward_fn
+from mmfilter.benchmark.timing import forward_fn
 
 
 def resident_kib(field: str) -> int:

@@ -1,6 +1,6 @@
 """Backbone latency against ``band_mib``, the row-band budget of the high-resolution layers.
 
-    python tools/analysis/band_sweep.py [--models FilterViT-xs MobileViT-xs]
+    python tools/analysis/research/band_sweep.py [--models FilterViT-xs MobileViT-xs]
         [--sizes 800x1344 1600x2688] [--band-mibs off 2 4 8 16] [--repeats 7]
         [--malloc reuse|defaults|no-mmap]
 
@@ -15,7 +15,7 @@ from typing import Dict, Optional
 
 import torch
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 sys.path.insert(0, REPO)
 from mmfilter.benchmark.backbones import BACKBONES, build_backbone  # noqa: E402
 from mmfilter.benchmark.timing import forward_fn, time_interleaved  # noqa: E402

@@ -1,6 +1,6 @@
 """Are the explanation maps faithful? A deletion test over the test split.
 
-    python tools/analysis/explain_faithfulness.py CONFIG CHECKPOINT [--num-images 50]
+    python tools/analysis/research/explain_faithfulness.py CONFIG CHECKPOINT [--num-images 50]
         [--methods mask gradcam rollout lrp] [--cell 4] [--object-classes circle ...]
         [--seed 0] [--out-dir results/faithfulness]
 
@@ -28,12 +28,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 sys.path.insert(0, REPO)
 from mmfilter.datasets.scene import OBJECT_CLASSES  # noqa: E402
-from mmfilter.visualization.attribution import (DELETION_FRACTIONS, area_under_curve,  # noqa: E402
-                                                cell_ranking, deletion_curve, normalised_curve,
-                                                top_share_on_objects)
+from tools.analysis.research.deletion import (DELETION_FRACTIONS, area_under_curve,  # noqa: E402
+                                              cell_ranking, deletion_curve, normalised_curve,
+                                              top_share_on_objects)
+from tools.analysis.research.objects import (segmentation_class_ids,  # noqa: E402
+                                             test_split_objects)
 
 FLOOR = 'random'
 REGION = 'region'  # the prediction's own box or mask: where rollout starts from
@@ -140,7 +142,6 @@ def main(argv=None) -> Dict[str, dict]:
     args = parser.parse_args(argv)
     from mmfilter.apis import init_model, scope_of
     from mmfilter.engine import CheckpointError
-    from mmfilter.visualization.objects import segmentation_class_ids, test_split_objects
     try:
         model = init_model(args.config, args.checkpoint, device=args.device)
         scope = scope_of(model.cfg)

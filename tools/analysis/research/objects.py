@@ -1,4 +1,5 @@
-"""Where the objects are: ground-truth object masks of a config's test split.
+"""Where the objects are: ground-truth object masks of a config's test split, and
+how much of a selection falls on them.
 
 Needs pycocotools (detection) or MMSegmentation (segmentation).
 """
@@ -56,3 +57,11 @@ def test_split_objects(cfg, scope: str, object_classes: Sequence[str]) -> Iterat
     if scope == 'mmseg':
         return segmentation_samples(cfg, object_classes)
     return detection_samples(cfg)
+
+
+def on_object_fraction(points: np.ndarray, objects: np.ndarray) -> float:
+    """Fraction of token centres (``[K, 2]`` x, y) that fall on ``objects`` (bool ``[H, W]``)."""
+    h, w = objects.shape
+    xs = np.clip(points[:, 0].astype(int), 0, w - 1)
+    ys = np.clip(points[:, 1].astype(int), 0, h - 1)
+    return float(objects[ys, xs].mean())

@@ -1,0 +1,550 @@
+"""The backbones on one GPU: parity, host syncs, mixed precision, attention kernels, speed.
+
+    python tools/analysis/gpu_check.py [--out FILE.jsonl] [--arch xs] [--sections ...]
+    python tools/analysis/gpu_check.py --dry-run     # every section on tiny sizes, CPU if no CUDA
+
+Needs torch, mmengine and mmfilter only (torchvision and timm where installed, for
+the ResNet-18 and MobileViT-xs rows of the speed table). Row bands
+(``mmfilter.engine.apply_row_bands``) are a CPU optimisation and are not applied:
+the backbones run as built. Each section has its own time budget (seconds,
+``SECTION_BUDGETS``); past it the section's remaining checks are recorded as
+``timed_out`` and the next section starts. A whole run takes under 4 minutes on
+one GPU. One JSON line per check is printed as it finishes (and appended to
+``--out``); markdown tables close the run. Sections:
+
+- ``parity``: float32 on the CPU against float32 on the device (TF32 off), in
+  evaluation: the maps' mean relative difference and how many of the CPU's
+  selected tokens the device selects too.
+- ``sync``: training (forward and backward) and evaluation forwards under
+  ``torch.cuda.set_sync_debug_mode('error')`` (on the CPU: tensor methods that
+  read a value to the host raise instead).
+- ``precision``: fp16 and bf16 autocast: two training steps with finite loss,
+  gradients and weights (no gradient scaler); evaluation against float32 (map
+  change and the share of float32's tokens still selected, per stage).
+- ``kernels``: per head dimension of the backbones' attention and per dtype, which
+  ``scaled_dot_product_attention`` backends run (forward and backward, q/k/v laid
+  out as ``MultiheadSelfAttention`` lays them out) with each one forced by
+  ``torch.nn.attention.sdpa_kernel``, the reason a backend refuses, and the one
+  torch picks by default.
+- ``latency``: evaluation forwards at 800x1344, batch 1 and 8, float32 and fp16
+  autocast, of the four backbones beside torchvision's ResNet-18 (to stride 32)
+  and timm's MobileViT-xs (``features_only``), interleaved in one process (each
+  repeat times every model in turn); median milliseconds and peak CUDA memory
+  above the weights.
+
+On the device machine (Python 3.12, torch with CUDA, numpy, timm and torchvision;
+no OpenMMLab package), mmengine and its pure-Python requirements travel as wheels
+in ``shared/wheels`` of the working tree. Prepared here once, from a machine
+with PyPI::
+
+    pip download --no-deps -d shared/wheels mmengine==0.10.7 addict yapf termcolor \\
+        rich markdown-it-py mdurl pygments platformdirs tomli
+
+(pyyaml, also needed, comes with timm.) On the device::
+
+    pip install --no-index --find-links shared/wheels mmengine addict yapf termcolor \\
+        rich markdown-it-py mdurl pygments platformdirs tomli \\
+      && PYTHONPATH=. python tools/analysis/gpu_check.py --out $OUT/gpu_check.jsonl \\
+      | tee $OUT/gpu_check.txt
+
+Figures from a random initialisation (seed 0): the precision section measures
+untrained scorers, whose logits lie close together.
+"""
+import argparse
+import contextlib
+import copy
+import datetime
+import json
+import os.path as osp
+import platform
+import statistics
+import sys
+import time
+import warnings
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+from precision_overlap import (map_change, recorded_forward,  # noqa: E402
+                               selection_agreement, selection_overlap)
+
+BACKBONES = ('FilterViT', 'DropoutViT', 'MobileViT', 'FilterMobileViT')
+SECTION_BUDGETS = dict(parity=25, sync=25, precision=40, kernels=25, latency=90)
+DTYPES = dict(fp16=torch.float16, bf16=torch.bfloat16)
+# Tables of the report, one per section, from its JSON lines.
+Record = Dict[str, object]
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        yield
+
+
+class Report:
+    """Prints each check's record as one JSON line (and appends it to ``out``)
+    and keeps the records for the closing tables."""
+
+    def __init__(self, out: Optional[str] = None) -> None:
+        self.records: List[Record] = []
+        self.out = out
+        if out:
+            open(out, 'w').close()
+
+    def write(self, record: Record) -> None:
+        self.records.append(record)
+        line = json.dumps(record, default=str)
+        print(line, flush=True)
+        if self.out:
+            with open(self.out, 'a') as f:
+                f.write(line + '\n')
+
+    def of(self, section: str) -> List[Record]:
+        return [r for r in self.records if r['section'] == section]
+
+
+class Section:
+    """A section's checks under one time budget: :meth:`run` runs a check and
+    records what it returns (``status`` ``'ok'`` unless it says otherwise,
+    ``'error'`` with the message if it raises); once ``budget_s`` seconds have
+    passed since the section began, it records ``timed_out`` instead of running.
+    A check already running is not interrupted: keep each one short."""
+
+    def __init__(self, report: Report, name: str, budget_s: float) -> None:
+        self.report = report
+        self.name = name
+        self.budget_s = budget_s
+        self.start = time.perf_counter()
+
+    def run(self, check: str, fn: Callable[[], Union[Record, List[Record]]]) -> None:
+        """``fn`` returns the check's fields, or a list of records each with its
+        own ``check`` name (several lines from one timed step)."""
+        if time.perf_counter() - self.start > self.budget_s:
+            self.report.write(dict(section=self.name, check=check, status='timed_out',
+                                   budget_s=self.budget_s))
+            return
+        began = time.perf_counter()
+        try:
+            result = fn()
+        except Exception as e:  # noqa: BLE001 - a failing check is a finding; the run goes on
+            message = str(e).strip().splitlines()
+            result = dict(status='error',
+                          error=f'{type(e).__name__}: {message[0] if message else ""}'[:300])
+        seconds = round(time.perf_counter() - began, 3)
+        for fields in result if isinstance(result, list) else [result]:
+            fields = dict(fields)
+            name = fields.pop('check', check)
+            status = fields.pop('status', 'ok')
+            self.report.write(dict(section=self.name, check=name, status=status,
+                                   seconds=seconds, **fields))
+
+
+# -- models and inputs ---------------------------------------------------------------
+def build_backbone(name: str, arch: str, seed: int = 0, **kwargs) -> nn.Module:
+    from mmengine.registry import MODELS
+
+    import mmfilter  # noqa: F401  (registers the backbones)
+    torch.manual_seed(seed)
+    return MODELS.build(dict(type=name, arch=arch, **kwargs))
+
+
+def noise(shape: Sequence[int], device: torch.device, seed: int = 0) -> Tensor:
+    return torch.rand(*shape, generator=torch.Generator().manual_seed(seed)).to(device)
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+@contextlib.contextmanager
+def float32_matmuls(device: torch.device) -> Iterator[None]:
+    """TF32 off for convolutions and matmuls on CUDA (exact float32 for parity)."""
+    if device.type != 'cuda':
+        yield
+        return
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+HOST_READS = ('item', 'tolist', '__bool__', '__int__', '__float__', 'nonzero', 'cpu', 'numpy')
+
+
+@contextlib.contextmanager
+def no_host_sync(device: torch.device) -> Iterator[None]:
+    """Any synchronisation with the host raises: CUDA's sync debug mode on a GPU;
+    on the CPU, the tensor methods that read values to the host."""
+    if device.type == 'cuda':
+        torch.cuda.set_sync_debug_mode('error')
+        try:
+            yield
+        finally:
+            torch.cuda.set_sync_debug_mode('default')
+        return
+
+    def forbidden(name):
+        def fail(*args, **kwargs):
+            raise RuntimeError(f'{name} called: a host-device sync')
+        return fail
+
+    saved = {name: getattr(torch.Tensor, name) for name in HOST_READS}
+    saved_nonzero = torch.nonzero
+    for name in HOST_READS:
+        setattr(torch.Tensor, name, forbidden(f'Tensor.{name}'))
+    torch.nonzero = forbidden('torch.nonzero')
+    try:
+        yield
+    finally:
+        for name, method in saved.items():
+            setattr(torch.Tensor, name, method)
+        torch.nonzero = saved_nonzero
+
+
+def finite(tensors) -> bool:
+    return all(bool(torch.isfinite(t).all()) for t in tensors)
+
+
+# -- sections ------------------------------------------------------------------------
+def check_parity(name: str, arch: str, shape: Sequence[int], device: torch.device) -> Record:
+    model = build_backbone(name, arch).eval()
+    x = noise(shape, torch.device('cpu'))
+    reference, ref_selections = recorded_forward(model, x)
+    moved = copy.deepcopy(model).to(device)
+    with float32_matmuls(device):
+        outs, selections = recorded_forward(moved, x.to(device))
+    changes = map_change(reference, [o.cpu() for o in outs])
+    agreement = selection_agreement(model, ref_selections,
+                                    [dict(s, indices=s['indices'].cpu()) for s in selections])
+    kept = [round(s['overlap'], 4) for s in agreement]
+    ok = max(changes) < 1e-3 and all(k >= 0.99 for k in kept)
+    return dict(status='ok' if ok else 'differs', map_change=[round(c, 6) for c in changes],
+                selection_kept=kept)
+
+
+def check_sync(name: str, arch: str, shape: Sequence[int], device: torch.device,
+               training: bool) -> Record:
+    model = build_backbone(name, arch, drop_path_rate=0.1).to(device).train(training)
+    x = noise(shape, device)
+
+    def step():
+        with torch.set_grad_enabled(training):
+            outs = model(x)
+            if training:
+                sum(o.float().mean() for o in outs).backward()
+
+    step()  # warm-up outside the check: lazy initialisation may synchronise once
+    synchronize(device)
+    with no_host_sync(device):
+        step()
+    synchronize(device)
+    return dict(mode='train' if training else 'eval')
+
+
+def check_precision(name: str, arch: str, shape: Sequence[int], device: torch.device,
+                    dtype_name: str) -> Record:
+    dtype = DTYPES[dtype_name]
+    model = build_backbone(name, arch).to(device).eval()
+    x = noise(shape, device)
+    evaluation = selection_overlap(model, x, dtype)
+    model.train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    losses, grads_finite = [], True
+    for _ in range(2):
+        optimizer.zero_grad()
+        with torch.autocast(device.type, dtype=dtype):
+            outs = model(x)
+        loss = sum(o.float().square().mean() for o in outs)
+        loss.backward()
+        grads_finite &= finite(p.grad for p in model.parameters() if p.grad is not None)
+        optimizer.step()
+        losses.append(loss.item())
+    train_ok = grads_finite and finite(torch.tensor(losses)) and finite(model.parameters())
+    kept = [round(s['overlap'], 4) for s in evaluation['stages']]
+    return dict(status='ok' if train_ok else 'not finite', dtype=dtype_name,
+                train_losses=[round(v, 5) for v in losses], train_finite=train_ok,
+                eval_map_change=[round(m['change'], 5) for m in evaluation['maps']],
+                eval_selection_kept=kept,
+                eval_selection_worst=[round(s['worst'], 4) for s in evaluation['stages']])
+
+
+def attention_head_dims() -> Dict[int, List[str]]:
+    """Head dimension -> the backbones (``name-arch``) whose attention uses it,
+    from the arch tables."""
+    from mmengine.registry import MODELS
+
+    import mmfilter  # noqa: F401  (registers the backbones)
+    dims: Dict[int, List[str]] = {}
+    for name in BACKBONES:
+        for arch, table in MODELS.get(name).arch_settings.items():
+            for stage in table['stages']:
+                attention = stage.get('attention')
+                if attention:
+                    users = dims.setdefault(attention['embed_dim'] // attention['num_heads'], [])
+                    if f'{name}-{arch}' not in users:
+                        users.append(f'{name}-{arch}')
+    return dict(sorted(dims.items()))
+
+
+def check_kernels(head_dim: int, dtype_name: str, tokens: int, device: torch.device) -> Record:
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    dtype = torch.float32 if dtype_name == 'fp32' else DTYPES[dtype_name]
+    heads, batch = 4, 2
+    dim = heads * head_dim
+
+    def qkv():  # as MultiheadSelfAttention lays them out: views of one [B, N, 3C] tensor
+        x = torch.randn(batch, tokens, 3 * dim, device=device, dtype=dtype, requires_grad=True)
+        q, k, v = x.view(batch, tokens, 3, heads, head_dim).permute(2, 0, 3, 1, 4).unbind(0)
+        return x, q, k, v
+
+    results = {}
+    for backend in (SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION,
+                    SDPBackend.CUDNN_ATTENTION, SDPBackend.MATH):
+        x, q, k, v = qkv()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            try:
+                with sdpa_kernel([backend]):
+                    F.scaled_dot_product_attention(q, k, v).float().sum().backward()
+                synchronize(device)
+                results[backend.name] = 'ok'
+            except RuntimeError as e:
+                reasons = [str(w.message).splitlines()[0] for w in caught
+                           if 'requires' in str(w.message) or 'not' in str(w.message)]
+                results[backend.name] = ('refused: ' + '; '.join(reasons or [str(e).splitlines()[0]]))[:300]
+    _, q, k, v = qkv()
+    try:
+        default = SDPBackend(torch._fused_sdp_choice(q, k, v)).name
+    except Exception as e:  # noqa: BLE001 - a private helper; its absence is recorded
+        default = f'unknown ({type(e).__name__})'
+    return dict(head_dim=head_dim, dtype=dtype_name, default=default, backends=results)
+
+
+class ChannelsLast(nn.Module):
+    """A reference model fed channels-last input, as the backbones run (and
+    returning a tuple of maps)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model.to(memory_format=torch.channels_last)
+
+    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
+        out = self.model(x.contiguous(memory_format=torch.channels_last))
+        return tuple(out) if isinstance(out, (list, tuple)) else (out, )
+
+
+def reference_models() -> Tuple[Dict[str, nn.Module], Dict[str, str]]:
+    """torchvision's ResNet-18 (to stride 32) and timm's MobileViT-xs
+    (``features_only``) where importable; else a note per missing one."""
+    models, notes = {}, {}
+    try:
+        import torchvision
+        resnet = torchvision.models.resnet18(weights=None)
+        models['ResNet-18 (torchvision)'] = ChannelsLast(
+            nn.Sequential(*list(resnet.children())[:-2]))
+    except Exception as e:  # noqa: BLE001 - absent, or built for another torch
+        notes['ResNet-18 (torchvision)'] = f'{type(e).__name__}: {e}'[:200]
+    try:
+        import timm
+        models['MobileViT-xs (timm)'] = ChannelsLast(
+            timm.create_model('mobilevit_xs', pretrained=False, features_only=True))
+    except Exception as e:  # noqa: BLE001 - absent, or built for another torch
+        notes['MobileViT-xs (timm)'] = f'{type(e).__name__}: {e}'[:200]
+    return models, notes
+
+
+def time_models(models: Dict[str, nn.Module], x: Tensor, dtype: Optional[torch.dtype],
+                warmup: int, repeats: int) -> Dict[str, dict]:
+    """Median and minimum milliseconds of each model's forward on ``x`` (the models
+    interleaved: every repeat runs each in turn) and peak CUDA memory above the
+    memory held before the forward (None on the CPU)."""
+    device = x.device
+    autocast = (torch.autocast(device.type, dtype=dtype) if dtype is not None
+                else contextlib.nullcontext())
+    peaks = {}
+    with torch.no_grad(), autocast:
+        for name, model in models.items():
+            if device.type == 'cuda':
+                torch.cuda.empty_cache()
+                torch.cuda.reset_peak_memory_stats(device)
+                held = torch.cuda.memory_allocated(device)
+            for _ in range(max(warmup, 1)):
+                model(x)
+            synchronize(device)
+            peaks[name] = ((torch.cuda.max_memory_allocated(device) - held) / 2**20
+                           if device.type == 'cuda' else None)
+        times = {name: [] for name in models}
+        for _ in range(repeats):
+            for name, model in models.items():
+                synchronize(device)
+                began = time.perf_counter()
+                model(x)
+                synchronize(device)
+                times[name].append((time.perf_counter() - began) * 1e3)
+    return {name: dict(median_ms=round(statistics.median(t), 3), min_ms=round(min(t), 3),
+                       peak_mib=None if peaks[name] is None else round(peaks[name], 1))
+            for name, t in times.items()}
+
+
+# -- tables --------------------------------------------------------------------------
+def _cell(record: Optional[Record], text: Callable[[Record], str]) -> str:
+    if record is None:
+        return 'not run'
+    if record['status'] in ('timed_out', 'error'):
+        return str(record['status']) + (f" ({record['error']})" if 'error' in record else '')
+    return text(record)
+
+
+def _percent(values) -> str:
+    return ' / '.join(f'{v:.1%}' for v in values) or '-'
+
+
+def tables(report: Report, models: Sequence[str]) -> List[str]:
+    """Markdown: checks per backbone, attention kernels, latency and memory."""
+    def find(section, check):
+        return next((r for r in report.of(section) if r['check'] == check), None)
+
+    lines = ['| backbone | CPU vs device (map change; tokens kept) | no host sync (train; eval) '
+             '| fp16 (train; eval map change; tokens kept) | bf16 (train; eval map change; '
+             'tokens kept) |', '|---|---|---|---|---|']
+    for name in BACKBONES:
+        parity = _cell(find('parity', name), lambda r: (
+            f"{max(r['map_change']):.1e}; {_percent(r['selection_kept'])}"))
+        sync = '; '.join(_cell(find('sync', f'{name} {mode}'), lambda r: str(r['status']))
+                         for mode in ('train', 'eval'))
+        precision = [_cell(find('precision', f'{name} {d}'), lambda r: (
+            f"{'finite' if r['train_finite'] else 'NOT FINITE'}; "
+            f"{max(r['eval_map_change']):.1%}; {_percent(r['eval_selection_kept'])}"))
+            for d in DTYPES]
+        lines.append(f'| {name} | {parity} | {sync} | {precision[0]} | {precision[1]} |')
+
+    kernels = [r for r in report.of('kernels') if 'head_dim' in r or r['status'] != 'ok']
+    if kernels:
+        lines += ['', '| head dim | dtype | default | flash | efficient | cudnn | math |',
+                  '|---:|---|---|---|---|---|---|']
+        for r in kernels:
+            if 'head_dim' not in r:
+                lines.append(f"| {r['check']} | | {r['status']} | | | | |")
+                continue
+            b = r['backends']
+            lines.append(f"| {r['head_dim']} | {r['dtype']} | {r['default']} | " + ' | '.join(
+                'ok' if b.get(k) == 'ok' else 'no' for k in
+                ('FLASH_ATTENTION', 'EFFICIENT_ATTENTION', 'CUDNN_ATTENTION', 'MATH')) + ' |')
+
+    latency = report.of('latency')
+    groups = [c for c in dict.fromkeys(str(r['group']) for r in latency if 'group' in r)]
+    if latency:
+        lines += ['', '| model | ' + ' | '.join(f'{g} ms (peak MiB)' for g in groups) + ' |',
+                  '|---|' + '---:|' * len(groups)]
+        for model in models:
+            cells = []
+            for group in groups:
+                r = next((r for r in latency if r['check'] in (f'{model} {group}', group)),
+                         None)  # the model's timing, or its group's timeout or error
+                cells.append(_cell(r, lambda r: f"{r['median_ms']:.1f}" + (
+                    '' if r['peak_mib'] is None else f" ({r['peak_mib']:.0f})")))
+            lines.append(f'| {model} | ' + ' | '.join(cells) + ' |')
+        for r in latency:
+            if r['status'] == 'skipped' or ('group' not in r and r['status'] != 'ok'):
+                lines.append(f"\n{r['check']}: {r['status']} {r.get('note', r.get('error', ''))}")
+    return lines
+
+
+# -- main ----------------------------------------------------------------------------
+def main(argv=None) -> List[Record]:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--out', help='also append the JSON lines to this file')
+    parser.add_argument('--arch', default='xs', help='the backbones\' size. Default: xs')
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
+                        help='Default: cuda where available')
+    parser.add_argument('--sections', nargs='+', choices=list(SECTION_BUDGETS),
+                        default=list(SECTION_BUDGETS), help='Default: all')
+    parser.add_argument('--dry-run', action='store_true',
+                        help='every section at tiny sizes (64x64, batches 1-2, one repeat) '
+                        'and without time budgets, so that the script can be tried where no '
+                        'GPU is')
+    args = parser.parse_args(argv)
+    device = torch.device(args.device)
+    if device.type == 'cuda' and not torch.cuda.is_available():
+        sys.exit('error: no CUDA device; --device cpu --dry-run runs every section on the CPU')
+    if device.type == 'cpu' and not args.dry_run:
+        sys.exit('error: the full check is meant for a GPU; on the CPU pass --dry-run')
+    if args.dry_run:
+        small, parity_shape, latency_size, batches = (2, 3, 64, 64), (2, 3, 64, 64), (64, 64), (1, 2)
+        tokens, warmup, repeats = 64, 1, 1
+    else:
+        small, parity_shape, latency_size, batches = (2, 3, 512, 512), (2, 3, 256, 256), \
+            (800, 1344), (1, 8)
+        tokens, warmup, repeats = 1024, 3, 10
+
+    # The dry run is there to run every check: no budgets.
+    budgets = {k: float('inf') if args.dry_run else v for k, v in SECTION_BUDGETS.items()}
+    report = Report(args.out)
+    import mmfilter
+    report.write(dict(section='environment', check='versions', status='ok',
+                      date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
+                      device=torch.cuda.get_device_name(device) if device.type == 'cuda'
+                      else platform.processor() or 'cpu',
+                      torch=torch.__version__, cuda=torch.version.cuda,
+                      mmfilter=mmfilter.__version__, python=platform.python_version(),
+                      arch=args.arch, dry_run=args.dry_run, row_bands='not applied'))
+    arch = args.arch
+
+    with _quiet():
+        if 'parity' in args.sections:
+            section = Section(report, 'parity', budgets['parity'])
+            for name in BACKBONES:
+                section.run(name, lambda: check_parity(name, arch, parity_shape, device))
+        if 'sync' in args.sections:
+            section = Section(report, 'sync', budgets['sync'])
+            for name in BACKBONES:
+                for training in (True, False):
+                    section.run(f"{name} {'train' if training else 'eval'}",
+                                lambda: check_sync(name, arch, small, device, training))
+        if 'precision' in args.sections:
+            section = Section(report, 'precision', budgets['precision'])
+            for name in BACKBONES:
+                for dtype_name in DTYPES:
+                    section.run(f'{name} {dtype_name}',
+                                lambda: check_precision(name, arch, small, device, dtype_name))
+        if 'kernels' in args.sections:
+            section = Section(report, 'kernels', budgets['kernels'])
+            dims = attention_head_dims()
+            for head_dim, users in dims.items():
+                for dtype_name in ('fp32', 'fp16', 'bf16'):
+                    section.run(f'head dim {head_dim} {dtype_name}', lambda: dict(
+                        check_kernels(head_dim, dtype_name, tokens, device), used_by=users))
+        model_names = [f'{name}-{arch}' for name in BACKBONES]
+        if 'latency' in args.sections:
+            section = Section(report, 'latency', budgets['latency'])
+            models = {f'{name}-{arch}': build_backbone(name, arch).to(device).eval()
+                      for name in BACKBONES}
+            references, notes = reference_models()
+            models.update({k: m.to(device).eval() for k, m in references.items()})
+            model_names = list(models) + list(notes)
+            for model, note in notes.items():
+                report.write(dict(section='latency', check=model, status='skipped', note=note))
+            for batch in batches:
+                x = noise((batch, 3, *latency_size), device)
+                for precision in ('fp32', 'fp16'):
+                    group = f'b{batch} {precision}'
+                    section.run(group, lambda: [
+                        dict(check=f'{name} {group}', group=group, batch=batch,
+                             size=list(latency_size), precision=precision, **timing)
+                        for name, timing in time_models(
+                            models, x, DTYPES.get(precision), warmup, repeats).items()])
+    lines = tables(report, model_names)
+    print('\n' + '\n'.join(lines), flush=True)
+    return report.records
+
+
+if __name__ == '__main__':
+    main()
