@@ -60,12 +60,22 @@ class CheckpointError(ValueError):
     """A checkpoint file that is missing, incomplete or not a checkpoint."""
 
 
+def is_local(path: str) -> bool:
+    """Whether ``path`` names a local file rather than a URL or a storage backend's
+    path (``https://``, ``s3://``, ``open-mmlab://`` ...: MMEngine's loaders)."""
+    return '://' not in str(path)
+
+
 def check_checkpoint(path: str) -> None:
     """Raise :class:`CheckpointError` unless ``path`` is a complete PyTorch checkpoint.
 
     Reads only the zip archive's directory (what ``torch.save`` writes since
-    torch 1.6), not the tensors: fast on files of any size.
+    torch 1.6), not the tensors: fast on files of any size. A URL or a storage
+    backend's path is left to MMEngine's loaders (:func:`read_state_dict` reads it
+    through them).
     """
+    if not is_local(path):
+        return
     if not os.path.isfile(path):
         raise CheckpointError(f'checkpoint not found: {path}')
     if os.path.getsize(path) == 0:
@@ -173,16 +183,25 @@ def read_state_dict(path: str) -> Dict[str, torch.Tensor]:
     """The tensors of a checkpoint (its ``state_dict`` entry, or the whole file if it
     has none) as MMEngine's loader would see them: ``module.`` prefixes stripped.
 
-    The file is memory-mapped (weights-only loading), so reading keys and shapes
-    costs little whatever its size. Raises :class:`CheckpointError` if the file
+    A local file is memory-mapped (weights-only loading), so reading keys and
+    shapes costs little whatever its size; a URL is downloaded once into torch's
+    hub cache (where MMEngine's loader then finds it), a backend path read through
+    MMEngine's loaders. Raises :class:`CheckpointError` if the file
     is not a complete checkpoint or holds no tensors.
     """
     check_checkpoint(path)
     allow_mmengine_checkpoints()
     try:
-        checkpoint = torch.load(path, map_location='cpu', mmap=True, weights_only=True)
+        if is_local(path):
+            checkpoint = torch.load(path, map_location='cpu', mmap=True, weights_only=True)
+        else:  # downloaded once into torch's hub cache, where MMEngine's loader finds it
+            from mmengine.runner.checkpoint import CheckpointLoader
+            checkpoint = CheckpointLoader.load_checkpoint(path, map_location='cpu')
     except Exception as error:  # noqa: BLE001 - any unpickling failure means the same here
         first = str(error).strip().splitlines()[0] if str(error).strip() else ''
+        if not is_local(path):
+            raise CheckpointError(f'checkpoint {path} cannot be loaded ({type(error).__name__}: '
+                                  f'{first})') from None
         raise CheckpointError(f'{path} cannot be read with weights-only loading '
                               f'({type(error).__name__}: {first})') from None
     state_dict = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) else None
