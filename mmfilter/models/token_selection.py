@@ -68,17 +68,17 @@ def spread_priority(height: int, width: int, device: torch.device) -> Tensor:
     ``2**16``), ``[H * W]`` int64 below ``2**32``: taken in rank order, the
     positions spread evenly over the map at every prefix (row and column bits
     interleaved, then reversed: a 2D van der Corput order). Integer arithmetic
-    only, the same on every device and in exported graphs; a fixed number of
-    bits, so that ``torch.compile`` with dynamic shapes traces one graph for
-    every map size."""
+    without bitwise operators (ONNX has none for integers), the same on every
+    device and in exported graphs; a fixed number of bits, so that
+    ``torch.compile`` with dynamic shapes traces one graph for every map size."""
     rows = torch.arange(height, device=device)
     cols = torch.arange(width, device=device)
     row_rank, col_rank = torch.zeros_like(rows), torch.zeros_like(cols)
     for bit in range(_PRIORITY_BITS):  # the lowest bits become the highest of the rank
-        shift = 2 * (_PRIORITY_BITS - 1 - bit)
-        row_rank = row_rank | (((rows >> bit) & 1) << (shift + 1))
-        col_rank = col_rank | (((cols >> bit) & 1) << shift)
-    return (row_rank[:, None] | col_rank[None, :]).flatten()
+        weight = 4**(_PRIORITY_BITS - 1 - bit)
+        row_rank = row_rank + rows // 2**bit % 2 * (2 * weight)
+        col_rank = col_rank + cols // 2**bit % 2 * weight
+    return (row_rank[:, None] + col_rank[None, :]).flatten()
 
 
 def topk_indices(scores: Tensor, k: int, priority: Optional[Tensor] = None) -> Tensor:

@@ -8,9 +8,9 @@ the ResNet-18 and MobileViT-xs rows of the speed table). Row bands
 (``mmfilter.engine.apply_row_bands``) are a CPU optimisation and are not applied:
 the backbones run as built. Each section has its own time budget (seconds,
 ``SECTION_BUDGETS``); past it the section's remaining checks are recorded as
-``timed_out`` and the next section starts. A whole run takes under 4 minutes on
-one GPU. One JSON line per check is printed as it finishes (and appended to
-``--out``); markdown tables close the run. Sections:
+``timed_out`` and the next section starts; the budgets add up to 205 s, so that a
+run with its start-up fits in 4 minutes. One JSON line per check is printed as it
+finishes (and appended to ``--out``); markdown tables close the run. Sections:
 
 - ``parity``: float32 on the CPU against float32 on the device (TF32 off), in
   evaluation: the maps' mean relative difference and how many of the CPU's
@@ -32,21 +32,24 @@ one GPU. One JSON line per check is printed as it finishes (and appended to
   repeat times every model in turn); median milliseconds and peak CUDA memory
   above the weights.
 
-On the device machine (Python 3.12, torch with CUDA, numpy, timm and torchvision;
-no OpenMMLab package), mmengine and its pure-Python requirements travel as wheels
-in ``shared/wheels`` of the working tree. Prepared here once, from a machine
-with PyPI::
+On a GPU machine without internet access or OpenMMLab packages (e.g. Python 3.12,
+torch with CUDA, numpy, timm and torchvision), mmengine and what ``import
+mmfilter`` needs of its requirements travel with the source tree as wheels, here
+in ``shared/wheels`` (opencv because ``mmengine.hooks`` imports it; pyyaml comes
+with timm). Prepared on a machine with PyPI::
 
-    pip download --no-deps -d shared/wheels mmengine==0.10.7 addict yapf termcolor \\
-        rich markdown-it-py mdurl pygments platformdirs tomli
+    pip download --no-deps -d shared/wheels mmengine==0.10.7 addict yapf termcolor \
+        platformdirs rich packaging opencv-python-headless
 
-(pyyaml, also needed, comes with timm.) On the device::
+On the GPU machine, from the repository root (``--no-deps``: mmengine's metadata
+also asks for matplotlib and others that importing it does not need)::
 
-    pip install --no-index --find-links shared/wheels mmengine addict yapf termcolor \\
-        rich markdown-it-py mdurl pygments platformdirs tomli \\
-      && PYTHONPATH=. python tools/analysis/gpu_check.py --out $OUT/gpu_check.jsonl \\
-      | tee $OUT/gpu_check.txt
+    pip install --no-index --no-deps --find-links shared/wheels mmengine addict yapf \
+        termcolor platformdirs rich packaging opencv-python-headless \
+      && PYTHONPATH=. python tools/analysis/gpu_check.py --out gpu_check.jsonl \
+      | tee gpu_check.txt
 
+``--dry-run`` on the GPU first (seconds) tries every section at tiny sizes.
 Figures from a random initialisation (seed 0): the precision section measures
 untrained scorers, whose logits lie close together.
 """
@@ -61,6 +64,7 @@ import statistics
 import sys
 import time
 import warnings
+from dataclasses import dataclass
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -75,8 +79,7 @@ from precision_overlap import (map_change, recorded_forward,  # noqa: E402
 BACKBONES = ('FilterViT', 'DropoutViT', 'MobileViT', 'FilterMobileViT')
 SECTION_BUDGETS = dict(parity=25, sync=25, precision=40, kernels=25, latency=90)
 DTYPES = dict(fp16=torch.float16, bf16=torch.bfloat16)
-# Tables of the report, one per section, from its JSON lines.
-Record = Dict[str, object]
+Record = Dict[str, object]  # one JSON line
 
 
 @contextlib.contextmanager
@@ -121,12 +124,13 @@ class Section:
         self.budget_s = budget_s
         self.start = time.perf_counter()
 
-    def run(self, check: str, fn: Callable[[], Union[Record, List[Record]]]) -> None:
+    def run(self, check: str, fn: Callable[[], Union[Record, List[Record]]], **tags) -> None:
         """``fn`` returns the check's fields, or a list of records each with its
-        own ``check`` name (several lines from one timed step)."""
+        own ``check`` name (several lines from one timed step); ``tags`` go into
+        every record of the check, whatever its status."""
         if time.perf_counter() - self.start > self.budget_s:
             self.report.write(dict(section=self.name, check=check, status='timed_out',
-                                   budget_s=self.budget_s))
+                                   budget_s=self.budget_s, **tags))
             return
         began = time.perf_counter()
         try:
@@ -141,7 +145,7 @@ class Section:
             name = fields.pop('check', check)
             status = fields.pop('status', 'ok')
             self.report.write(dict(section=self.name, check=name, status=status,
-                                   seconds=seconds, **fields))
+                                   seconds=seconds, **{**tags, **fields}))
 
 
 # -- models and inputs ---------------------------------------------------------------
@@ -302,13 +306,12 @@ def check_kernels(head_dim: int, dtype_name: str, tokens: int, device: torch.dev
 
     def qkv():  # as MultiheadSelfAttention lays them out: views of one [B, N, 3C] tensor
         x = torch.randn(batch, tokens, 3 * dim, device=device, dtype=dtype, requires_grad=True)
-        q, k, v = x.view(batch, tokens, 3, heads, head_dim).permute(2, 0, 3, 1, 4).unbind(0)
-        return x, q, k, v
+        return x.view(batch, tokens, 3, heads, head_dim).permute(2, 0, 3, 1, 4).unbind(0)
 
     results = {}
     for backend in (SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION,
                     SDPBackend.CUDNN_ATTENTION, SDPBackend.MATH):
-        x, q, k, v = qkv()
+        q, k, v = qkv()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter('always')
             try:
@@ -319,13 +322,14 @@ def check_kernels(head_dim: int, dtype_name: str, tokens: int, device: torch.dev
             except RuntimeError as e:
                 reasons = [str(w.message).splitlines()[0] for w in caught
                            if 'requires' in str(w.message) or 'not' in str(w.message)]
-                results[backend.name] = ('refused: ' + '; '.join(reasons or [str(e).splitlines()[0]]))[:300]
-    _, q, k, v = qkv()
+                reason = '; '.join(reasons or [str(e).splitlines()[0]])
+                results[backend.name] = f'refused: {reason}'[:300]
+    q, k, v = qkv()
     try:
         default = SDPBackend(torch._fused_sdp_choice(q, k, v)).name
     except Exception as e:  # noqa: BLE001 - a private helper; its absence is recorded
         default = f'unknown ({type(e).__name__})'
-    return dict(head_dim=head_dim, dtype=dtype_name, default=default, backends=results)
+    return dict(default=default, backends=results)
 
 
 class ChannelsLast(nn.Module):
@@ -398,8 +402,9 @@ def time_models(models: Dict[str, nn.Module], x: Tensor, dtype: Optional[torch.d
 def _cell(record: Optional[Record], text: Callable[[Record], str]) -> str:
     if record is None:
         return 'not run'
-    if record['status'] in ('timed_out', 'error'):
-        return str(record['status']) + (f" ({record['error']})" if 'error' in record else '')
+    if record['status'] in ('timed_out', 'error', 'skipped'):
+        error = str(record.get('error', '')).replace('|', '/')
+        return str(record['status']) + (f' ({error})' if error else '')
     return text(record)
 
 
@@ -426,29 +431,34 @@ def tables(report: Report, models: Sequence[str]) -> List[str]:
             for d in DTYPES]
         lines.append(f'| {name} | {parity} | {sync} | {precision[0]} | {precision[1]} |')
 
-    kernels = [r for r in report.of('kernels') if 'head_dim' in r or r['status'] != 'ok']
+    kernels = report.of('kernels')
     if kernels:
-        lines += ['', '| head dim | dtype | default | flash | efficient | cudnn | math |',
-                  '|---:|---|---|---|---|---|---|']
+        lines += ['', '| head dim | dtype | default | flash | efficient | cudnn | math | used by |',
+                  '|---:|---|---|---|---|---|---|---|']
+        shown = set()
         for r in kernels:
-            if 'head_dim' not in r:
-                lines.append(f"| {r['check']} | | {r['status']} | | | | |")
+            users = '' if r['head_dim'] in shown else ', '.join(r['used_by'])
+            shown.add(r['head_dim'])
+            if r['status'] != 'ok':
+                lines.append(f"| {r['head_dim']} | {r['dtype']} | {_cell(r, str)} "
+                             f"| | | | | {users} |")
                 continue
             b = r['backends']
             lines.append(f"| {r['head_dim']} | {r['dtype']} | {r['default']} | " + ' | '.join(
                 'ok' if b.get(k) == 'ok' else 'no' for k in
-                ('FLASH_ATTENTION', 'EFFICIENT_ATTENTION', 'CUDNN_ATTENTION', 'MATH')) + ' |')
+                ('FLASH_ATTENTION', 'EFFICIENT_ATTENTION', 'CUDNN_ATTENTION', 'MATH'))
+                + f' | {users} |')
 
     latency = report.of('latency')
-    groups = [c for c in dict.fromkeys(str(r['group']) for r in latency if 'group' in r)]
+    groups = list(dict.fromkeys(str(r['group']) for r in latency if 'group' in r))
     if latency:
         lines += ['', '| model | ' + ' | '.join(f'{g} ms (peak MiB)' for g in groups) + ' |',
                   '|---|' + '---:|' * len(groups)]
         for model in models:
             cells = []
             for group in groups:
-                r = next((r for r in latency if r['check'] in (f'{model} {group}', group)),
-                         None)  # the model's timing, or its group's timeout or error
+                r = next((r for r in latency if r['check'] in (f'{model} {group}', group, model)),
+                         None)  # the model's timing, its group's timeout or error, or its skip
                 cells.append(_cell(r, lambda r: f"{r['median_ms']:.1f}" + (
                     '' if r['peak_mib'] is None else f" ({r['peak_mib']:.0f})")))
             lines.append(f'| {model} | ' + ' | '.join(cells) + ' |')
@@ -459,12 +469,78 @@ def tables(report: Report, models: Sequence[str]) -> List[str]:
 
 
 # -- main ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Sizes:
+    """Inputs of a run: ``check`` for the sync and precision checks, ``parity`` for
+    CPU against device, ``latency`` (H, W) with ``batches``, ``tokens`` per
+    attention sequence in the kernel checks, and the timing's warm-up and repeats."""
+    check: Tuple[int, ...] = (2, 3, 512, 512)
+    parity: Tuple[int, ...] = (2, 3, 256, 256)
+    latency: Tuple[int, int] = (800, 1344)
+    batches: Tuple[int, ...] = (1, 8)
+    tokens: int = 1024
+    warmup: int = 3
+    repeats: int = 10
+
+
+DRY_RUN = Sizes(check=(2, 3, 64, 64), parity=(2, 3, 64, 64), latency=(64, 64), batches=(1, 2),
+                tokens=64, warmup=1, repeats=1)
+
+
+def run_sections(report: Report, sections: Sequence[str], budgets: Dict[str, float],
+                 arch: str, device: torch.device, sizes: Sizes) -> List[str]:
+    """Runs the chosen sections in order; returns the names of the latency table's rows."""
+    if 'parity' in sections:
+        section = Section(report, 'parity', budgets['parity'])
+        for name in BACKBONES:
+            section.run(name, lambda: check_parity(name, arch, sizes.parity, device))
+    if 'sync' in sections:
+        section = Section(report, 'sync', budgets['sync'])
+        for name in BACKBONES:
+            for training in (True, False):
+                section.run(f"{name} {'train' if training else 'eval'}",
+                            lambda: check_sync(name, arch, sizes.check, device, training))
+    if 'precision' in sections:
+        section = Section(report, 'precision', budgets['precision'])
+        for name in BACKBONES:
+            for dtype_name in DTYPES:
+                section.run(f'{name} {dtype_name}',
+                            lambda: check_precision(name, arch, sizes.check, device, dtype_name))
+    if 'kernels' in sections:
+        section = Section(report, 'kernels', budgets['kernels'])
+        for head_dim, users in attention_head_dims().items():
+            for dtype_name in ('fp32', 'fp16', 'bf16'):
+                section.run(f'head dim {head_dim} {dtype_name}',
+                            lambda: check_kernels(head_dim, dtype_name, sizes.tokens, device),
+                            head_dim=head_dim, dtype=dtype_name, used_by=users)
+    names = [f'{name}-{arch}' for name in BACKBONES]
+    if 'latency' in sections:
+        section = Section(report, 'latency', budgets['latency'])
+        models = {f'{name}-{arch}': build_backbone(name, arch).to(device).eval()
+                  for name in BACKBONES}
+        references, notes = reference_models()
+        models.update({k: m.to(device).eval() for k, m in references.items()})
+        names = list(models) + list(notes)
+        for model, note in notes.items():
+            report.write(dict(section='latency', check=model, status='skipped', note=note))
+        for batch in sizes.batches:
+            x = noise((batch, 3, *sizes.latency), device)
+            for precision in ('fp32', 'fp16'):
+                group = f'b{batch} {precision}'
+                section.run(group, lambda: [
+                    dict(check=f'{name} {group}', **timing)
+                    for name, timing in time_models(models, x, DTYPES.get(precision),
+                                                    sizes.warmup, sizes.repeats).items()],
+                    group=group, batch=batch, size=list(sizes.latency), precision=precision)
+    return names
+
+
 def main(argv=None) -> List[Record]:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--out', help='also append the JSON lines to this file')
-    parser.add_argument('--arch', default='xs', help='the backbones\' size. Default: xs')
+    parser.add_argument('--arch', default='xs', help="the backbones' size. Default: xs")
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
-                        help='Default: cuda where available')
+                        help='Default: cuda where available, else cpu (with --dry-run)')
     parser.add_argument('--sections', nargs='+', choices=list(SECTION_BUDGETS),
                         default=list(SECTION_BUDGETS), help='Default: all')
     parser.add_argument('--dry-run', action='store_true',
@@ -477,72 +553,25 @@ def main(argv=None) -> List[Record]:
         sys.exit('error: no CUDA device; --device cpu --dry-run runs every section on the CPU')
     if device.type == 'cpu' and not args.dry_run:
         sys.exit('error: the full check is meant for a GPU; on the CPU pass --dry-run')
-    if args.dry_run:
-        small, parity_shape, latency_size, batches = (2, 3, 64, 64), (2, 3, 64, 64), (64, 64), (1, 2)
-        tokens, warmup, repeats = 64, 1, 1
-    else:
-        small, parity_shape, latency_size, batches = (2, 3, 512, 512), (2, 3, 256, 256), \
-            (800, 1344), (1, 8)
-        tokens, warmup, repeats = 1024, 3, 10
-
-    # The dry run is there to run every check: no budgets.
+    # The dry run is there to run every check: no budgets. On the CPU it would spend
+    # most of its time generating oneDNN kernels for every new shape and dtype;
+    # torch's own CPU kernels serve it.
     budgets = {k: float('inf') if args.dry_run else v for k, v in SECTION_BUDGETS.items()}
-    report = Report(args.out)
-    import mmfilter
-    report.write(dict(section='environment', check='versions', status='ok',
-                      date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
-                      device=torch.cuda.get_device_name(device) if device.type == 'cuda'
-                      else platform.processor() or 'cpu',
-                      torch=torch.__version__, cuda=torch.version.cuda,
-                      mmfilter=mmfilter.__version__, python=platform.python_version(),
-                      arch=args.arch, dry_run=args.dry_run, row_bands='not applied'))
-    arch = args.arch
+    onednn = not (args.dry_run and device.type == 'cpu')
 
-    with _quiet():
-        if 'parity' in args.sections:
-            section = Section(report, 'parity', budgets['parity'])
-            for name in BACKBONES:
-                section.run(name, lambda: check_parity(name, arch, parity_shape, device))
-        if 'sync' in args.sections:
-            section = Section(report, 'sync', budgets['sync'])
-            for name in BACKBONES:
-                for training in (True, False):
-                    section.run(f"{name} {'train' if training else 'eval'}",
-                                lambda: check_sync(name, arch, small, device, training))
-        if 'precision' in args.sections:
-            section = Section(report, 'precision', budgets['precision'])
-            for name in BACKBONES:
-                for dtype_name in DTYPES:
-                    section.run(f'{name} {dtype_name}',
-                                lambda: check_precision(name, arch, small, device, dtype_name))
-        if 'kernels' in args.sections:
-            section = Section(report, 'kernels', budgets['kernels'])
-            dims = attention_head_dims()
-            for head_dim, users in dims.items():
-                for dtype_name in ('fp32', 'fp16', 'bf16'):
-                    section.run(f'head dim {head_dim} {dtype_name}', lambda: dict(
-                        check_kernels(head_dim, dtype_name, tokens, device), used_by=users))
-        model_names = [f'{name}-{arch}' for name in BACKBONES]
-        if 'latency' in args.sections:
-            section = Section(report, 'latency', budgets['latency'])
-            models = {f'{name}-{arch}': build_backbone(name, arch).to(device).eval()
-                      for name in BACKBONES}
-            references, notes = reference_models()
-            models.update({k: m.to(device).eval() for k, m in references.items()})
-            model_names = list(models) + list(notes)
-            for model, note in notes.items():
-                report.write(dict(section='latency', check=model, status='skipped', note=note))
-            for batch in batches:
-                x = noise((batch, 3, *latency_size), device)
-                for precision in ('fp32', 'fp16'):
-                    group = f'b{batch} {precision}'
-                    section.run(group, lambda: [
-                        dict(check=f'{name} {group}', group=group, batch=batch,
-                             size=list(latency_size), precision=precision, **timing)
-                        for name, timing in time_models(
-                            models, x, DTYPES.get(precision), warmup, repeats).items()])
-    lines = tables(report, model_names)
-    print('\n' + '\n'.join(lines), flush=True)
+    import mmfilter
+    report = Report(args.out)
+    report.write(dict(
+        section='environment', check='versions', status='ok',
+        date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
+        device=torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu',
+        torch=torch.__version__, cuda=torch.version.cuda, mmfilter=mmfilter.__version__,
+        python=platform.python_version(), arch=args.arch, dry_run=args.dry_run,
+        row_bands='not applied', onednn=onednn))
+    with _quiet(), torch.backends.mkldnn.flags(enabled=onednn):
+        names = run_sections(report, args.sections, budgets, args.arch, device,
+                             DRY_RUN if args.dry_run else Sizes())
+    print('\n' + '\n'.join(tables(report, names)), flush=True)
     return report.records
 
 

@@ -138,7 +138,7 @@ def main(argv=None) -> Dict[str, list]:
         parser.error('give a config and its checkpoint, or neither (a random-init backbone)')
     dtype_name = args.dtype or ('bf16' if args.device == 'cpu' else 'fp16')
     if args.config:
-        from mmfilter.engine.cli import init_model_or_exit
+        from mmfilter.apis import init_model_or_exit
         model = init_model_or_exit(args.config, args.checkpoint, device=args.device)
         backbone = model.backbone.eval()
         batches = test_split_images(model, args.num_images, args.batch_size)
@@ -149,7 +149,7 @@ def main(argv=None) -> Dict[str, list]:
         batches = [torch.rand(args.batch_size, 3, *args.shape, generator=generator)]
         source = (f'{args.backbone}-{args.arch}, random init (seed {args.seed}), '
                   f'{args.batch_size}x3x{args.shape[0]}x{args.shape[1]} noise')
-    if not any(True for _ in backbone.selecting_blocks()):
+    if next(iter(getattr(backbone, 'selecting_blocks', tuple)()), None) is None:
         sys.exit(f'error: {type(backbone).__name__} selects no tokens; nothing to compare')
     result = average([selection_overlap(backbone, x.to(args.device), DTYPES[dtype_name])
                       for x in batches])
