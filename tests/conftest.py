@@ -5,6 +5,7 @@ import importlib.util
 import io
 import json
 import os.path as osp
+import re
 import subprocess
 import sys
 import traceback
@@ -16,6 +17,19 @@ import torch
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY_SPLITS = dict(train=8, val=4)
 torch.set_num_threads(2)
+
+
+def own_lines(stderr: str) -> list:
+    """A tool's stderr lines without the warnings Python prints for the libraries'
+    imports (``file.py:N: XWarning: ...`` and the source line after it)."""
+    lines, kept = stderr.strip().splitlines(), []
+    for i, line in enumerate(lines):
+        warning = re.match(r'^\S+:\d+: \w*Warning: ', line)
+        after_warning = i > 0 and re.match(r'^\S+:\d+: \w*Warning: ', lines[i - 1]) \
+            and line.startswith('  ')
+        if not warning and not after_warning:
+            kept.append(line)
+    return kept
 
 
 def load_tool(path: str):
@@ -163,3 +177,9 @@ def trained_detector(tmp_path_factory):
 def trained_segmentor(tmp_path_factory):
     """``(config, work_dir, first run's output)`` of a 4-iteration tiny run through tools/train.py."""
     return _train_tiny(tmp_path_factory, 'segmentor', tiny_segmentation_config)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        'markers', 'slow: integration tests that train, run tools, start processes or time models '
+        '(a unit run: pytest -m "not slow")')

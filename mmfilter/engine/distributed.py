@@ -56,7 +56,7 @@ def setup_distributed(cfg: Config) -> str:
         torch_dist.init_process_group('gloo')  # rank and world size from torchrun's env
     wrapper = dict(type='MMDistributedDataParallel', broadcast_buffers=False,
                    find_unused_parameters=cfg.get('find_unused_parameters', False))
-    cfg.model_wrapper_cfg = dict(wrapper, **cfg.get('model_wrapper_cfg', {}), device_ids=None)
+    cfg.model_wrapper_cfg = {**wrapper, **cfg.get('model_wrapper_cfg', {}), 'device_ids': None}
     return 'gloo'
 
 

@@ -90,16 +90,18 @@ def _top_class(prediction, candidates: Optional[Sequence[int]] = None) -> int:
     return int(instances.labels[instances.scores.argmax()]) if len(instances) else 0
 
 
-def _box_region(prediction, class_id: int, input_hw: Tuple[int, int]) -> torch.Tensor:
-    """``[H, W]`` ones inside the best box of ``class_id`` (input coordinates)."""
-    region = torch.zeros(input_hw)
+def _box_region(prediction, class_id: int, input_hw: Tuple[int, int],
+                device: torch.device) -> torch.Tensor:
+    """``[H, W]`` ones inside the best box of ``class_id`` (input coordinates), on
+    ``device`` (the model's: every explanation runs there)."""
+    region = torch.zeros(input_hw, device=device)
     instances = prediction.pred_instances
     boxes = instances.bboxes[instances.labels == class_id]
     if len(boxes):
         scale = prediction.metainfo.get('scale_factor', (1., 1.))
         x1, y1, x2, y2 = (boxes[0] * boxes.new_tensor([scale[0], scale[1]] * 2)).tolist()
         region[max(int(y1), 0):max(int(y2) + 1, 1), max(int(x1), 0):max(int(x2) + 1, 1)] = 1
-    return region if region.any() else torch.ones(input_hw)
+    return region if region.any() else torch.ones(input_hw, device=device)
 
 
 def prediction_target(model, inputs: torch.Tensor, data_samples, prediction,
@@ -120,7 +122,7 @@ def prediction_target(model, inputs: torch.Tensor, data_samples, prediction,
         if hasattr(model, 'encode_decode'):
             region = (model.encode_decode(inputs, metas)[0].argmax(0) == cls).float()
             if not region.any():
-                region = torch.ones(input_hw)
+                region = torch.ones(input_hw, device=inputs.device)
 
             def score(x: torch.Tensor) -> torch.Tensor:
                 logits = model.encode_decode(x, metas * len(x))[:, cls]
@@ -142,7 +144,7 @@ def prediction_target(model, inputs: torch.Tensor, data_samples, prediction,
 
     def score(x: torch.Tensor) -> torch.Tensor:
         return anchor_logits(x)[:, chosen].sum(1)
-    return Target(score, cls, _box_region(prediction, cls, input_hw))
+    return Target(score, cls, _box_region(prediction, cls, input_hw, inputs.device))
 
 
 def grad_cam(model, inputs: torch.Tensor, stage: int, score: ScoreFn) -> torch.Tensor:

@@ -10,6 +10,8 @@ import threading
 import pytest
 from conftest import run_tool
 
+pytestmark = pytest.mark.slow  # tool runs, trainings, processes: integration tests
+
 
 @pytest.fixture
 def served(tmp_path, monkeypatch):

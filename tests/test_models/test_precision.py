@@ -63,6 +63,7 @@ def test_forward_never_synchronises_with_host(cls, training):
     assert len(outs) == 4 and torch.ones(1).item() == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('cls', [FilterViT, DropoutViT])
 def test_compile_with_dynamic_shapes_traces_one_graph_per_mode(cls):
     """K, the pool stride and the uniform grid are Python arithmetic on sizes; with
@@ -123,6 +124,7 @@ def test_a_section_past_its_budget_records_the_rest_as_timed_out(capsys):
     assert [json.loads(line)['check'] for line in lines] == ['never run', 'fails', 'passes']
 
 
+@pytest.mark.slow
 def test_gpu_check_dry_run_runs_every_section(tmp_path, capsys):
     tool = gpu_check()
     out = tmp_path / 'gpu_check.jsonl'

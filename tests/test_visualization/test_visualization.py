@@ -47,6 +47,7 @@ def test_topk_agreement():
     assert topk_agreement(np.array([0, 1, 8, 9]), saliency) == 0.5
 
 
+@pytest.mark.slow
 def test_visualize_filter_on_an_odd_sized_image(trained_detector, tmp_path):
     cfg, work, _ = trained_detector
     image = tmp_path / 'odd.png'
@@ -64,6 +65,7 @@ def test_visualize_filter_on_an_odd_sized_image(trained_detector, tmp_path):
     assert not (tmp_path / 'vis' / 'odd_methods.png').exists()  # --method mask: the sheets only
 
 
+@pytest.mark.slow
 def test_visualize_filter_draws_every_method_for_one_prediction(trained_detector, tmp_path):
     cfg, work, _ = trained_detector
     image = tmp_path / 'odd.png'

@@ -7,8 +7,8 @@ from mmengine.structures import InstanceData, PixelData
 
 from conftest import TINY_SPLITS, run_tool, tiny_config
 from mmfilter.datasets import multiscale
-from mmfilter.datasets.multiscale import (MultiScaleBatchResize, MultiScaleBatchSampler,
-                                          side_by_batch_size)
+from mmfilter.datasets.multiscale import MultiScaleBatchSampler
+from mmfilter.models.data_preprocessors import MultiScaleBatchResize, side_by_batch_size
 
 SIDES, BASE, BATCH = (192, 224, 256, 288, 320), 256, 8
 
@@ -103,6 +103,7 @@ TINY = ("multiscale = dict(batch_size=4, sides=(96, 128, 160), base_side=128)\n"
      "param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False)]\n"
      "default_hooks = dict(checkpoint=dict(interval=3))\n"),
 ])
+@pytest.mark.slow
 def test_multiscale_demo_configs_train(tmp_path, config, channels, loop):
     body = TINY.replace('ROOT', str(tmp_path / 'data')).replace('CHANNELS', channels) + loop
     proc = run_tool('train.py', tiny_config(tmp_path, config, body), '--work-dir', tmp_path / 'w')

@@ -257,6 +257,7 @@ def test_mobilevit_matches_paper_sizes(cls, arch, low, high):
     assert low < sum(p.numel() for p in cls(arch=arch).parameters()) < high
 
 
+@pytest.mark.slow
 def test_backbones_need_only_torch_and_mmengine():
     """mmcv, mmdet and mmseg blocked: the package, the backbones and the ONNX tool still work."""
     import subprocess

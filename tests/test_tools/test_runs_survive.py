@@ -1,25 +1,13 @@
 """Faults a new user hits at once, each reproduced: each ends in one line (or is handled)."""
-import re
 import subprocess
 import sys
 
 import pytest
 
-from conftest import config_path, load_tool, run_tool, tiny_detection_config
+from conftest import config_path, load_tool, own_lines, run_tool, tiny_detection_config
 from mmfilter.engine import CheckpointError
 
-
-def own_lines(stderr: str) -> list:
-    """A tool's stderr lines without the warnings Python prints for the libraries'
-    imports (``file.py:N: XWarning: ...`` and the source line after it)."""
-    lines, kept = stderr.strip().splitlines(), []
-    for i, line in enumerate(lines):
-        warning = re.match(r'^\S+:\d+: \w*Warning: ', line)
-        after_warning = i > 0 and re.match(r'^\S+:\d+: \w*Warning: ', lines[i - 1]) \
-            and line.startswith('  ')
-        if not warning and not after_warning:
-            kept.append(line)
-    return kept
+pytestmark = pytest.mark.slow  # tool runs, trainings, processes: integration tests
 
 
 def save_model_checkpoint(config, path, transform=None) -> str:

@@ -18,6 +18,8 @@ from mmengine.runner import set_random_seed
 from conftest import (config_path, run_tool, scalars, tiny_detection_config,
                       tiny_segmentation_config)
 
+pytestmark = pytest.mark.slow  # tool runs, trainings, processes: integration tests
+
 
 def test_detection_training_evaluates_coco_map(trained_detector):
     _, work, _ = trained_detector

@@ -161,6 +161,7 @@ def test_input_gradient_of_a_linear_model_deletes_faster_than_random():
     assert auc['gradient'] < auc['random'] - 0.1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('model', ['trained_detector', 'trained_segmentor'])
 def test_explain_faithfulness_writes_table_and_curves(model, request, tmp_path):
     cfg, work, _ = request.getfixturevalue(model)

@@ -126,6 +126,7 @@ def test_configs_readme_lists_every_config():
     assert sorted(n for n in named if not osp.isfile(config_path(n))) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('config', ALL_CONFIGS)
 def test_every_config_builds_with_the_backbone_its_name_says(config):
     """Each config's whole model builds (no weights loaded) with the backbone, size and
@@ -249,6 +250,7 @@ def test_optimizer_exempts_every_norm_and_bias_from_weight_decay(config):
     assert sum(len(g['params']) for g in groups) == len(names)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('config', sorted(osp.basename(p) for p in glob.glob(config_path('deeplabv3_*.py'))))
 def test_deeplabv3_configs_run_a_training_step_at_output_stride_16(config):
     from mmseg.registry import MODELS

@@ -1,5 +1,5 @@
 """Checkpoints written by mmfilter 0.1 load into today's backbones and give the
-same outputs (``tests/data/backbones_mmfilter_0.1.pth``: small backbones of each
+same outputs (``tests/test_models/data/backbones_mmfilter_0.1.pth``: small backbones of each
 kind, weights as after training, saved with their outputs by mmfilter 0.1.0)."""
 import os.path as osp
 

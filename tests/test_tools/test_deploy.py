@@ -6,6 +6,8 @@ from torch import nn
 from conftest import load_tool
 from mmfilter import DropoutViT, FilterViT, MobileViT
 
+pytestmark = pytest.mark.slow  # tool runs, trainings, processes: integration tests
+
 
 def _export_tool():
     return load_tool('deploy/export_onnx.py')

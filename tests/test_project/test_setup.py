@@ -13,7 +13,7 @@ from typing import Dict, List
 import pytest
 import setuptools
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SCRIPTS = ['install.sh', 'dist_train.sh', 'dist_test.sh', 'slurm_train.sh', 'slurm_test.sh']
 
 

@@ -7,6 +7,8 @@ import textwrap
 import pytest
 from conftest import REPO, run_tool, tiny_detection_config
 
+pytestmark = pytest.mark.slow  # tool runs, trainings, processes: integration tests
+
 RECORDER = textwrap.dedent('''
     import torch
     from mmengine.dist import get_rank

@@ -10,6 +10,8 @@ import pytest
 
 from conftest import REPO, load_tool
 
+pytestmark = pytest.mark.slow  # tool runs, trainings, processes: integration tests
+
 
 def _benchmark_tool():
     return load_tool('analysis/benchmark_backbones.py')

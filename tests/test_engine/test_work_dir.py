@@ -10,8 +10,9 @@ import sys
 
 import pytest
 
-from conftest import TINY_SPLITS, run_tool, tiny_detection_config
-from test_runs_survive import own_lines
+from conftest import TINY_SPLITS, own_lines, run_tool, tiny_detection_config
+
+pytestmark = pytest.mark.slow  # tool runs, trainings, processes: integration tests
 
 
 def _broken_annotations(folder) -> str:

@@ -6,6 +6,8 @@ import torch
 
 from conftest import load_tool
 
+pytestmark = pytest.mark.slow  # tool runs, trainings, processes: integration tests
+
 
 def test_token_budget_sweep_overrides_k_and_selection(trained_detector, tmp_path):
     cfg, work, _ = trained_detector

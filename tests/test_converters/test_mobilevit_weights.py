@@ -53,6 +53,7 @@ def converted(request):
     return arch, reference, model
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('size', SIZES)
 def test_converted_mobilevit_matches_the_reference(converted, size):
     arch, reference, model = converted
