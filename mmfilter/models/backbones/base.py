@@ -182,8 +182,8 @@ class HybridBackbone(BaseModule):
         rates = torch.linspace(0, drop_path_rate, max(sum(depths), 1)).tolist()
         self.stages = nn.ModuleList()
         in_ch = stem.out_channels
-        last_used = max(self.out_indices)  # later stages would feed no output: not built
-        for i, (spec, start) in enumerate(zip(stages[:last_used + 1], accumulate([0] + depths[:-1]))):
+        built = stages[:max(self.out_indices) + 1]  # later stages would feed no output
+        for i, (spec, start) in enumerate(zip(built, accumulate([0] + depths[:-1]))):
             self.stages.append(build_stage(
                 in_ch, spec, rates[start:start + spec.depth], attn_drop_rate,
                 attention_args or {}, f'{name} stage {i}', strides[i], dilations[i]))
