@@ -32,14 +32,16 @@ def default_device() -> str:
 
 def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
                device: Optional[str] = None, fuse_conv_bn: bool = False,
-               partial_load: bool = False, malloc: Optional[str] = 'reuse'):
+               partial_load: bool = False, malloc: Optional[str] = 'reuse',
+               cpu_inference: bool = True):
     """A detector (``mmdet.apis.init_detector``) or segmentor (``mmseg.apis.init_model``)
     in eval mode on ``device`` (default: CUDA where available, else the CPU), with
     ``checkpoint`` loaded when given and, with ``fuse_conv_bn``, BatchNorm folded
     into the convolutions (inference only). On the CPU the model runs its
     convolutions in row bands and the process takes the glibc ``malloc`` mode
     (:func:`~mmfilter.engine.optimize_for_cpu`; ``malloc=None`` leaves the
-    allocator alone); on any other device it runs as built.
+    allocator alone); on any other device, or with ``cpu_inference=False`` (a
+    model to export), it runs as built.
 
     Before anything is loaded, raises :class:`~mmfilter.engine.CheckpointError` if
     the checkpoint is not a complete one, and
@@ -71,7 +73,8 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
         model = init_detector(cfg, checkpoint, device=device)
     if fuse_conv_bn:
         fuse(model)
-    optimize_for_cpu(model, malloc)
+    if cpu_inference:
+        optimize_for_cpu(model, malloc)
     return model
 
 

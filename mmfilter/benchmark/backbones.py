@@ -23,6 +23,7 @@ BACKBONES: Dict[str, dict] = {
     'MobileViT-s': dict(type='MobileViT', arch='s'),
     'FilterMobileViT-xs': dict(type='FilterMobileViT', arch='xs'),
     'ResNet-18': dict(type='ResNet', depth=18),
+    'MobileNetV2': dict(type='MobileNetV2', out_indices=(1, 2, 4, 6)),  # strides 4-32: 24-320 ch
     'ResNet-50': dict(type='ResNet', depth=50),
     'PVTv2-b0': dict(type='PyramidVisionTransformerV2', embed_dims=32, num_layers=[2, 2, 2, 2]),
 }

@@ -6,15 +6,14 @@ The rest is what ``predict`` does beyond the three modules' forwards: box
 decoding and NMS for RetinaNet, the RoI head and its post-processing for Faster
 R-CNN (its ``head`` is the RPN), resizing the logits and the argmax for UPerNet.
 """
-import logging
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Sequence, Tuple
 
 import torch
 from mmengine.config import Config, ConfigDict
-from mmengine.logging import MMLogger
 from torch import nn
 
+from ..engine.checkpoint import init_weights_quietly
 from ..engine.row_bands import apply_row_bands
 from .backbones import BACKBONES, build_backbone, registry
 from .timing import Runner
@@ -22,6 +21,8 @@ from .timing import Runner
 #: mmfilter's backbones' per-stage ``strides`` / ``dilations`` (stem included in the first) as
 #: ResNet's (stem excluded): output stride 16.
 RESNET_STRIDES = {'ResNet': {(2, 2, 2, 1): dict(strides=(1, 2, 2, 1), dilations=(1, 1, 1, 2))}}
+#: The ``out_indices`` of a backbone whose maps at strides 4-32 are not its first four outputs.
+FOUR_MAP_INDICES = {'MobileNetV2': (1, 2, 4, 6)}
 
 
 @dataclass(frozen=True)
@@ -65,9 +66,12 @@ def with_backbone(cfg: Config, backbone: dict, stage_channels: Sequence[int]) ->
     kept.setdefault('out_indices', (0, 1, 2, 3))
     if 'strides' in kept and backbone['type'] in RESNET_STRIDES:  # its strides exclude the stem
         kept.update(RESNET_STRIDES[backbone['type']][tuple(kept['strides'])])
+    out_channels = [stage_channels[i] for i in kept['out_indices']]
+    if backbone['type'] in FOUR_MAP_INDICES:
+        indices = FOUR_MAP_INDICES[backbone['type']]
+        kept['out_indices'] = tuple(indices[i] for i in kept['out_indices'])
     model.backbone = ConfigDict(backbone, init_cfg=None, **kept)
     model.pop('pretrained', None)
-    out_channels = [stage_channels[i] for i in kept['out_indices']]
     neck = model.get('neck')
     if neck is not None:
         neck.in_channels = out_channels
@@ -86,9 +90,11 @@ def with_backbone(cfg: Config, backbone: dict, stage_channels: Sequence[int]) ->
 
 
 def build_whole_model(spec: WholeModel, backbone_name: str, repo: str = '.',
-                      device: str = 'cpu', seed: int = 0) -> Tuple[nn.Module, str]:
+                      device: str = 'cpu', seed: int = 0,
+                      row_bands: bool = True) -> Tuple[nn.Module, str]:
     """The model of ``spec`` with the named backbone, in eval mode, and its scope; on
-    the CPU with the tools' row bands (except a ``-whole`` backbone).
+    the CPU with the tools' row bands (except a ``-whole`` backbone, or with
+    ``row_bands=False``: a model to export).
 
     Its weights are those a training run starts from (``init_weights`` after seeding):
     the classifiers of the detection heads predict their prior probability (RetinaNet,
@@ -106,15 +112,9 @@ def build_whole_model(spec: WholeModel, backbone_name: str, repo: str = '.',
     cfg = with_backbone(cfg, BACKBONES[backbone_name], backbone_out_channels(backbone_name, scope))
     torch.manual_seed(seed)
     model = registry(scope).build(cfg.model)
-    logger = MMLogger.get_current_instance()
-    level = logger.level
-    logger.setLevel(logging.WARNING)  # not mmengine's line per initialised parameter
-    try:
-        model.init_weights()
-    finally:
-        logger.setLevel(level)
+    init_weights_quietly(model)
     model.to(device).eval()
-    if torch.device(device).type == 'cpu' and not backbone_name.endswith('-whole'):
+    if row_bands and torch.device(device).type == 'cpu' and not backbone_name.endswith('-whole'):
         apply_row_bands(model)  # the tools' CPU path
     return model, scope
 

@@ -213,6 +213,22 @@ def read_state_dict(path: str) -> Dict[str, torch.Tensor]:
     return tensors
 
 
+def init_weights_quietly(model: nn.Module) -> nn.Module:
+    """``model.init_weights()`` (the weights a training run starts from) without
+    MMEngine's log line per initialised parameter; returns the model."""
+    import logging
+
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        model.init_weights()
+    finally:
+        logger.setLevel(level)
+    return model
+
+
 def keys_absent_in_pretrained(model: nn.Module) -> Dict[str, List[str]]:
     """Keys of ``model``'s state dict that may be absent from a checkpoint, per the
     class of the module that declares them with a ``keys_absent_in_pretrained()``

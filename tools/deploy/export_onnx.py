@@ -1,16 +1,31 @@
-"""Export a backbone to ONNX at a fixed input size and check it against PyTorch.
+"""Export a detector, segmentor or backbone to ONNX at one input size, checked against PyTorch.
 
+    python tools/deploy/export_onnx.py CONFIG CHECKPOINT --shape H W [--out MODEL.onnx] [--opset 17]
+    python tools/deploy/export_onnx.py CONFIG [CHECKPOINT] --backbone-only --shape H W ...
     python tools/deploy/export_onnx.py --backbone FilterViT --arch xs --shape 800 1344 \
-        [--checkpoint CKPT [--prefix backbone.]] [--out filtervit_xs.onnx] [--opset 17]
-    python tools/deploy/export_onnx.py --config configs/retinanet_filtervit_coco.py ...
+        [--checkpoint CKPT [--prefix backbone.]] [--batch-size 1] ...
+
+With a config, the whole model is exported (:mod:`mmfilter.deploy`): one input
+``input`` ``[1, 3, H, W]`` (the image resized and padded, pixel values 0-255 in
+the pipeline's channel order; the graph normalises it), and ``dets`` ``[1, N, 5]``
+with ``labels`` ``[1, N]`` for a single-stage detector with an anchor head
+(RetinaNet, SSD / SSDLite), ``seg`` ``[1, 1, H, W]`` for an ``EncoderDecoder``
+segmentor (UPerNet, DeepLabv3). Class names, palette, mean, std, channel order,
+input size and test resize go into the file's metadata, which
+``tools/deploy/onnx_infer.py`` reads. ``H`` and ``W`` must be multiples of the
+data preprocessor's ``pad_size_divisor``. Two-stage detectors are refused (their
+backbone exports with ``--backbone-only``).
+
+With ``--backbone-only`` or ``--backbone``, the backbone alone is exported, with
+one input ``input`` and outputs ``out0``... (one per ``out_indices``). A
+detector's or segmentor's checkpoint (keys under ``backbone.``) gives its
+backbone without ``--prefix``.
 
 K and the pooling strides follow from the input size, so the graph is exported
-for one size (export again for another). The check runs onnxruntime on a random
-image and reports the largest error relative to the output's range, per output.
-A detector's or segmentor's checkpoint (keys under ``backbone.``) gives its
-backbone without ``--prefix``; weights that do not fit the backbone stop the
-export with one line naming the mismatch. Needs torch, mmengine, onnx and
-onnxruntime only.
+for one size (export again for another). The check runs ONNX Runtime and PyTorch
+on one random image and prints the largest difference per output;
+``tools/deploy/check_onnx.py`` compares a whole model on real images. Weights
+that do not fit the model stop the export with one line naming the mismatch.
 """
 import argparse
 import os.path as osp
@@ -18,11 +33,12 @@ import sys
 import warnings
 from typing import List, Optional
 
+import numpy as np
 import torch
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from mmfilter.engine.checkpoint import (CheckpointError, check_weights_fit,  # noqa: E402
-                                        read_state_dict, select_prefix)
+                                        init_weights_quietly, read_state_dict, select_prefix)
 from mmfilter.models import DropoutViT, FilterMobileViT, FilterViT, MobileViT  # noqa: E402
 
 BACKBONES = {cls.__name__: cls for cls in (FilterViT, DropoutViT, MobileViT, FilterMobileViT)}
@@ -38,7 +54,7 @@ def build_backbone(name: Optional[str], arch: str, config: Optional[str], checkp
         cfg = Config.fromfile(config).model.backbone
         name, kwargs = cfg.pop('type'), dict(cfg)
         if checkpoint:
-            kwargs.pop('init_cfg', None)  # the weights come from --checkpoint
+            kwargs.pop('init_cfg', None)  # the weights come from the checkpoint
     else:
         kwargs = dict(arch=arch)
     if name not in BACKBONES:
@@ -61,57 +77,142 @@ def build_backbone(name: Optional[str], arch: str, config: Optional[str], checkp
     return model.eval()
 
 
-def export(model: torch.nn.Module, image: torch.Tensor, path: str, opset: int = 17) -> List[str]:
+def build_whole_model(config: str, checkpoint: Optional[str]) -> torch.nn.Module:
+    """The config's detector or segmentor on the CPU in eval mode, as built (no row
+    bands), with the checkpoint's weights, or the weights training starts from."""
+    from mmfilter.apis import init_model_or_exit
+    model = init_model_or_exit(config, checkpoint, device='cpu', malloc=None, cpu_inference=False)
+    if checkpoint is None:  # the heads' priors: few scores above the test threshold
+        init_weights_quietly(model)
+    return model.eval()
+
+
+def export_backbone(model: torch.nn.Module, image: torch.Tensor, path: str,
+                    opset: int = 17) -> List[str]:
     """Write ``model`` traced on ``image`` to ``path``; return the output names."""
+    from mmfilter.deploy import INPUT_NAME
     with torch.no_grad():
         num_outputs = len(model(image))
     names = [f'out{i}' for i in range(num_outputs)]
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', torch.jit.TracerWarning)  # sizes are fixed on purpose
         torch.onnx.export(model, (image, ), path, opset_version=opset, dynamo=False,
-                          input_names=['image'], output_names=names)
+                          input_names=[INPUT_NAME], output_names=names)
     return names
 
 
-def max_relative_errors(model: torch.nn.Module, path: str, image: torch.Tensor) -> List[float]:
-    """``max |onnx - torch| / max |torch|`` per output, from onnxruntime on CPU."""
+def run_both(model: torch.nn.Module, path: str, image: torch.Tensor):
+    """``(ONNX Runtime's outputs, PyTorch's outputs)`` for ``image``, as numpy arrays."""
     import onnxruntime as ort
-    ort_session = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
-    onnx_outs = ort_session.run(None, {'image': image.numpy()})
+
+    from mmfilter.deploy import INPUT_NAME
+    session = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
+    onnx_outs = session.run(None, {INPUT_NAME: image.numpy()})
     with torch.no_grad():
         torch_outs = model(image)
-    return [float((torch.from_numpy(o) - t).abs().max() / t.abs().max().clamp_min(1e-12))
-            for o, t in zip(onnx_outs, torch_outs)]
+    torch_outs = torch_outs if isinstance(torch_outs, (list, tuple)) else [torch_outs]
+    return onnx_outs, [t.numpy() for t in torch_outs]
 
 
-def main(argv=None) -> List[float]:
+def max_relative_errors(model: torch.nn.Module, path: str, image: torch.Tensor) -> List[float]:
+    """``max |onnx - torch| / max |torch|`` per output, from ONNX Runtime on the CPU."""
+    return [float(np.abs(o - t).max() / max(np.abs(t).max(), 1e-12))
+            for o, t in zip(*run_both(model, path, image))]
+
+
+def whole_model_differences(wrapper: torch.nn.Module, path: str, image: torch.Tensor,
+                            task: str) -> List[str]:
+    """Lines comparing the graph's outputs with the wrapped model's on ``image``;
+    SystemExit if they differ (a detection without a counterpart of its class within
+    0.01 px and 1e-4 of score, or classes of 0.1% of the pixels)."""
+    from mmfilter.deploy import cut_score, match_detections
+    onnx_outs, torch_outs = run_both(wrapper, path, image)
+    if task == 'segmentation':
+        agreement = float((onnx_outs[0] == torch_outs[0]).mean())
+        if agreement < 0.999:
+            raise SystemExit(f'error: ONNX Runtime and PyTorch agree on {agreement:.4%} of pixels')
+        return [f'seg: ONNX Runtime and PyTorch agree on {agreement:.4%} of the pixels']
+    (onnx_dets, onnx_labels), (torch_dets, torch_labels) = onnx_outs, torch_outs
+    results = [dict(bboxes=d[0, :, :4], scores=d[0, :, 4], labels=l[0])
+               for d, l in ((torch_dets, torch_labels), (onnx_dets, onnx_labels))]
+    cut = wrapper.test_cfg['score_thr'], wrapper.test_cfg['max_per_img']
+    floor = max(cut_score(r, *cut) for r in results)
+    stats = match_detections(*results, floor, box_tol=0.01, score_tol=1e-4)
+    line = (f"dets: PyTorch {stats['ref']}, ONNX Runtime {stats['got']} detections, "
+            f"{stats['matched']} matched (box {stats['box_diff']:.1e} px, score "
+            f"{stats['score_diff']:.1e})")
+    if stats['missed'] or stats['extra']:
+        raise SystemExit(f'error: {line}, {stats["missed"] + stats["extra"]} unmatched')
+    return [line]
+
+
+def export_whole_model(args) -> List[str]:
+    from mmfilter.deploy import (OUTPUT_NAMES, ExportError, check_input_size, export_metadata,
+                                 export_to_onnx, task_of, wrap_for_export)
+    model = build_whole_model(args.config, args.checkpoint)
+    height, width = args.shape
+    try:
+        check_input_size(model, height, width)
+        wrapper = wrap_for_export(model)
+    except ExportError as e:
+        raise SystemExit(f'error: {args.config}: {e}') from None
+    task = task_of(model)
+    out = args.out or f'{osp.splitext(osp.basename(args.config))[0]}_{height}x{width}.onnx'
+    image = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0)) * 255
+    metadata = export_metadata(model, wrapper, height, width, config=args.config,
+                               checkpoint=osp.basename(args.checkpoint or ''))
+    export_to_onnx(wrapper, image, out, args.opset, metadata, OUTPUT_NAMES[task])
+    for line in whole_model_differences(wrapper, out, image, task):
+        print(line)
+    print(f'wrote {out}')
+    return [out]
+
+
+def main(argv=None) -> list:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--backbone', default='FilterViT', choices=sorted(BACKBONES))
-    parser.add_argument('--arch', default='xs')
-    parser.add_argument('--config', help='take the backbone settings from this config instead')
-    parser.add_argument('--checkpoint', help="the backbone's weights, or a detector's / "
+    parser.add_argument('config', nargs='?', help='a detector or segmentor config')
+    parser.add_argument('checkpoint', nargs='?', help="its checkpoint (default: the weights "
+                        'training starts from)')
+    parser.add_argument('--backbone-only', action='store_true',
+                        help="export the config's backbone alone")
+    parser.add_argument('--backbone', choices=sorted(BACKBONES),
+                        help='without a config: export this backbone (default FilterViT)')
+    parser.add_argument('--arch', default='xs', help='with --backbone. Default: xs')
+    parser.add_argument('--checkpoint', dest='backbone_checkpoint', metavar='CKPT',
+                        help="with --backbone: the backbone's weights, or a detector's / "
                         "segmentor's checkpoint (its backbone is taken)")
     parser.add_argument('--prefix', help="key prefix of the backbone's weights in the checkpoint "
                         "(default: 'backbone.' if it has such keys, else none)")
     parser.add_argument('--shape', nargs=2, type=int, default=[800, 1344], metavar=('H', 'W'))
-    parser.add_argument('--batch-size', type=int, default=1)
+    parser.add_argument('--batch-size', type=int, default=1, help='backbones only')
     parser.add_argument('--opset', type=int, default=17)
-    parser.add_argument('--out', help='ONNX file (default: BACKBONE_ARCH_HxW.onnx)')
-    parser.add_argument('--tolerance', type=float, default=1e-4, help='largest relative error accepted')
+    parser.add_argument('--out', help='ONNX file (default: CONFIG_HxW.onnx, '
+                        'CONFIG_backbone_HxW.onnx or BACKBONE_ARCH_HxW.onnx)')
+    parser.add_argument('--tolerance', type=float, default=1e-4,
+                        help='largest relative error accepted for a backbone')
     args = parser.parse_args(argv)
+    if args.config and (args.backbone or args.backbone_checkpoint):
+        parser.error('give a config (and its checkpoint after it), or --backbone, not both')
+    if args.config and not args.backbone_only:
+        return export_whole_model(args)
 
-    model = build_backbone(args.backbone, args.arch, args.config, args.checkpoint, args.prefix)
+    checkpoint = args.checkpoint if args.config else args.backbone_checkpoint
+    model = build_backbone(args.backbone or 'FilterViT', args.arch, args.config, checkpoint,
+                           args.prefix)
     height, width = args.shape
-    out = args.out or f'{type(model).__name__.lower()}_{args.arch}_{height}x{width}.onnx'
+    default = (f'{osp.splitext(osp.basename(args.config))[0]}_backbone' if args.config
+               else f'{type(model).__name__.lower()}_{args.arch}')
+    out = args.out or f'{default}_{height}x{width}.onnx'
     image = torch.rand(args.batch_size, model.in_channels, height, width,
                        generator=torch.Generator().manual_seed(0))
-    names = export(model, image, out, args.opset)
+    names = export_backbone(model, image, out, args.opset)
     errors = max_relative_errors(model, out, image)
     for name, err in zip(names, errors):
         print(f'{name}: max relative error onnxruntime vs torch = {err:.2e}')
     print(f'wrote {out}')
     if max(errors) > args.tolerance:
-        raise SystemExit(f'error: onnxruntime differs from torch by {max(errors):.2e} > {args.tolerance}')
+        raise SystemExit(f'error: onnxruntime differs from torch by {max(errors):.2e} > '
+                         f'{args.tolerance}')
     return errors
 
 

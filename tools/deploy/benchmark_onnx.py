@@ -1,0 +1,144 @@
+"""Latency of whole detectors in PyTorch eager and in ONNX Runtime (float32 and dynamic int8).
+
+    python tools/deploy/benchmark_onnx.py [--models retinanet-light retinanet ssdlite]
+        [--backbones FilterViT-xs DropoutViT-xs MobileViT-xs ResNet-18 MobileNetV2] [--threads 2]
+        [--repeats 5] [--no-int8] [--out-dir results/benchmark_onnx]
+
+Every model is built from its config with the backbone swapped in and the weights
+a training run starts from (as ``tools/analysis/benchmark_models.py`` builds them;
+MobileNetV2 is MMDetection's, its maps at strides 4-32 taken from its stages 2, 3,
+5 and 7), exported whole at its test size padded as the data preprocessor pads it
+(RetinaNet 800x1333 -> 800x1344, SSDLite 320x320) with ``tools/deploy/export_onnx.py``'s
+path and, unless ``--no-int8``, quantised with ONNX Runtime's
+``quant_pre_process`` and ``quantize_dynamic`` (int8 weights, activations
+quantised at run time). Per model the three runners are interleaved round by
+round in one process with ``--threads`` threads each: PyTorch's ``predict``
+(eager, with the CPU row bands the tools use), ONNX Runtime on the float32 graph,
+and on the int8 graph; the figures are medians, post-processing included. Also
+the files' sizes.
+Writes ``onnx.md`` and ``onnx.json``.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+from typing import Dict, List
+
+import torch
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, REPO)
+import mmfilter  # noqa: E402,F401  (registers the backbones)
+from mmfilter.benchmark import time_interleaved  # noqa: E402
+from mmfilter.benchmark.whole_model import (WHOLE_MODELS, build_whole_model,  # noqa: E402
+                                            example_batch)
+from mmfilter.deploy import (OUTPUT_NAMES, export_metadata, export_to_onnx,  # noqa: E402
+                             wrap_for_export)
+from mmfilter.engine import apply_row_bands  # noqa: E402
+
+DEFAULT_MODELS = ('retinanet-light', 'retinanet', 'ssdlite')
+DEFAULT_BACKBONES = ('FilterViT-xs', 'DropoutViT-xs', 'MobileViT-xs', 'ResNet-18', 'MobileNetV2')
+
+
+def onnx_runner(path: str, image, threads: int):
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+    feed = {'input': image.numpy()}
+    return lambda: session.run(None, feed)
+
+
+def eager_runner(model, inputs, samples):
+    def run():
+        with torch.inference_mode():
+            model.predict(inputs, samples)
+    return run
+
+
+def quantized(path: str) -> str:
+    """``path`` with int8 weights, written beside it: ONNX Runtime's pre-processing
+    for quantisation (shape inference, graph optimisation), then its dynamic
+    quantisation."""
+    from onnxruntime.quantization import QuantType, quant_pre_process, quantize_dynamic
+    prepared, out = path.replace('.onnx', '-pre.onnx'), path.replace('.onnx', '-int8.onnx')
+    quant_pre_process(path, prepared, skip_symbolic_shape=True)  # the graph's shapes are fixed
+    quantize_dynamic(prepared, out, weight_type=QuantType.QInt8)
+    os.remove(prepared)
+    return out
+
+
+def measure_one(model_name: str, backbone: str, args) -> Dict[str, object]:
+    spec = WHOLE_MODELS[model_name]
+    model, scope = build_whole_model(spec, backbone, REPO, 'cpu', row_bands=False)
+    inputs, samples = example_batch(model, scope, *spec.size)
+    height, width = inputs.shape[-2:]
+    image = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0)) * 255
+    path = osp.join(args.out_dir, f'{model_name}_{backbone}_{height}x{width}.onnx')
+    wrapper = wrap_for_export(model)
+    export_to_onnx(wrapper, image, path, metadata=export_metadata(model, wrapper, height, width),
+                   output_names=OUTPUT_NAMES['detection'])
+    row = dict(model=model_name, backbone=backbone, input=f'{height}x{width}',
+               onnx_mb=os.path.getsize(path) / 2**20)
+    runners = {'eager': eager_runner(apply_row_bands(model), inputs, samples),
+               'onnx': onnx_runner(path, image, args.threads)}
+    if args.int8:
+        try:
+            int8_path = quantized(path)
+            runners['int8'] = onnx_runner(int8_path, image, args.threads)
+            row['int8_mb'] = os.path.getsize(int8_path) / 2**20
+        except Exception as e:  # noqa: BLE001 - reported in the table
+            row['int8_error'] = f'{type(e).__name__}: {str(e)[:120]}'.replace('\n', ' ')
+    times = time_interleaved(runners, 'cpu', args.repeats, args.warmup)
+    row.update({f'{name}_ms': 1000 * t for name, t in times.items()})
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def render(rows: List[dict], args) -> str:
+    def ms(row, key):
+        return f'{row[key]:.0f}' if key in row else 'n/a'
+    lines = [f'Median of {args.repeats} interleaved rounds, batch 1, {args.threads} threads, '
+             f'torch {torch.__version__}, onnxruntime {__import__("onnxruntime").__version__}.', '',
+             '| model | backbone | input | PyTorch eager (ms) | ONNX Runtime (ms) | speed-up | '
+             'int8 (ms) | ONNX (MB) | int8 (MB) |',
+             '|---|---|---|---:|---:|---:|---:|---:|---:|']
+    for row in rows:
+        speedup = f"{row['eager_ms'] / row['onnx_ms']:.2f}x"
+        int8_mb = f"{row['int8_mb']:.1f}" if 'int8_mb' in row else 'n/a'
+        lines.append(f"| {row['model']} | {row['backbone']} | {row['input']} | "
+                     f"{ms(row, 'eager_ms')} | {ms(row, 'onnx_ms')} | {speedup} | "
+                     f"{ms(row, 'int8_ms')} | {row['onnx_mb']:.1f} | {int8_mb} |")
+    errors = [f"- {r['model']} / {r['backbone']}: int8 failed: {r['int8_error']}"
+              for r in rows if 'int8_error' in r]
+    return '\n'.join(lines + ([''] + errors if errors else [])) + '\n'
+
+
+def main(argv=None) -> List[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--models', nargs='+', default=list(DEFAULT_MODELS),
+                        choices=[m for m in WHOLE_MODELS if m in ('retinanet', 'retinanet-light',
+                                                                   'retinanet-dw', 'ssdlite')])
+    parser.add_argument('--backbones', nargs='+', default=list(DEFAULT_BACKBONES))
+    parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument('--warmup', type=int, default=1)
+    parser.add_argument('--no-int8', dest='int8', action='store_false')
+    parser.add_argument('--out-dir', default='results/benchmark_onnx')
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    os.makedirs(args.out_dir, exist_ok=True)
+    rows = [measure_one(m, b, args) for m in args.models for b in args.backbones]
+    table = render(rows, args)
+    print(table)
+    with open(osp.join(args.out_dir, 'onnx.md'), 'w') as f:
+        f.write(table)
+    with open(osp.join(args.out_dir, 'onnx.json'), 'w') as f:
+        json.dump(rows, f, indent=1)
+    return rows
+
+
+if __name__ == '__main__':
+    main()

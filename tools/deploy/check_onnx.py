@@ -1,0 +1,185 @@
+"""Check an exported detector or segmentor against PyTorch on real images.
+
+    python tools/deploy/check_onnx.py CONFIG CHECKPOINT MODEL.onnx [IMAGE|DIR ...]
+        [--num-val 100] [--box-tol 1] [--score-tol 1e-3] [--map-tol 1e-3] [--pixel-tol 1e-3]
+
+Every image (the first ``--num-val`` of the config's test split, then the given
+files) is prepared once as ``tools/deploy/onnx_infer.py`` prepares it (resized,
+padded with the mean colour to the graph's input size) and that same input is fed
+to the graph in ONNX Runtime and to the PyTorch model (its data preprocessor and
+``predict``, the image shape being the input size). Detectors: each PyTorch
+detection must have an ONNX one of the same class with every box coordinate
+within ``--box-tol`` pixels and the score within ``--score-tol``, and the other
+way round; a detection may go unmatched only where its score lies within
+``--score-tol`` of the cut (the score threshold, or the last of a full
+``max_per_img`` list). On the test split both predictions, scaled back to the
+images, are evaluated with the config's test metric: the graph's mAP must equal
+PyTorch's within ``--map-tol``. Segmentors: the two class maps must agree on all
+but ``--pixel-tol`` of the pixels. Prints one line per image and a summary;
+exits 1 if a tolerance is exceeded.
+"""
+import argparse
+import contextlib
+import io
+import os.path as osp
+import sys
+from typing import Dict
+
+import numpy as np
+import torch
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+import onnx_infer  # noqa: E402
+
+from mmfilter.deploy import cut_score, match_detections  # noqa: E402
+
+
+def torch_inputs(model, inputs: np.ndarray):
+    """The PyTorch model's batch and data samples for the graph's input ``[1, 3, H, W]``."""
+    height, width = inputs.shape[-2:]
+    meta = dict(img_shape=(height, width), ori_shape=(height, width), pad_shape=(height, width),
+                batch_input_shape=(height, width), scale_factor=(1., 1.))
+    if hasattr(model, 'decode_head'):
+        from mmseg.structures import SegDataSample as Sample
+    else:
+        from mmdet.structures import DetDataSample as Sample
+    data = model.data_preprocessor(
+        dict(inputs=[torch.from_numpy(inputs[0])], data_samples=[Sample(metainfo=meta)]), False)
+    return data['inputs'], data['data_samples']
+
+
+def torch_detect(model, inputs: np.ndarray, scale) -> Dict[str, np.ndarray]:
+    """PyTorch's detections for the graph's input, in the graph's pixels and, as
+    ``image_bboxes``, scaled back to the image as onnx_infer scales them."""
+    with torch.no_grad():
+        pred = model.predict(*torch_inputs(model, inputs), rescale=False)[0].pred_instances
+    boxes = pred.bboxes.numpy()
+    sx, sy = scale
+    return dict(bboxes=boxes, scores=pred.scores.numpy(), labels=pred.labels.numpy(),
+                image_bboxes=boxes / np.array([sx, sy, sx, sy], np.float32))
+
+
+def onnx_detect(session, inputs: np.ndarray, scale) -> Dict[str, np.ndarray]:
+    dets, labels = session.run(['dets', 'labels'], {'input': inputs})
+    sx, sy = scale
+    return dict(bboxes=dets[0, :, :4], scores=dets[0, :, 4], labels=labels[0],
+                image_bboxes=dets[0, :, :4] / np.array([sx, sy, sx, sy], np.float32))
+
+
+def sample_for_metric(result: Dict[str, np.ndarray], info: dict):
+    """A data sample of ``result`` (boxes in the image's pixels, clipped) for the metric."""
+    from mmdet.structures import DetDataSample
+    from mmengine.structures import InstanceData
+    height, width = info['height'], info['width']
+    sample = DetDataSample(metainfo=dict(img_id=info['img_id'], ori_shape=(height, width)))
+    boxes = result['image_bboxes'].clip(0, [width, height, width, height])
+    sample.pred_instances = InstanceData(bboxes=torch.from_numpy(boxes),
+                                         scores=torch.from_numpy(result['scores']),
+                                         labels=torch.from_numpy(result['labels']))
+    return sample
+
+
+def build_evaluator(model, dataset):
+    from mmengine.evaluator import Evaluator
+    evaluator = Evaluator(model.cfg.test_evaluator)
+    evaluator.dataset_meta = dataset.metainfo
+    return evaluator
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config')
+    parser.add_argument('checkpoint')
+    parser.add_argument('model', help='the ONNX file export_onnx.py wrote from them')
+    parser.add_argument('images', nargs='*', help='more image files or folders (no annotations)')
+    parser.add_argument('--num-val', type=int, default=100,
+                        help="images of the config's test split (0: none). Default: 100")
+    parser.add_argument('--box-tol', type=float, default=1.0, help='pixels. Default: 1')
+    parser.add_argument('--score-tol', type=float, default=1e-3, help='Default: 1e-3')
+    parser.add_argument('--map-tol', type=float, default=1e-3, help='Default: 1e-3')
+    parser.add_argument('--pixel-tol', type=float, default=1e-3,
+                        help='share of pixels allowed to differ. Default: 1e-3')
+    args = parser.parse_args(argv)
+
+    session, meta = onnx_infer.load_session(args.model)
+    from mmfilter.apis import init_model_or_exit
+    model = init_model_or_exit(args.config, args.checkpoint, device='cpu', malloc=None,
+                               cpu_inference=False)
+    segmentation = meta['task'] == 'segmentation'
+    items = []  # (path, annotation info or None)
+    if args.num_val:
+        from mmengine.registry import DATASETS
+        dataset = DATASETS.build(model.cfg.test_dataloader.dataset)
+        for i in range(min(args.num_val, len(dataset))):
+            info = dataset.get_data_info(i)
+            items.append((info['img_path'], info))
+    items += [(path, None) for path in onnx_infer.expand_inputs(args.images)]
+    evaluators = None if segmentation or not args.num_val else \
+        {name: build_evaluator(model, dataset) for name in ('torch', 'onnx')}
+
+    failures, totals = [], dict(ref=0, got=0, matched=0, box_diff=0., score_diff=0., missed=0,
+                                extra=0, pixels=0, agree=0)
+    for path, info in items:
+        image = onnx_infer.read_image(path, meta['input_channel_order'])
+        inputs, scale = onnx_infer.prepare(image, meta)
+        if segmentation:
+            got = session.run(['seg'], {'input': inputs})[0][0, 0]
+            with torch.no_grad():
+                ref = model.predict(*torch_inputs(model, inputs))[0].pred_sem_seg.data[0].numpy()
+            new_h, new_w = onnx_infer.resized_size(*image.shape[:2], meta)
+            agree = int((got[:new_h, :new_w] == ref[:new_h, :new_w]).sum())
+            totals['pixels'] += new_h * new_w
+            totals['agree'] += agree
+            line = f'{path}: {agree / (new_h * new_w):.4%} of {new_h}x{new_w} pixels agree'
+            if 1 - agree / (new_h * new_w) > args.pixel_tol:
+                failures.append(line)
+            print(line)
+            continue
+        ref, got = torch_detect(model, inputs, scale), onnx_detect(session, inputs, scale)
+        cut = meta['score_threshold'], meta['max_detections']
+        floor = max(cut_score(ref, *cut), cut_score(got, *cut))
+        stats = match_detections(ref, got, floor, args.box_tol, args.score_tol)
+        for key in ('ref', 'got', 'matched', 'missed', 'extra'):
+            totals[key] += stats[key]
+        for key in ('box_diff', 'score_diff'):
+            totals[key] = max(totals[key], stats[key])
+        line = (f"{path}: PyTorch {stats['ref']} / ONNX {stats['got']} detections, "
+                f"{stats['matched']} matched (box {stats['box_diff']:.2e} px, score "
+                f"{stats['score_diff']:.1e}), {stats['missed'] + stats['extra']} unmatched "
+                f'above the cut {floor:.3f}')
+        if stats['missed'] or stats['extra']:
+            failures.append(line)
+        print(line)
+        if info is not None and evaluators:
+            info = dict(info, height=image.shape[0], width=image.shape[1])
+            for name, result in (('torch', ref), ('onnx', got)):
+                evaluators[name].process(data_samples=[sample_for_metric(result, info)])
+
+    summary = dict(images=len(items), **totals)
+    if segmentation:
+        summary['agreement'] = totals['agree'] / max(totals['pixels'], 1)
+        print(f"all {len(items)} images: {summary['agreement']:.4%} of the pixels agree")
+    else:
+        print(f"all {len(items)} images: PyTorch {totals['ref']} / ONNX {totals['got']} "
+              f"detections, {totals['matched']} matched; largest differences: box "
+              f"{totals['box_diff']:.2e} px, score {totals['score_diff']:.1e}")
+    if evaluators:
+        for name, evaluator in evaluators.items():
+            with contextlib.redirect_stdout(io.StringIO()):  # pycocotools' tables
+                metrics = evaluator.evaluate(sum(1 for _, info in items if info is not None))
+            key = next(k for k in metrics if k.endswith('bbox_mAP'))
+            summary[f'{name}_mAP'] = metrics[key]
+        difference = abs(summary['torch_mAP'] - summary['onnx_mAP'])
+        print(f"test split ({sum(1 for _, i in items if i is not None)} images): mAP PyTorch "
+              f"{summary['torch_mAP']:.4f}, ONNX Runtime {summary['onnx_mAP']:.4f} "
+              f'(difference {difference:.4f})')
+        if difference > args.map_tol:
+            failures.append(f'mAP differs by {difference:.4f} > {args.map_tol}')
+    if failures:
+        sys.exit(f'error: {len(failures)} check(s) failed, the first: {failures[0]}')
+    return summary
+
+
+if __name__ == '__main__':
+    main()
