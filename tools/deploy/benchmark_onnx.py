@@ -19,6 +19,7 @@ the files' sizes.
 Writes ``onnx.md`` and ``onnx.json``.
 """
 import argparse
+import gc
 import json
 import os
 import os.path as osp
@@ -36,6 +37,7 @@ from mmfilter.benchmark.whole_model import (WHOLE_MODELS, build_whole_model,  # 
 from mmfilter.deploy import (OUTPUT_NAMES, export_metadata, export_to_onnx,  # noqa: E402
                              wrap_for_export)
 from mmfilter.engine import apply_row_bands  # noqa: E402
+from mmfilter.engine.hooks import resident_memory_mb  # noqa: E402
 
 DEFAULT_MODELS = ('retinanet-light', 'retinanet', 'ssdlite')
 DEFAULT_BACKBONES = ('FilterViT-xs', 'DropoutViT-xs', 'MobileViT-xs', 'ResNet-18', 'MobileNetV2')
@@ -93,6 +95,7 @@ def measure_one(model_name: str, backbone: str, args) -> Dict[str, object]:
             row['int8_error'] = f'{type(e).__name__}: {str(e)[:120]}'.replace('\n', ' ')
     times = time_interleaved(runners, 'cpu', args.repeats, args.warmup)
     row.update({f'{name}_ms': 1000 * t for name, t in times.items()})
+    row['resident_mb'] = resident_memory_mb()
     print(json.dumps(row), flush=True)
     return row
 
@@ -130,7 +133,11 @@ def main(argv=None) -> List[dict]:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     os.makedirs(args.out_dir, exist_ok=True)
-    rows = [measure_one(m, b, args) for m in args.models for b in args.backbones]
+    rows = []
+    for model_name in args.models:
+        for backbone in args.backbones:
+            rows.append(measure_one(model_name, backbone, args))
+            gc.collect()  # the last model's modules and sessions, before the next is built
     table = render(rows, args)
     print(table)
     with open(osp.join(args.out_dir, 'onnx.md'), 'w') as f:

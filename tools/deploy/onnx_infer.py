@@ -30,6 +30,10 @@ import cv2
 import numpy as np
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp')
+#: The metadata export_onnx.py writes as JSON (the rest are plain strings, as are the
+#: entries other tools add, such as ONNX Runtime's quantisation).
+JSON_METADATA = ('input_size', 'mean', 'std', 'classes', 'palette', 'resize', 'score_threshold',
+                 'max_detections')
 
 
 def load_session(path: str, threads: int = 0):
@@ -48,8 +52,7 @@ def load_session(path: str, threads: int = 0):
     if 'task' not in props or 'input_size' not in props:
         raise SystemExit(f'error: {path} has no task / input_size metadata: it was not written by '
                          'tools/deploy/export_onnx.py from a detector or segmentor config')
-    meta = {key: value if key in ('task', 'input_channel_order', 'config', 'checkpoint',
-                                  'exporter') else json.loads(value)
+    meta = {key: json.loads(value) if key in JSON_METADATA else value
             for key, value in props.items()}
     return session, meta
 
