@@ -48,9 +48,9 @@ def onnx_runner(path: str, image, threads: int):
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    session = ort.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+    runtime = ort.InferenceSession(path, options, providers=['CPUExecutionProvider'])
     feed = {'input': image.numpy()}
-    return lambda: session.run(None, feed)
+    return lambda: runtime.run(None, feed)
 
 
 def eager_runner(model, inputs, samples):
@@ -137,7 +137,7 @@ def main(argv=None) -> List[dict]:
     for model_name in args.models:
         for backbone in args.backbones:
             rows.append(measure_one(model_name, backbone, args))
-            gc.collect()  # the last model's modules and sessions, before the next is built
+            gc.collect()  # the last model's modules and runtimes, before the next is built
     table = render(rows, args)
     print(table)
     with open(osp.join(args.out_dir, 'onnx.md'), 'w') as f:

@@ -60,8 +60,8 @@ def torch_detect(model, inputs: np.ndarray, scale) -> Dict[str, np.ndarray]:
                 image_bboxes=boxes / np.array([sx, sy, sx, sy], np.float32))
 
 
-def onnx_detect(session, inputs: np.ndarray, scale) -> Dict[str, np.ndarray]:
-    dets, labels = session.run(['dets', 'labels'], {'input': inputs})
+def onnx_detect(runtime, inputs: np.ndarray, scale) -> Dict[str, np.ndarray]:
+    dets, labels = runtime.run(['dets', 'labels'], {'input': inputs})
     sx, sy = scale
     return dict(bboxes=dets[0, :, :4], scores=dets[0, :, 4], labels=labels[0],
                 image_bboxes=dets[0, :, :4] / np.array([sx, sy, sx, sy], np.float32))
@@ -102,7 +102,7 @@ def main(argv=None) -> dict:
                         help='share of pixels allowed to differ. Default: 1e-3')
     args = parser.parse_args(argv)
 
-    session, meta = onnx_infer.load_session(args.model)
+    runtime, meta = onnx_infer.load_runtime(args.model)
     from mmfilter.apis import init_model_or_exit
     model = init_model_or_exit(args.config, args.checkpoint, device='cpu', malloc=None,
                                cpu_inference=False)
@@ -124,7 +124,7 @@ def main(argv=None) -> dict:
         image = onnx_infer.read_image(path, meta['input_channel_order'])
         inputs, scale = onnx_infer.prepare(image, meta)
         if segmentation:
-            got = session.run(['seg'], {'input': inputs})[0][0, 0]
+            got = runtime.run(['seg'], {'input': inputs})[0][0, 0]
             with torch.no_grad():
                 ref = model.predict(*torch_inputs(model, inputs))[0].pred_sem_seg.data[0].numpy()
             new_h, new_w = onnx_infer.resized_size(*image.shape[:2], meta)
@@ -136,7 +136,7 @@ def main(argv=None) -> dict:
                 failures.append(line)
             print(line)
             continue
-        ref, got = torch_detect(model, inputs, scale), onnx_detect(session, inputs, scale)
+        ref, got = torch_detect(model, inputs, scale), onnx_detect(runtime, inputs, scale)
         cut = meta['score_threshold'], meta['max_detections']
         floor = max(cut_score(ref, *cut), cut_score(got, *cut))
         stats = match_detections(ref, got, floor, args.box_tol, args.score_tol)

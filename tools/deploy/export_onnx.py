@@ -106,8 +106,8 @@ def run_both(model: torch.nn.Module, path: str, image: torch.Tensor):
     import onnxruntime as ort
 
     from mmfilter.deploy import INPUT_NAME
-    session = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
-    onnx_outs = session.run(None, {INPUT_NAME: image.numpy()})
+    runtime = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
+    onnx_outs = runtime.run(None, {INPUT_NAME: image.numpy()})
     with torch.no_grad():
         torch_outs = model(image)
     torch_outs = torch_outs if isinstance(torch_outs, (list, tuple)) else [torch_outs]

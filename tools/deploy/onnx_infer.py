@@ -36,7 +36,7 @@ JSON_METADATA = ('input_size', 'mean', 'std', 'classes', 'palette', 'resize', 's
                  'max_detections')
 
 
-def load_session(path: str, threads: int = 0):
+def load_runtime(path: str, threads: int = 0):
     """``(onnxruntime.InferenceSession, metadata dict)`` for an ONNX file written by
     export_onnx.py; CUDA first where the installed ONNX Runtime has it."""
     import onnxruntime as ort
@@ -47,14 +47,14 @@ def load_session(path: str, threads: int = 0):
         options.intra_op_num_threads = threads
     providers = [p for p in ('CUDAExecutionProvider', 'CPUExecutionProvider')
                  if p in ort.get_available_providers()]
-    session = ort.InferenceSession(path, options, providers=providers)
-    props = session.get_modelmeta().custom_metadata_map
+    runtime = ort.InferenceSession(path, options, providers=providers)
+    props = runtime.get_modelmeta().custom_metadata_map
     if 'task' not in props or 'input_size' not in props:
         raise SystemExit(f'error: {path} has no task / input_size metadata: it was not written by '
                          'tools/deploy/export_onnx.py from a detector or segmentor config')
     meta = {key: json.loads(value) if key in JSON_METADATA else value
             for key, value in props.items()}
-    return session, meta
+    return runtime, meta
 
 
 def resized_size(height: int, width: int, meta: dict) -> Tuple[int, int]:
@@ -89,20 +89,20 @@ def read_image(path: str, channel_order: str) -> np.ndarray:
     return image[..., ::-1].copy() if channel_order == 'rgb' else image
 
 
-def detect(session, meta: dict, image: np.ndarray) -> Dict[str, np.ndarray]:
+def detect(runtime, meta: dict, image: np.ndarray) -> Dict[str, np.ndarray]:
     """``dict(bboxes [N, 4] in the image's pixels, scores [N], labels [N])``."""
     inputs, (sx, sy) = prepare(image, meta)
-    dets, labels = session.run(['dets', 'labels'], {'input': inputs})
+    dets, labels = runtime.run(['dets', 'labels'], {'input': inputs})
     boxes = dets[0, :, :4] / np.array([sx, sy, sx, sy], np.float32)
     height, width = image.shape[:2]
     boxes = boxes.clip(0, [width, height, width, height])
     return dict(bboxes=boxes, scores=dets[0, :, 4], labels=labels[0])
 
 
-def segment(session, meta: dict, image: np.ndarray) -> np.ndarray:
+def segment(runtime, meta: dict, image: np.ndarray) -> np.ndarray:
     """The class of every pixel of the image, ``[h, w]`` int64."""
     inputs, (sx, sy) = prepare(image, meta)
-    seg = session.run(['seg'], {'input': inputs})[0][0, 0]
+    seg = runtime.run(['seg'], {'input': inputs})[0][0, 0]
     height, width = image.shape[:2]
     new_h, new_w = round(height * sy), round(width * sx)
     return cv2.resize(seg[:new_h, :new_w].astype(np.int32), (width, height),
@@ -177,7 +177,7 @@ def main(argv=None) -> List[str]:
     parser.add_argument('--threads', type=int, default=0,
                         help="ONNX Runtime's intra-op threads (0: its default)")
     args = parser.parse_args(argv)
-    session, meta = load_session(args.model, args.threads)
+    runtime, meta = load_runtime(args.model, args.threads)
     paths = expand_inputs(args.images)
     written, unreadable = [], []
     for path, out_file in output_paths(paths, args.out_dir).items():
@@ -188,9 +188,9 @@ def main(argv=None) -> List[str]:
             continue
         rgb = image[..., ::-1] if meta['input_channel_order'] == 'bgr' else image
         if meta['task'] == 'segmentation':
-            drawn = draw_segmentation(rgb, segment(session, meta, image), meta, args.opacity)
+            drawn = draw_segmentation(rgb, segment(runtime, meta, image), meta, args.opacity)
         else:
-            drawn = draw_detections(rgb, detect(session, meta, image), meta, args.score_thr)
+            drawn = draw_detections(rgb, detect(runtime, meta, image), meta, args.score_thr)
         os.makedirs(osp.dirname(out_file), exist_ok=True)
         cv2.imwrite(out_file, np.ascontiguousarray(drawn[..., ::-1]))
         written.append(out_file)
