@@ -321,7 +321,7 @@ def check_input_size(model: nn.Module, height: int, width: int) -> None:
                           f'{-(-width // divisor) * divisor}')
 
 
-def test_resize(cfg) -> dict:
+def pipeline_resize(cfg) -> dict:
     """The ``Resize`` of the config's test pipeline: ``dict(scale=(w, h), keep_ratio)``
     (empty where it has none)."""
     pipeline = cfg.get('test_dataloader', {}).get('dataset', {}).get('pipeline', [])
@@ -344,7 +344,7 @@ def export_metadata(model: nn.Module, wrapper: nn.Module, height: int, width: in
         input_channel_order='bgr' if normalize.flip_channels else 'rgb',
         mean=normalize.input_mean(), std=normalize.input_std(),
         classes=list(meta.get('classes', ())), palette=[list(c) for c in meta.get('palette', ())],
-        resize=test_resize(model.cfg) if hasattr(model, 'cfg') else {},
+        resize=pipeline_resize(model.cfg) if hasattr(model, 'cfg') else {},
         config=config, checkpoint=checkpoint, exporter=f'mmfilter {__version__}')
     if task == 'detection':
         values['score_threshold'] = wrapper.test_cfg['score_thr']
