@@ -180,3 +180,20 @@ def test_onnx_benchmark_times_eager_onnx_and_int8(tmp_path, capsys):
     assert rows[0]['int8_mb'] < rows[0]['onnx_mb']
     table = (tmp_path / 'onnx.md').read_text()
     assert '| ssdlite | FilterViT-xxs | 320x320 |' in table and table in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_backbone_only_export_of_a_config_and_the_runner_refusing_it(trained_detector, tmp_path):
+    config, work, _ = trained_detector
+    model = tmp_path / 'backbone.onnx'
+    proc = run_tool('deploy/export_onnx.py', config, work / 'epoch_2.pth', '--backbone-only',
+                    '--shape', 128, 128, '--out', model)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert len(re.findall(r'^out\d: max relative error', proc.stdout, re.M)) == 4
+    import onnx
+    assert [i.name for i in onnx.load(str(model)).graph.input] == ['input']
+    proc = run_tool('deploy/onnx_infer.py', model, tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f'error: {model} has no task / input_size metadata: it was not written by '
+        'tools/deploy/export_onnx.py from a detector or segmentor config')
