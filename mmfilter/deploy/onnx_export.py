@@ -110,7 +110,7 @@ class FixedSizeAdaptiveAvgPool2d(nn.Module):
 def with_fixed_size_pooling(model: nn.Module) -> nn.Module:
     """``model`` with every ``nn.AdaptiveAvgPool2d`` replaced, in place, by
     :class:`FixedSizeAdaptiveAvgPool2d`."""
-    for name, module in list(model.named_modules()):
+    for module in list(model.modules()):
         for child_name, child in list(module.named_children()):
             if isinstance(child, nn.AdaptiveAvgPool2d):
                 setattr(module, child_name, FixedSizeAdaptiveAvgPool2d(child.output_size))
@@ -167,13 +167,21 @@ class NonMaxSuppression(torch.autograd.Function):
                     constant(score_threshold, torch.float32))
 
 
+#: ``test_cfg.nms`` keys the graph applies (``split_thr`` only changes how MMCV computes it).
+EXPORTED_NMS_KEYS = ('type', 'iou_threshold', 'split_thr')
+
+
 def dense_head_test_cfg(head: nn.Module) -> dict:
     """The settings of the head's ``test_cfg`` that the graph applies, refusing what it cannot."""
     cfg = head.test_cfg
-    nms = cfg.get('nms')
+    nms = cfg.get('nms') if cfg else None
     if nms is None or nms.get('type', 'nms') != 'nms':
         raise ExportError(f'{type(head).__name__}: only test_cfg.nms of type "nms" is exportable '
                           f'(got {nms})')
+    others = sorted(set(nms) - set(EXPORTED_NMS_KEYS))
+    if others:
+        raise ExportError(f'{type(head).__name__}: test_cfg.nms settings {others} are not '
+                          'exportable (per-class NMS with iou_threshold only)')
     return dict(nms_pre=cfg.get('nms_pre', -1), score_thr=float(cfg.get('score_thr', 0.)),
                 min_bbox_size=cfg.get('min_bbox_size', -1),
                 iou_threshold=float(nms['iou_threshold']),
@@ -203,17 +211,22 @@ class DenseDetectorForExport(nn.Module):
 
     def __init__(self, detector: nn.Module) -> None:
         super().__init__()
-        from mmdet.models.dense_heads import AnchorHead
+        from mmdet.models.dense_heads import RetinaHead, SSDHead
+        from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
         head = getattr(detector, 'bbox_head', None)
         if getattr(detector, 'roi_head', None) is not None or head is None:
             raise ExportError(f'{type(detector).__name__}: two-stage detectors (RoI heads) are not '
                               'exportable as a whole; single-stage detectors with an anchor head '
                               '(RetinaNet, SSD / SSDLite) are, and any backbone alone is '
                               '(--backbone-only)')
-        if not isinstance(head, AnchorHead):
-            raise ExportError(f'{type(head).__name__}: only anchor heads (RetinaNet, SSD / '
-                              'SSDLite) are exportable as a whole; export the backbone alone '
-                              '(--backbone-only)')
+        own_post_processing = any(
+            getattr(type(head), name) is not getattr(BaseDenseHead, name)
+            for name in ('predict_by_feat', '_predict_by_feat_single', '_bbox_post_process'))
+        if not isinstance(head, (RetinaHead, SSDHead)) or own_post_processing:
+            raise ExportError(f'{type(head).__name__}: only the heads of RetinaNet and SSD / '
+                              'SSDLite (RetinaHead, SSDHead and subclasses that keep their '
+                              'post-processing) are exportable as a whole; export the backbone '
+                              'alone (--backbone-only)')
         self.detector = detector
         self.normalize = Normalize(detector.data_preprocessor)
         self.test_cfg = dense_head_test_cfg(head)
@@ -310,10 +323,11 @@ def wrap_for_export(model: nn.Module) -> nn.Module:
 
 def check_input_size(model: nn.Module, height: int, width: int) -> None:
     """Refuse a size that the config's test pipeline never feeds the model: one that
-    is not a multiple of the data preprocessor's ``pad_size_divisor``."""
+    is not a multiple of the data preprocessor's ``pad_size_divisor`` (MMDetection)
+    or ``test_cfg.size_divisor`` (MMSegmentation)."""
     preprocessor = model.data_preprocessor
     divisor = getattr(preprocessor, 'pad_size_divisor', None) or \
-        getattr(preprocessor, 'size_divisor', None) or 1
+        (getattr(preprocessor, 'test_cfg', None) or {}).get('size_divisor') or 1
     if height % divisor or width % divisor:
         raise ExportError(f'input size {height}x{width} is not a multiple of the data '
                           f"preprocessor's pad_size_divisor {divisor}: the model only sees "
@@ -321,11 +335,24 @@ def check_input_size(model: nn.Module, height: int, width: int) -> None:
                           f'{-(-width // divisor) * divisor}')
 
 
+def test_pipeline(cfg) -> list:
+    """The steps of the config's test pipeline (none for a model without a config)."""
+    return cfg.get('test_dataloader', {}).get('dataset', {}).get('pipeline', []) if cfg else []
+
+
+def loaded_channel_order(cfg) -> str:
+    """The channel order the test pipeline loads images in (``LoadImageFromFile``'s
+    ``channel_order``, BGR by default): the order the graph's input takes."""
+    for step in test_pipeline(cfg):
+        if step.get('type') == 'LoadImageFromFile':
+            return step.get('channel_order', 'bgr')
+    return 'bgr'
+
+
 def pipeline_resize(cfg) -> dict:
     """The ``Resize`` of the config's test pipeline: ``dict(scale=(w, h), keep_ratio)``
     (empty where it has none)."""
-    pipeline = cfg.get('test_dataloader', {}).get('dataset', {}).get('pipeline', [])
-    for step in pipeline:
+    for step in test_pipeline(cfg):
         if step.get('type') == 'Resize' and 'scale' in step:
             return dict(scale=list(step['scale']), keep_ratio=bool(step.get('keep_ratio', False)))
     return {}
@@ -338,13 +365,14 @@ def export_metadata(model: nn.Module, wrapper: nn.Module, height: int, width: in
     from .. import __version__
     meta = getattr(model, 'dataset_meta', None) or {}
     task = task_of(model)
+    cfg = getattr(model, 'cfg', None)
     normalize = wrapper.normalize
     values = dict(
         task=task, input_size=[height, width],
-        input_channel_order='bgr' if normalize.flip_channels else 'rgb',
+        input_channel_order=loaded_channel_order(cfg),
         mean=normalize.input_mean(), std=normalize.input_std(),
         classes=list(meta.get('classes', ())), palette=[list(c) for c in meta.get('palette', ())],
-        resize=pipeline_resize(model.cfg) if hasattr(model, 'cfg') else {},
+        resize=pipeline_resize(cfg),
         config=config, checkpoint=checkpoint, exporter=f'mmfilter {__version__}')
     if task == 'detection':
         values['score_threshold'] = wrapper.test_cfg['score_thr']

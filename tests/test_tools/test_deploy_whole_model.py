@@ -75,8 +75,6 @@ def test_detections_match_within_tolerance_and_unmatched_only_at_the_cut():
     assert match_detections(ref, relabelled, 0.05, 1, 1e-3)['matched'] == 0
 
 
-
-
 def _metadata(path) -> dict:
     import onnx
     return {p.key: p.value for p in onnx.load(str(path)).metadata_props}
@@ -197,3 +195,13 @@ def test_backbone_only_export_of_a_config_and_the_runner_refusing_it(trained_det
     assert proc.stderr.strip().splitlines()[-1] == (
         f'error: {model} has no task / input_size metadata: it was not written by '
         'tools/deploy/export_onnx.py from a detector or segmentor config')
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('args,message', [
+    (['--arch', 'xxs', '--shape', '128', '128'], r'--arch: for a backbone export only'),
+    ([], r'a whole model is exported at one size: give --shape H W'),
+])
+def test_whole_model_export_refuses_backbone_options_and_a_missing_size(args, message):
+    proc = run_tool('deploy/export_onnx.py', config_path('retinanet_filtervit_demo.py'), *args)
+    assert proc.returncode == 2 and re.search(message, proc.stderr), proc.stderr[-2000:]

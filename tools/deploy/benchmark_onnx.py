@@ -2,7 +2,7 @@
 
     python tools/deploy/benchmark_onnx.py [--models retinanet-light retinanet ssdlite]
         [--backbones FilterViT-xs DropoutViT-xs MobileViT-xs ResNet-18 MobileNetV2] [--threads 2]
-        [--repeats 5] [--no-int8] [--out-dir results/benchmark_onnx]
+        [--repeats 5] [--warmup 1] [--no-int8] [--out-dir results/benchmark_onnx]
 
 Every model is built from its config with the backbone swapped in and the weights
 a training run starts from (as ``tools/analysis/benchmark_models.py`` builds them;
@@ -32,8 +32,8 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
 import mmfilter  # noqa: E402,F401  (registers the backbones)
 from mmfilter.benchmark import time_interleaved  # noqa: E402
-from mmfilter.benchmark.whole_model import (WHOLE_MODELS, build_whole_model,  # noqa: E402
-                                            example_batch)
+from mmfilter.benchmark.whole_model import (BACKBONES, WHOLE_MODELS,  # noqa: E402
+                                            build_whole_model, example_batch)
 from mmfilter.deploy import (OUTPUT_NAMES, export_metadata, export_to_onnx,  # noqa: E402
                              wrap_for_export)
 from mmfilter.engine import apply_row_bands  # noqa: E402
@@ -65,10 +65,14 @@ def quantized(path: str) -> str:
     for quantisation (shape inference, graph optimisation), then its dynamic
     quantisation."""
     from onnxruntime.quantization import QuantType, quant_pre_process, quantize_dynamic
-    prepared, out = path.replace('.onnx', '-pre.onnx'), path.replace('.onnx', '-int8.onnx')
-    quant_pre_process(path, prepared, skip_symbolic_shape=True)  # the graph's shapes are fixed
-    quantize_dynamic(prepared, out, weight_type=QuantType.QInt8)
-    os.remove(prepared)
+    stem = osp.splitext(path)[0]
+    prepared, out = f'{stem}-pre.onnx', f'{stem}-int8.onnx'
+    try:
+        quant_pre_process(path, prepared, skip_symbolic_shape=True)  # the graph's shapes are fixed
+        quantize_dynamic(prepared, out, weight_type=QuantType.QInt8)
+    finally:
+        if osp.exists(prepared):
+            os.remove(prepared)
     return out
 
 
@@ -124,8 +128,10 @@ def main(argv=None) -> List[dict]:
     parser.add_argument('--models', nargs='+', default=list(DEFAULT_MODELS),
                         choices=[m for m in WHOLE_MODELS if m in ('retinanet', 'retinanet-light',
                                                                    'retinanet-dw', 'ssdlite')])
-    parser.add_argument('--backbones', nargs='+', default=list(DEFAULT_BACKBONES))
-    parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--backbones', nargs='+', default=list(DEFAULT_BACKBONES),
+                        choices=sorted(BACKBONES))
+    parser.add_argument('--threads', type=int, default=2, choices=range(1, 1025),
+                        metavar='N', help='threads of PyTorch and of ONNX Runtime. Default: 2')
     parser.add_argument('--repeats', type=int, default=5)
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--no-int8', dest='int8', action='store_false')

@@ -102,15 +102,24 @@ def main(argv=None) -> dict:
                         help='share of pixels allowed to differ. Default: 1e-3')
     args = parser.parse_args(argv)
 
+    if not args.num_val and not args.images:
+        parser.error('nothing to check: give images, or --num-val above 0')
     runtime, meta = onnx_infer.load_runtime(args.model)
     from mmfilter.apis import init_model_or_exit
-    model = init_model_or_exit(args.config, args.checkpoint, device='cpu', malloc=None,
-                               cpu_inference=False)
+    from mmfilter.deploy import task_of
+    model = init_model_or_exit(args.config, args.checkpoint, device='cpu', cpu_inference=False)
+    if task_of(model) != meta['task']:
+        sys.exit(f"error: {args.model} holds a {meta['task']} model, {args.config} a "
+                 f'{task_of(model)} model')
     segmentation = meta['task'] == 'segmentation'
     items = []  # (path, annotation info or None)
     if args.num_val:
         from mmengine.registry import DATASETS
-        dataset = DATASETS.build(model.cfg.test_dataloader.dataset)
+        try:
+            dataset = DATASETS.build(model.cfg.test_dataloader.dataset)
+        except (OSError, ValueError) as e:
+            sys.exit(f"error: {args.config}: cannot read its test split ({e}); give images "
+                     'and --num-val 0')
         for i in range(min(args.num_val, len(dataset))):
             info = dataset.get_data_info(i)
             items.append((info['img_path'], info))
@@ -121,7 +130,12 @@ def main(argv=None) -> dict:
     failures, totals = [], dict(ref=0, got=0, matched=0, box_diff=0., score_diff=0., missed=0,
                                 extra=0, pixels=0, agree=0)
     for path, info in items:
-        image = onnx_infer.read_image(path, meta['input_channel_order'])
+        try:
+            image = onnx_infer.read_image(path, meta['input_channel_order'])
+        except ValueError as e:
+            failures.append(str(e))
+            print(f'{path}: {e}')
+            continue
         inputs, scale = onnx_infer.prepare(image, meta)
         if segmentation:
             got = runtime.run(['seg'], {'input': inputs})[0][0, 0]
@@ -168,8 +182,10 @@ def main(argv=None) -> dict:
         for name, evaluator in evaluators.items():
             with contextlib.redirect_stdout(io.StringIO()):  # pycocotools' tables
                 metrics = evaluator.evaluate(sum(1 for _, info in items if info is not None))
-            key = next(k for k in metrics if k.endswith('bbox_mAP'))
-            summary[f'{name}_mAP'] = metrics[key]
+            keys = [k for k in metrics if k.endswith('bbox_mAP') or k.endswith('/mAP')]
+            if not keys:
+                sys.exit(f'error: the test metric gives no mAP (it gives {sorted(metrics)})')
+            summary[f'{name}_mAP'] = metrics[keys[0]]
         difference = abs(summary['torch_mAP'] - summary['onnx_mAP'])
         print(f"test split ({sum(1 for _, i in items if i is not None)} images): mAP PyTorch "
               f"{summary['torch_mAP']:.4f}, ONNX Runtime {summary['onnx_mAP']:.4f} "

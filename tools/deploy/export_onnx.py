@@ -28,6 +28,8 @@ on one random image and prints the largest difference per output;
 that do not fit the model stop the export with one line naming the mismatch.
 """
 import argparse
+import contextlib
+import os
 import os.path as osp
 import sys
 import warnings
@@ -77,11 +79,11 @@ def build_backbone(name: Optional[str], arch: str, config: Optional[str], checkp
     return model.eval()
 
 
-def build_whole_model(config: str, checkpoint: Optional[str]) -> torch.nn.Module:
+def build_model_for_export(config: str, checkpoint: Optional[str]) -> torch.nn.Module:
     """The config's detector or segmentor on the CPU in eval mode, as built (no row
     bands), with the checkpoint's weights, or the weights training starts from."""
     from mmfilter.apis import init_model_or_exit
-    model = init_model_or_exit(config, checkpoint, device='cpu', malloc=None, cpu_inference=False)
+    model = init_model_or_exit(config, checkpoint, device='cpu', cpu_inference=False)
     if checkpoint is None:  # the heads' priors: few scores above the test threshold
         init_weights_quietly(model)
     return model.eval()
@@ -149,7 +151,7 @@ def whole_model_differences(wrapper: torch.nn.Module, path: str, image: torch.Te
 def export_whole_model(args) -> List[str]:
     from mmfilter.deploy import (OUTPUT_NAMES, ExportError, check_input_size, export_metadata,
                                  export_to_onnx, task_of, wrap_for_export)
-    model = build_whole_model(args.config, args.checkpoint)
+    model = build_model_for_export(args.config, args.checkpoint)
     height, width = args.shape
     try:
         check_input_size(model, height, width)
@@ -162,10 +164,21 @@ def export_whole_model(args) -> List[str]:
     metadata = export_metadata(model, wrapper, height, width, config=args.config,
                                checkpoint=osp.basename(args.checkpoint or ''))
     export_to_onnx(wrapper, image, out, args.opset, metadata, OUTPUT_NAMES[task])
-    for line in whole_model_differences(wrapper, out, image, task):
-        print(line)
+    with removed_on_failure(out):
+        for line in whole_model_differences(wrapper, out, image, task):
+            print(line)
     print(f'wrote {out}')
     return [out]
+
+
+@contextlib.contextmanager
+def removed_on_failure(path: str):
+    """Delete ``path`` (a graph that failed its check) if the block exits with an error."""
+    try:
+        yield
+    except BaseException:
+        os.remove(path)
+        raise
 
 
 def main(argv=None) -> list:
@@ -177,42 +190,57 @@ def main(argv=None) -> list:
                         help="export the config's backbone alone")
     parser.add_argument('--backbone', choices=sorted(BACKBONES),
                         help='without a config: export this backbone (default FilterViT)')
-    parser.add_argument('--arch', default='xs', help='with --backbone. Default: xs')
+    parser.add_argument('--arch', help='with --backbone. Default: xs')
     parser.add_argument('--checkpoint', dest='backbone_checkpoint', metavar='CKPT',
                         help="with --backbone: the backbone's weights, or a detector's / "
                         "segmentor's checkpoint (its backbone is taken)")
     parser.add_argument('--prefix', help="key prefix of the backbone's weights in the checkpoint "
                         "(default: 'backbone.' if it has such keys, else none)")
-    parser.add_argument('--shape', nargs=2, type=int, default=[800, 1344], metavar=('H', 'W'))
-    parser.add_argument('--batch-size', type=int, default=1, help='backbones only')
+    parser.add_argument('--shape', nargs=2, type=int, metavar=('H', 'W'),
+                        help='the input size: for a whole model the padded test size (required); '
+                        'for a backbone default 800 1344')
+    parser.add_argument('--batch-size', type=int, help='backbones only. Default: 1')
     parser.add_argument('--opset', type=int, default=17)
     parser.add_argument('--out', help='ONNX file (default: CONFIG_HxW.onnx, '
                         'CONFIG_backbone_HxW.onnx or BACKBONE_ARCH_HxW.onnx)')
-    parser.add_argument('--tolerance', type=float, default=1e-4,
-                        help='largest relative error accepted for a backbone')
+    parser.add_argument('--tolerance', type=float,
+                        help='largest relative error accepted for a backbone. Default: 1e-4')
     args = parser.parse_args(argv)
     if args.config and (args.backbone or args.backbone_checkpoint):
         parser.error('give a config (and its checkpoint after it), or --backbone, not both')
+    if args.backbone_only and not args.config:
+        parser.error('--backbone-only exports the backbone of a config: give the config')
     if args.config and not args.backbone_only:
+        backbone_options = [f'--{name.replace("_", "-")}' for name in
+                            ('arch', 'prefix', 'batch_size', 'tolerance')
+                            if getattr(args, name) is not None]
+        if backbone_options:
+            parser.error(f'{", ".join(backbone_options)}: for a backbone export only '
+                         '(--backbone, or --backbone-only with a config)')
+        if args.shape is None:
+            parser.error('a whole model is exported at one size: give --shape H W, the size '
+                         'its test pipeline pads to (COCO: 800 1344; SSDLite: 320 320)')
         return export_whole_model(args)
 
     checkpoint = args.checkpoint if args.config else args.backbone_checkpoint
-    model = build_backbone(args.backbone or 'FilterViT', args.arch, args.config, checkpoint,
+    arch, tolerance = args.arch or 'xs', 1e-4 if args.tolerance is None else args.tolerance
+    model = build_backbone(args.backbone or 'FilterViT', arch, args.config, checkpoint,
                            args.prefix)
-    height, width = args.shape
+    height, width = args.shape or (800, 1344)
     default = (f'{osp.splitext(osp.basename(args.config))[0]}_backbone' if args.config
-               else f'{type(model).__name__.lower()}_{args.arch}')
+               else f'{type(model).__name__.lower()}_{arch}')
     out = args.out or f'{default}_{height}x{width}.onnx'
-    image = torch.rand(args.batch_size, model.in_channels, height, width,
+    image = torch.rand(args.batch_size or 1, model.in_channels, height, width,
                        generator=torch.Generator().manual_seed(0))
     names = export_backbone(model, image, out, args.opset)
     errors = max_relative_errors(model, out, image)
     for name, err in zip(names, errors):
         print(f'{name}: max relative error onnxruntime vs torch = {err:.2e}')
+    with removed_on_failure(out):
+        if max(errors) > tolerance:
+            raise SystemExit(f'error: onnxruntime differs from torch by {max(errors):.2e} > '
+                             f'{tolerance}')
     print(f'wrote {out}')
-    if max(errors) > args.tolerance:
-        raise SystemExit(f'error: onnxruntime differs from torch by {max(errors):.2e} > '
-                         f'{args.tolerance}')
     return errors
 
 

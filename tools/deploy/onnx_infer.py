@@ -9,10 +9,11 @@ Everything it needs besides the graph is in the ONNX file's metadata: the task,
 the class names and palette, the input size and channel order, the mean, and the
 config's test resize.
 
-Each image is resized as the config's test pipeline resizes it (kept aspect
-ratio: to fit the graph's input; otherwise: stretched to it), padded at the
-bottom and right with the mean colour (which the graph normalises to 0, as the
-data preprocessor pads), run, and its boxes or class map scaled back to the
+Each image is resized as the config's test pipeline resizes it (MMCV's rule for
+its ``Resize`` scale; an image that would then exceed the graph's input, such as
+a portrait photo in a landscape COCO graph, is fitted into it instead), padded at
+the bottom and right with the mean colour (which the graph normalises to 0, as
+the data preprocessor pads), run, and its boxes or class map scaled back to the
 image. Detectors write the image with boxes, class names and scores (above
 ``--score-thr``); segmentors the image with the classes as a coloured overlay.
 One PNG per input, at the input's path below the inputs' common folder; files
@@ -47,7 +48,10 @@ def load_runtime(path: str, threads: int = 0):
         options.intra_op_num_threads = threads
     providers = [p for p in ('CUDAExecutionProvider', 'CPUExecutionProvider')
                  if p in ort.get_available_providers()]
-    runtime = ort.InferenceSession(path, options, providers=providers)
+    try:
+        runtime = ort.InferenceSession(path, options, providers=providers)
+    except Exception as e:  # noqa: BLE001 - ONNX Runtime's own error types
+        raise SystemExit(f'error: cannot load {path} with ONNX Runtime: {e}') from None
     props = runtime.get_modelmeta().custom_metadata_map
     if 'task' not in props or 'input_size' not in props:
         raise SystemExit(f'error: {path} has no task / input_size metadata: it was not written by '
@@ -58,13 +62,24 @@ def load_runtime(path: str, threads: int = 0):
 
 
 def resized_size(height: int, width: int, meta: dict) -> Tuple[int, int]:
-    """``(new_height, new_width)`` of a ``height x width`` image in the graph's input:
-    fitted with its aspect ratio kept (rounded as MMCV rounds), or stretched."""
+    """``(new_height, new_width)`` of a ``height x width`` image, as the test
+    pipeline's ``Resize`` gives it (MMCV's rule: with the aspect ratio kept, the
+    longer side at most the scale's longer side and the shorter at most its
+    shorter; otherwise the scale itself). A size that exceeds the graph's input
+    is fitted into it instead, with the aspect ratio kept."""
     in_h, in_w = meta['input_size']
-    if not meta.get('resize', {}).get('keep_ratio', True):
-        return in_h, in_w
-    scale = min(in_h / height, in_w / width)
-    return min(int(height * scale + 0.5), in_h), min(int(width * scale + 0.5), in_w)
+    resize = meta.get('resize') or {}
+    scale_w, scale_h = resize.get('scale', (in_w, in_h))
+    if resize.get('keep_ratio', True):
+        factor = min(max(scale_w, scale_h) / max(height, width),
+                     min(scale_w, scale_h) / min(height, width))
+        new_h, new_w = int(height * factor + 0.5), int(width * factor + 0.5)
+    else:
+        new_h, new_w = scale_h, scale_w
+    if new_h > in_h or new_w > in_w:
+        factor = min(in_h / height, in_w / width)
+        new_h, new_w = min(int(height * factor + 0.5), in_h), min(int(width * factor + 0.5), in_w)
+    return new_h, new_w
 
 
 def prepare(image: np.ndarray, meta: dict) -> Tuple[np.ndarray, Tuple[float, float]]:
