@@ -21,8 +21,6 @@ from .timing import Runner
 #: mmfilter's backbones' per-stage ``strides`` / ``dilations`` (stem included in the first) as
 #: ResNet's (stem excluded): output stride 16.
 RESNET_STRIDES = {'ResNet': {(2, 2, 2, 1): dict(strides=(1, 2, 2, 1), dilations=(1, 1, 1, 2))}}
-#: The ``out_indices`` of a backbone whose maps at strides 4-32 are not its first four outputs.
-FOUR_MAP_INDICES = {'MobileNetV2': (1, 2, 4, 6)}
 
 
 @dataclass(frozen=True)
@@ -67,9 +65,8 @@ def with_backbone(cfg: Config, backbone: dict, stage_channels: Sequence[int]) ->
     if 'strides' in kept and backbone['type'] in RESNET_STRIDES:  # its strides exclude the stem
         kept.update(RESNET_STRIDES[backbone['type']][tuple(kept['strides'])])
     out_channels = [stage_channels[i] for i in kept['out_indices']]
-    if backbone['type'] in FOUR_MAP_INDICES:
-        indices = FOUR_MAP_INDICES[backbone['type']]
-        kept['out_indices'] = tuple(indices[i] for i in kept['out_indices'])
+    if 'out_indices' in backbone:  # its own indices of the four maps: the config's index those
+        kept['out_indices'] = tuple(backbone['out_indices'][i] for i in kept['out_indices'])
     model.backbone = ConfigDict(backbone, init_cfg=None, **kept)
     model.pop('pretrained', None)
     neck = model.get('neck')

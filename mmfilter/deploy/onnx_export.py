@@ -65,14 +65,11 @@ class Normalize(nn.Module):
             image = image.flip(1)
         return (image - self.mean) / self.std
 
-    def input_mean(self) -> List[float]:
-        """The mean in the input's channel order: the raw pixel value that becomes 0."""
-        mean = self.mean.flatten().tolist()
-        return mean[::-1] if self.flip_channels else mean
-
-    def input_std(self) -> List[float]:
-        std = self.std.flatten().tolist()
-        return std[::-1] if self.flip_channels else std
+    def in_input_order(self, per_channel: Tensor) -> List[float]:
+        """``mean`` or ``std`` in the input's channel order (the mean: the raw pixel
+        value that becomes 0)."""
+        values = per_channel.flatten().tolist()
+        return values[::-1] if self.flip_channels else values
 
 
 def adaptive_pool_matrix(out_size: int, in_size: int, like: Tensor) -> Tensor:
@@ -335,7 +332,7 @@ def check_input_size(model: nn.Module, height: int, width: int) -> None:
                           f'{-(-width // divisor) * divisor}')
 
 
-def test_pipeline(cfg) -> list:
+def pipeline_steps(cfg) -> list:
     """The steps of the config's test pipeline (none for a model without a config)."""
     return cfg.get('test_dataloader', {}).get('dataset', {}).get('pipeline', []) if cfg else []
 
@@ -343,7 +340,7 @@ def test_pipeline(cfg) -> list:
 def loaded_channel_order(cfg) -> str:
     """The channel order the test pipeline loads images in (``LoadImageFromFile``'s
     ``channel_order``, BGR by default): the order the graph's input takes."""
-    for step in test_pipeline(cfg):
+    for step in pipeline_steps(cfg):
         if step.get('type') == 'LoadImageFromFile':
             return step.get('channel_order', 'bgr')
     return 'bgr'
@@ -352,7 +349,7 @@ def loaded_channel_order(cfg) -> str:
 def pipeline_resize(cfg) -> dict:
     """The ``Resize`` of the config's test pipeline: ``dict(scale=(w, h), keep_ratio)``
     (empty where it has none)."""
-    for step in test_pipeline(cfg):
+    for step in pipeline_steps(cfg):
         if step.get('type') == 'Resize' and 'scale' in step:
             return dict(scale=list(step['scale']), keep_ratio=bool(step.get('keep_ratio', False)))
     return {}
@@ -370,7 +367,7 @@ def export_metadata(model: nn.Module, wrapper: nn.Module, height: int, width: in
     values = dict(
         task=task, input_size=[height, width],
         input_channel_order=loaded_channel_order(cfg),
-        mean=normalize.input_mean(), std=normalize.input_std(),
+        mean=normalize.in_input_order(normalize.mean), std=normalize.in_input_order(normalize.std),
         classes=list(meta.get('classes', ())), palette=[list(c) for c in meta.get('palette', ())],
         resize=pipeline_resize(cfg),
         config=config, checkpoint=checkpoint, exporter=f'mmfilter {__version__}')
@@ -384,13 +381,16 @@ def export_metadata(model: nn.Module, wrapper: nn.Module, height: int, width: in
 def export_to_onnx(wrapper: nn.Module, image: Tensor, path: str, opset: int = 17,
                    metadata: Dict[str, str] = None, output_names: Sequence[str] = ()) -> None:
     """Trace ``wrapper`` on ``image`` with torch's TorchScript exporter (the one that
-    honours ``autograd.Function.symbolic``) and write ``path`` with ``metadata``."""
-    import onnx
+    honours ``autograd.Function.symbolic``) and write ``path``, with ``metadata``
+    where given."""
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter('ignore')  # sizes are fixed on purpose; the exporter is deprecated
         torch.onnx.export(wrapper, (image, ), path, opset_version=opset, dynamo=False,
                           input_names=[INPUT_NAME], output_names=list(output_names))
+    if not metadata:
+        return
+    import onnx
     graph = onnx.load(path)
-    for key, value in (metadata or {}).items():
+    for key, value in metadata.items():
         graph.metadata_props.add(key=key, value=value)
     onnx.save(graph, path)

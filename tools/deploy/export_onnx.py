@@ -32,7 +32,6 @@ import contextlib
 import os
 import os.path as osp
 import sys
-import warnings
 from typing import List, Optional
 
 import numpy as np
@@ -92,14 +91,11 @@ def build_model_for_export(config: str, checkpoint: Optional[str]) -> torch.nn.M
 def export_backbone(model: torch.nn.Module, image: torch.Tensor, path: str,
                     opset: int = 17) -> List[str]:
     """Write ``model`` traced on ``image`` to ``path``; return the output names."""
-    from mmfilter.deploy import INPUT_NAME
+    from mmfilter.deploy import export_to_onnx
     with torch.no_grad():
         num_outputs = len(model(image))
     names = [f'out{i}' for i in range(num_outputs)]
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore', torch.jit.TracerWarning)  # sizes are fixed on purpose
-        torch.onnx.export(model, (image, ), path, opset_version=opset, dynamo=False,
-                          input_names=[INPUT_NAME], output_names=names)
+    export_to_onnx(model, image, path, opset, output_names=names)
     return names
 
 
