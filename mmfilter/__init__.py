@@ -3,7 +3,8 @@
 Importing the package registers the backbones in mmengine's root ``MODELS``
 registry, which MMDetection's and MMSegmentation's registries inherit from, so
 ``custom_imports=dict(imports=['mmfilter'])`` makes ``type='FilterViT'`` work in
-both. Only torch and mmengine are needed to import it.
+both. Where MMSegmentation is installed, it also registers ``CamVidDataset`` there.
+Only torch and mmengine are needed to import it.
 
 Importing it also allows, for ``torch.load``'s weights-only mode, the few types
 mmengine checkpoints hold (see :mod:`mmfilter.engine.checkpoint`), so any code
@@ -15,5 +16,12 @@ from .models import DropoutViT, FilterMobileViT, FilterViT, MobileViT
 from .version import __version__
 
 allow_mmengine_checkpoints()
+
+try:
+    import mmseg.registry  # noqa: F401
+except ImportError:  # MMSegmentation is optional
+    pass
+else:
+    from .datasets import camvid  # noqa: F401  registers CamVidDataset
 
 __all__ = ['FilterViT', 'DropoutViT', 'MobileViT', 'FilterMobileViT', '__version__']

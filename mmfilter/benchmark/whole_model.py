@@ -116,6 +116,27 @@ def build_whole_model(spec: WholeModel, backbone_name: str, repo: str = '.',
     return model, scope
 
 
+def build_config_model(config: str, device: str = 'cpu', seed: int = 0,
+                       row_bands: bool = True) -> Tuple[nn.Module, str, Tuple[int, int]]:
+    """The model of ``config`` as configured (its own backbone), with the weights a
+    training run starts from, in eval mode; its scope; and the ``(height, width)``
+    of its test pipeline's ``Resize`` scale. Row bands on the CPU as in
+    :func:`build_whole_model`."""
+    from ..deploy.onnx_export import pipeline_resize
+    cfg = Config.fromfile(config)
+    scope = cfg.get('default_scope', 'mmdet')
+    torch.manual_seed(seed)
+    model = registry(scope).build(cfg.model)
+    init_weights_quietly(model)
+    model.to(device).eval()
+    if row_bands and torch.device(device).type == 'cpu':
+        apply_row_bands(model)
+    scale = pipeline_resize(cfg).get('scale')
+    if scale is None:
+        raise ValueError(f'{config}: its test pipeline has no Resize scale; give the size')
+    return model, scope, (scale[1], scale[0])
+
+
 def example_batch(model: nn.Module, scope: str, height: int, width: int,
                   seed: int = 0) -> Tuple[torch.Tensor, list]:
     """One random ``height x width`` image through the model's data preprocessor:

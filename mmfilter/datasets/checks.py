@@ -7,7 +7,9 @@ import json
 import os
 import os.path as osp
 from concurrent.futures import ThreadPoolExecutor
-from typing import List, Optional, Sequence, Tuple
+from typing import Collection, List, Optional, Sequence, Tuple
+
+import numpy as np
 
 
 class DatasetError(ValueError):
@@ -79,8 +81,14 @@ def check_segmentation_folders(img_dir: str,
                                ann_dir: str,
                                img_suffix: str = '.jpg',
                                seg_map_suffix: str = '.png',
-                               hint: str = '') -> List[str]:
-    """Every image in ``img_dir`` has a label map in ``ann_dir``; return the image paths."""
+                               hint: str = '',
+                               valid_labels: Optional[Collection[int]] = None) -> List[str]:
+    """Every image in ``img_dir`` has a label map in ``ann_dir``; return the image paths.
+
+    With ``valid_labels`` (the values a label map may hold, ignored ones included)
+    every label map is also read: one of another size than its image, or holding
+    another value, is refused (see :func:`check_label_maps`).
+    """
     _require_dir(img_dir, 'image', hint)
     _require_dir(ann_dir, 'annotation', hint)
     stems = sorted(f[:-len(img_suffix)] for f in os.listdir(img_dir) if f.endswith(img_suffix))
@@ -91,7 +99,62 @@ def check_segmentation_folders(img_dir: str,
     if lost:
         raise DatasetError(f'{len(lost)} images in {img_dir} have no label map in {ann_dir}, '
                            f'e.g. {lost[:3]}')
-    return [osp.join(img_dir, s + img_suffix) for s in stems]
+    images = [osp.join(img_dir, s + img_suffix) for s in stems]
+    if valid_labels is not None:
+        check_label_maps([(image, osp.join(ann_dir, s + seg_map_suffix))
+                          for image, s in zip(images, stems)], valid_labels)
+    return images
+
+
+def label_map_problem(image_path: str, label_path: str, valid_labels: Collection[int]) -> Optional[str]:
+    """Why the label map ``label_path`` does not fit ``image_path``, or None: another
+    size than the image, more than one channel, or values outside ``valid_labels``."""
+    import cv2
+    from PIL import Image
+    try:
+        with Image.open(image_path) as image:
+            width, height = image.size
+    except OSError:
+        return None  # an image that does not decode is reported by find_bad_images
+    label = cv2.imread(label_path, cv2.IMREAD_UNCHANGED)
+    if label is None:
+        return f'label map {label_path} does not decode'
+    if label.ndim != 2:
+        return f'label map {label_path} has {label.shape[2]} channels; expected one of class indices'
+    if label.shape != (height, width):
+        return (f'label map {label_path} is {label.shape[1]}x{label.shape[0]} but its image '
+                f'{image_path} is {width}x{height}')
+    present = np.flatnonzero(np.bincount(label.ravel()))
+    unknown = sorted(set(present.tolist()) - set(valid_labels))
+    if unknown:
+        return (f'label map {label_path} holds class indices {unknown[:10]} outside '
+                f'{describe_labels(valid_labels)}')
+    return None
+
+
+def describe_labels(values: Collection[int]) -> str:
+    """``{0, 1, ..., 11, 255}`` → ``'0..11 and 255'``."""
+    runs: List[List[int]] = []
+    for value in sorted(values):
+        if runs and value == runs[-1][1] + 1:
+            runs[-1][1] = value
+        else:
+            runs.append([value, value])
+    parts = [f'{first}..{last}' if last > first else f'{first}' for first, last in runs]
+    return ' and '.join([', '.join(parts[:-1]), parts[-1]]) if len(parts) > 1 else parts[0]
+
+
+def check_label_maps(pairs: Sequence[Tuple[str, str]], valid_labels: Collection[int],
+                     workers: int = 8) -> None:
+    """Raise :class:`DatasetError` naming the first of ``(image, label map)`` pairs
+    whose label map has another size than its image or values outside
+    ``valid_labels`` (threads: PNG decoding releases the GIL)."""
+    with ThreadPoolExecutor(workers) as pool:
+        problems = [p for p in pool.map(lambda pair: label_map_problem(*pair, valid_labels), pairs)
+                    if p]
+    if problems:
+        more = f' (and {len(problems) - 1} more label maps)' if len(problems) > 1 else ''
+        raise DatasetError(problems[0] + more)
 
 
 # How each format's files end when complete (searched for in the last bytes).

@@ -3,7 +3,7 @@ import glob
 import inspect
 import importlib
 import os.path as osp
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from mmengine.config import Config, ConfigDict
 from torch import nn
@@ -60,7 +60,7 @@ def check_data(cfg: Config, splits: Sequence[str] = SPLITS) -> Dict[str, List[Tu
     scope = cfg.get('default_scope')
     hint = ''
     if scope in DEMO_HINTS:
-        hint = (f'\nPut the dataset there in its standard layout (see docs/get_started.md), set '
+        hint = (f'; put the dataset there in its standard layout (see docs/get_started.md), set '
                 f'data_root with --cfg-options, or run the embedded demo instead: {DEMO_HINTS[scope]}')
     bad = {}
     for split in splits:
@@ -120,12 +120,28 @@ def _dataset_images(ds: ConfigDict, scope: Optional[str], hint: str) -> List[str
     if 'seg_map_path' in prefix:
         defaults = {} if cls is None else {
             k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()
-            if k.endswith('suffix')}
+            if p.default is not inspect.Parameter.empty}
+        setting = lambda name, default: ds.get(name, defaults.get(name, default))  # noqa: E731
         return check_segmentation_folders(
             osp.join(root, prefix.get('img_path', '')), osp.join(root, prefix['seg_map_path']),
-            ds.get('img_suffix', defaults.get('img_suffix', '.jpg')),
-            ds.get('seg_map_suffix', defaults.get('seg_map_suffix', '.png')), hint)
+            setting('img_suffix', '.jpg'), setting('seg_map_suffix', '.png'), hint,
+            valid_labels=_valid_labels(cls, ds, setting('reduce_zero_label', False)))
     return []
+
+
+def _valid_labels(cls, ds: ConfigDict, reduce_zero_label: bool) -> Optional[Set[int]]:
+    """The values a label map of an MMSegmentation dataset may hold: the class
+    indices (those its ``label_map`` maps, such as CamVid's unlabelled 11), 0 where
+    ``reduce_zero_label`` shifts them, and the ignore index. None where the class
+    and its classes are unknown (no label maps are then read)."""
+    stored = getattr(cls, 'METAINFO', {}).get('classes')  # the indices in the files
+    classes = (ds.get('metainfo') or {}).get('classes') or stored
+    if not classes or not hasattr(cls, 'get_label_map'):
+        return None
+    labels = set(range(len(stored or classes))) | set(cls.get_label_map(classes) or ())
+    if reduce_zero_label:  # MMSegmentation shifts the labels before mapping them
+        labels = {0} | {label + 1 for label in labels}
+    return labels | {ds.get('ignore_index', 255)}
 
 
 def handle_bad_images(cfg: Config, bad: Dict[str, List[Tuple[str, str]]]) -> Optional[str]:

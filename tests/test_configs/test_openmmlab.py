@@ -97,8 +97,9 @@ def test_segmentor_builds_and_computes_losses(backbone):
 
 ALL_CONFIGS = sorted(osp.basename(p) for p in glob.glob(config_path('*.py')))
 #: The backbone a config's name announces (``head_backbone[-size...]_...``).
-NAMED_BACKBONES = {'filtervit': 'FilterViT', 'dropoutvit': 'DropoutViT', 'mobilevit': 'MobileViT',
-                   'filtermobilevit': 'FilterMobileViT', 'r18': 'ResNet'}
+NAMED_BACKBONES = {'filtervit': ('FilterViT', ), 'dropoutvit': ('DropoutViT', ),
+                   'mobilevit': ('MobileViT', ), 'filtermobilevit': ('FilterMobileViT', ),
+                   'r18': ('ResNet', 'ResNetV1c')}  # MMDetection's; MMSegmentation's deep stem
 PRETRAINED = dict(type='Pretrained', checkpoint='checkpoints/mobilevit-xs_mmfilter.pth')
 
 
@@ -134,7 +135,7 @@ def test_every_config_builds_with_the_backbone_its_name_says(config):
     cfg = _config(config)
     model = _build(cfg)
     backbone_name = config.split('_')[1].split('-')
-    assert type(model.backbone).__name__ == NAMED_BACKBONES[backbone_name[0]]
+    assert type(model.backbone).__name__ in NAMED_BACKBONES[backbone_name[0]]
     if backbone_name[1:2] in (['xs'], ['s']):
         assert cfg.model.backbone.arch == backbone_name[1]
     if '-in1k-pre' in config:  # the converted MobileViT-xs weights take RGB in [0, 1]

@@ -1,5 +1,7 @@
 """Analysis tools on a tiny trained detector: the budget/selection sweep, and the research
 scripts: the scorer's signal, the filter's focus on objects, the context test."""
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -24,6 +26,18 @@ def test_token_budget_sweep_overrides_k_and_selection(trained_detector, tmp_path
         assert 0 <= r['coco/bbox_mAP'] <= 1 and r['latency_ms'] > 0
     assert (tmp_path / 'sweep.png').stat().st_size > 5000
     assert '| topk | 3 |' in (tmp_path / 'sweep.md').read_text()
+
+
+def test_token_budget_sweep_scales_the_trained_k_on_the_val_split(trained_detector, tmp_path):
+    cfg, work, _ = trained_detector
+    rows = load_tool('analysis/token_budget_sweep.py').main([
+        cfg, str(work / 'epoch_2.pth'), '--budgets', 'x1/4', 'x1', 'x4', '--selections', 'topk',
+        '--split', 'val', '--repeats', '1', '--out-dir', str(tmp_path)])
+    assert [r['budget'] for r in rows] == ['x1/4', 'x1', 'x4']
+    ratios = (0.25, 0.5, 0.5)  # the xxs arch's, its budget of 1024 out of reach at this size
+    for row, factor in zip(rows, (0.25, 1, 4)):
+        assert row['k'] == [math.ceil(min(1, r * factor) * n) for r, n in zip(ratios, row['n'])]
+        assert 0 <= row['coco/bbox_mAP'] <= 1
 
 
 def test_scorer_signal_reports_mask_means_and_gradient_shares(trained_detector):

@@ -3,7 +3,8 @@ head / the rest (post-processing), for each backbone.
 
     python tools/analysis/benchmark_models.py [--models retinanet retinanet-light retinanet-dw
         faster-rcnn upernet] [--backbones FilterViT-xs ResNet-18 ...]
-        [--device cpu|cuda] [--size HxW] [--repeats 5] [--fuse-conv-bn off|on|both]
+        [--configs CONFIG ...] [--device cpu|cuda] [--size HxW] [--repeats 5]
+        [--fuse-conv-bn off|on|both]
         [--malloc reuse|defaults|no-mmap] [--out-dir results/benchmark_models]
 
 Every model is built from its config with the backbone swapped in, with the
@@ -15,7 +16,9 @@ through ``predict`` (post-processing included, data loading excluded) and
 through its backbone, neck and head forwards. All models and parts are
 interleaved round by round in one process, so machine drift affects all alike;
 the figures are medians. Writes ``models.md``, ``models.json`` and ``models.png``
-(stacked bars).
+(stacked bars). ``--configs`` adds (or, without ``--models``, times only) the models
+of the given config files as configured, their own backbones included, at their
+test ``Resize`` scale.
 """
 import argparse
 import json
@@ -32,8 +35,8 @@ import mmfilter  # noqa: E402,F401  (registers the backbones)
 from mmfilter.benchmark import threads_label, time_interleaved  # noqa: E402
 from mmfilter.engine import add_malloc_argument, configure_malloc, fuse_conv_bn  # noqa: E402
 from mmfilter.benchmark.whole_model import (BACKBONES, PARTS, WHOLE_MODELS,  # noqa: E402
-                                            build_whole_model, example_batch, part_runners,
-                                            split_times)
+                                            build_config_model, build_whole_model,
+                                            example_batch, part_runners, split_times)
 
 
 FUSED = ' +fused'  # the row label of a model with BatchNorm folded into its convolutions
@@ -57,6 +60,16 @@ def measure(args) -> List[dict]:
                     runners[(label, part)] = fn
                 rows.append(dict(model=model_name, backbone=name, input=f'{height}x{width}',
                                  padded='x'.join(map(str, inputs.shape[2:]))))
+    for config in args.configs:
+        model, scope, (height, width) = build_config_model(config, args.device)
+        height, width = args.size or (height, width)
+        inputs, samples = example_batch(model, scope, height, width)
+        row = dict(model=osp.splitext(osp.basename(config))[0],
+                   backbone=type(model.backbone).__name__, input=f'{height}x{width}',
+                   padded='x'.join(map(str, inputs.shape[2:])))
+        for part, fn in part_runners(model, inputs, samples).items():
+            runners[(f"{row['model']} / {row['backbone']}", part)] = fn
+        rows.append(row)
     times = time_interleaved(runners, args.device, args.repeats, args.warmup)
     for row in rows:
         label = f"{row['model']} / {row['backbone']}"
@@ -104,8 +117,11 @@ def plot(rows: List[dict], path: str) -> None:
 
 def main(argv=None) -> List[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--models', nargs='+', default=list(WHOLE_MODELS),
-                        choices=list(WHOLE_MODELS))
+    parser.add_argument('--models', nargs='+', default=None, choices=list(WHOLE_MODELS),
+                        help='default: all, unless --configs is given')
+    parser.add_argument('--configs', nargs='+', default=[], metavar='CONFIG',
+                        help='also time these configs\' models as configured (their own '
+                        'backbones), at --size or their test Resize scale')
     parser.add_argument('--backbones', nargs='+', default=['FilterViT-xs', 'ResNet-18'],
                         choices=list(BACKBONES))
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
@@ -119,6 +135,8 @@ def main(argv=None) -> List[dict]:
     add_malloc_argument(parser)
     parser.add_argument('--out-dir', default=osp.join(REPO, 'results', 'benchmark_models'))
     args = parser.parse_args(argv)
+    if args.models is None:
+        args.models = [] if args.configs else list(WHOLE_MODELS)
     malloc = configure_malloc(args.malloc)
     if args.threads:
         torch.set_num_threads(args.threads)

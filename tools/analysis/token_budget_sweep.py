@@ -1,24 +1,28 @@
 """Evaluate a trained detector or segmentor with other token budgets and selection rules.
 
     python tools/analysis/token_budget_sweep.py CONFIG CHECKPOINT
-        [--budgets 64 256 1024 all 1/4 1/16 off] [--selections topk uniform random]
-        [--scale 1 2] [--seed 0] [--out-dir results/sweep/NAME]
+        [--budgets 64 256 1024 all 1/4 1/16 x1/4 x4 off] [--selections topk uniform random]
+        [--scale 1 2] [--seed 0] [--split test|val] [--out-dir results/sweep/NAME]
 
 For every test-image scale, selection rule and budget, the token-selecting
 blocks of the trained backbone are overridden (``override_selection``: K =
 min(ceil(ratio * N), budget) with the trained ratios for a budget, every
-position for ``all``, ``ceil(N / 4)`` for ``1/4``; ``off`` skips their
+position for ``all``, ``ceil(N / 4)`` for ``1/4``; ``x4`` and ``x1/4`` scale
+the trained ratio and budget of every stage, i.e. four times and a quarter of
+the trained K, at most N; ``off`` skips their
 attention, evaluated once per scale: what the attention is worth at all), the
-config's test split is evaluated, and the backbone's batch-1 latency at that
+config's test split (``--split val``: its validation split) is evaluated, and the backbone's batch-1 latency at that
 scale is timed. ``topk`` needs a scorer (FilterViT); ``random``
 draws per image with ``--seed``; ``uniform`` spreads K evenly. Writes
 ``sweep.md``, ``sweep.json`` and ``sweep.png`` (metric and latency against K).
 """
 import argparse
 import json
+import math
 import os
 import os.path as osp
 import sys
+from dataclasses import dataclass
 from typing import List, Optional, Union
 
 import torch
@@ -26,24 +30,34 @@ import torch
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from mmfilter.benchmark import forward_fn, time_interleaved  # noqa: E402
 from mmfilter.engine.cli import load_config  # noqa: E402
+from mmfilter.models.backbones.base import NUM_STAGES, TokenRule  # noqa: E402
 
 METRICS = {'mmdet': ('coco/bbox_mAP', 'coco/bbox_mAP_s'), 'mmseg': ('mIoU', 'aAcc')}
 
 
-Budget = Union[None, int, float, str]
+@dataclass(frozen=True)
+class Scaled:
+    """The trained K of every stage times ``factor``: its ratio and budget scaled."""
+    factor: float
+
+
+Budget = Union[None, int, float, str, Scaled]
+
+
+def parse_fraction(text: str) -> float:
+    numerator, _, denominator = text.partition('/')
+    return int(numerator) / int(denominator or 1)
 
 
 def parse_budget(text: str) -> Budget:
     """``'all'`` → None; ``'1/4'`` → the ratio 0.25 of every map; ``'256'`` → a cap of
-    256; ``'off'`` stays ``'off'`` (attention skipped)."""
-    if text == 'all':
-        return None
-    if text == 'off':
-        return text
-    if '/' in text:
-        numerator, denominator = text.split('/')
-        return int(numerator) / int(denominator)
-    return int(text)
+    256; ``'x4'`` / ``'x1/4'`` → four times / a quarter of the trained K;
+    ``'off'`` stays ``'off'`` (attention skipped)."""
+    if text in ('all', 'off'):
+        return None if text == 'all' else text
+    if text.startswith('x'):
+        return Scaled(parse_fraction(text[1:]))
+    return parse_fraction(text) if '/' in text else int(text)
 
 
 def budget_label(budget: Budget):
@@ -51,6 +65,9 @@ def budget_label(budget: Budget):
         return 'all'
     if budget == 'off':
         return budget
+    if isinstance(budget, Scaled):
+        factor = budget.factor
+        return f'x{factor:g}' if factor >= 1 else f'x1/{round(1 / factor)}'
     return f'1/{round(1 / budget)}' if isinstance(budget, float) else budget
 
 
@@ -63,11 +80,20 @@ def scaled_test_size(cfg, scale: float) -> tuple:
     raise ValueError('the test pipeline has no Resize step to scale')
 
 
-def rule_for(budget: Budget) -> Optional[dict]:
-    """The token rule of one sweep point: all, a ratio of every map, or a budget cap
-    with the trained ratios (None for ``off``: the trained rule, attention skipped)."""
+def rule_for(budget: Budget, backbone) -> TokenRule:
+    """The token rule of one sweep point: all, a ratio of every map, a budget cap
+    with the trained ratios, or the trained rule of each stage scaled (None for
+    ``off``: the trained rule, attention skipped)."""
     if budget == 'off':
         return None
+    if isinstance(budget, Scaled):
+        rules: List[Optional[dict]] = [None] * NUM_STAGES
+        for stage, block in backbone.selecting_blocks():
+            rules[stage] = dict(
+                ratio=min(1.0, (block.token_ratio or 1.0) * budget.factor),
+                budget=None if block.token_budget is None else
+                max(1, math.ceil(block.token_budget * budget.factor)))
+        return rules
     if budget is None:
         return dict(ratio=1.0, budget=None)
     if isinstance(budget, float):
@@ -81,6 +107,8 @@ def sweep(args) -> List[dict]:
     for scale in args.scale:
         cfg = load_config(args.config, work_dir=osp.join(args.out_dir, f'scale{scale}'))
         cfg.load_from = args.checkpoint
+        if args.split == 'val':
+            cfg.test_dataloader, cfg.test_evaluator = cfg.val_dataloader, cfg.val_evaluator
         size = scaled_test_size(cfg, scale)
         cfg.test_dataloader.update(num_workers=0, persistent_workers=False)
         cfg.default_hooks.logger = dict(type='LoggerHook', interval=10**6)
@@ -94,7 +122,7 @@ def sweep(args) -> List[dict]:
             for budget in args.budgets:
                 if budget == 'off' and selection != args.selections[0]:
                     continue  # no tokens: the selection rule does not matter
-                with backbone.override_selection(rule_for(budget), selection,
+                with backbone.override_selection(rule_for(budget, backbone), selection,
                                                  enabled=budget != 'off'):
                     torch.manual_seed(args.seed)
                     metrics = runner.test()
@@ -160,12 +188,15 @@ def main(argv=None) -> List[dict]:
     parser.add_argument('checkpoint')
     parser.add_argument('--budgets', nargs='+', type=parse_budget,
                         default=[64, 256, 1024, None],
-                        help="K caps, 'all', ratios of every map such as 1/4, or 'off'")
+                        help="K caps, 'all', ratios of every map such as 1/4, the trained K "
+                        "scaled such as x4 or x1/4, or 'off'")
     parser.add_argument('--selections', nargs='+', default=['topk', 'uniform', 'random'],
                         choices=['topk', 'uniform', 'random'])
     parser.add_argument('--scale', nargs='+', type=float, default=[1.0],
                         help='test image side relative to the config (2: twice the side)')
     parser.add_argument('--seed', type=int, default=0, help='for random selection')
+    parser.add_argument('--split', choices=['test', 'val'], default='test',
+                        help='the config\'s split to evaluate')
     parser.add_argument('--repeats', type=int, default=3, help='latency rounds')
     parser.add_argument('--out-dir', default=None)
     args = parser.parse_args(argv)

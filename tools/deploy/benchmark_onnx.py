@@ -1,8 +1,9 @@
-"""Latency of whole detectors in PyTorch eager and in ONNX Runtime (float32 and dynamic int8).
+"""Latency of whole detectors and segmentors in PyTorch eager and in ONNX Runtime (float32 and dynamic int8).
 
     python tools/deploy/benchmark_onnx.py [--models retinanet-light retinanet ssdlite]
-        [--backbones FilterViT-xs DropoutViT-xs MobileViT-xs ResNet-18 MobileNetV2] [--threads 2]
-        [--repeats 5] [--warmup 1] [--no-int8] [--out-dir results/benchmark_onnx]
+        [--backbones FilterViT-xs DropoutViT-xs MobileViT-xs ResNet-18 MobileNetV2]
+        [--configs CONFIG ...] [--threads 2] [--repeats 5] [--warmup 1] [--no-int8]
+        [--out-dir results/benchmark_onnx]
 
 Every model is built from its config with the backbone swapped in and the weights
 a training run starts from (as ``tools/analysis/benchmark_models.py`` builds them;
@@ -15,7 +16,9 @@ quantised at run time). Per model the three runners are interleaved round by
 round in one process with ``--threads`` threads each: PyTorch's ``predict``
 (eager, with the CPU row bands the tools use), ONNX Runtime on the float32 graph,
 and on the int8 graph; the figures are medians, post-processing included. Also
-the files' sizes.
+the files' sizes. ``--configs`` adds (or, without ``--models``, times only) the
+models of config files as configured, detectors or segmentors, at their test
+``Resize`` scale.
 Writes ``onnx.md`` and ``onnx.json``.
 """
 import argparse
@@ -33,9 +36,10 @@ sys.path.insert(0, REPO)
 import mmfilter  # noqa: E402,F401  (registers the backbones)
 from mmfilter.benchmark import time_interleaved  # noqa: E402
 from mmfilter.benchmark.whole_model import (BACKBONES, WHOLE_MODELS,  # noqa: E402
-                                            build_whole_model, example_batch)
+                                            build_config_model, build_whole_model,
+                                            example_batch)
 from mmfilter.deploy import (OUTPUT_NAMES, export_metadata, export_to_onnx,  # noqa: E402
-                             wrap_for_export)
+                             task_of, wrap_for_export)
 from mmfilter.engine import apply_row_bands  # noqa: E402
 from mmfilter.engine.hooks import resident_memory_mb  # noqa: E402
 
@@ -77,15 +81,23 @@ def quantized(path: str) -> str:
 
 
 def measure_one(model_name: str, backbone: str, args) -> Dict[str, object]:
-    spec = WHOLE_MODELS[model_name]
-    model, scope = build_whole_model(spec, backbone, REPO, 'cpu', row_bands=False)
-    inputs, samples = example_batch(model, scope, *spec.size)
+    """One model of ``WHOLE_MODELS`` with ``backbone``, or (``backbone`` None) the
+    model of the config file ``model_name`` as configured."""
+    if backbone is None:
+        model, scope, size = build_config_model(model_name, 'cpu', row_bands=False)
+        model_name, backbone = osp.splitext(osp.basename(model_name))[0], \
+            type(model.backbone).__name__
+    else:
+        size = WHOLE_MODELS[model_name].size
+        model, scope = build_whole_model(WHOLE_MODELS[model_name], backbone, REPO, 'cpu',
+                                         row_bands=False)
+    inputs, samples = example_batch(model, scope, *size)
     height, width = inputs.shape[-2:]
     image = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0)) * 255
     path = osp.join(args.out_dir, f'{model_name}_{backbone}_{height}x{width}.onnx')
     wrapper = wrap_for_export(model)
     export_to_onnx(wrapper, image, path, metadata=export_metadata(model, wrapper, height, width),
-                   output_names=OUTPUT_NAMES['detection'])
+                   output_names=OUTPUT_NAMES[task_of(model)])
     row = dict(model=model_name, backbone=backbone, input=f'{height}x{width}',
                onnx_mb=os.path.getsize(path) / 2**20)
     runners = {'eager': eager_runner(apply_row_bands(model), inputs, samples),
@@ -125,11 +137,15 @@ def render(rows: List[dict], args) -> str:
 
 def main(argv=None) -> List[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--models', nargs='+', default=list(DEFAULT_MODELS),
+    parser.add_argument('--models', nargs='+', default=None, help='default: '
+                        f'{" ".join(DEFAULT_MODELS)}, or none when --configs is given',
                         choices=[m for m in WHOLE_MODELS if m in ('retinanet', 'retinanet-light',
                                                                    'retinanet-dw', 'ssdlite')])
     parser.add_argument('--backbones', nargs='+', default=list(DEFAULT_BACKBONES),
                         choices=sorted(BACKBONES))
+    parser.add_argument('--configs', nargs='+', default=[], metavar='CONFIG',
+                        help='also time these configs\' models as configured (detectors or '
+                        'segmentors), at their test Resize scale')
     parser.add_argument('--threads', type=int, default=2, choices=range(1, 1025),
                         metavar='N', help='threads of PyTorch and of ONNX Runtime. Default: 2')
     parser.add_argument('--repeats', type=int, default=5)
@@ -137,6 +153,8 @@ def main(argv=None) -> List[dict]:
     parser.add_argument('--no-int8', dest='int8', action='store_false')
     parser.add_argument('--out-dir', default='results/benchmark_onnx')
     args = parser.parse_args(argv)
+    if args.models is None:
+        args.models = [] if args.configs else list(DEFAULT_MODELS)
     torch.set_num_threads(args.threads)
     os.makedirs(args.out_dir, exist_ok=True)
     rows = []
@@ -144,6 +162,9 @@ def main(argv=None) -> List[dict]:
         for backbone in args.backbones:
             rows.append(measure_one(model_name, backbone, args))
             gc.collect()  # the last model's modules and runtimes, before the next is built
+    for config in args.configs:
+        rows.append(measure_one(config, None, args))
+        gc.collect()
     table = render(rows, args)
     print(table)
     with open(osp.join(args.out_dir, 'onnx.md'), 'w') as f:
