@@ -121,7 +121,10 @@ def _dataset_images(ds: ConfigDict, scope: Optional[str], hint: str) -> List[str
         defaults = {} if cls is None else {
             k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()
             if p.default is not inspect.Parameter.empty}
-        setting = lambda name, default: ds.get(name, defaults.get(name, default))  # noqa: E731
+
+        def setting(name: str, default):  # the config's value, else the class's default
+            return ds.get(name, defaults.get(name, default))
+
         return check_segmentation_folders(
             osp.join(root, prefix.get('img_path', '')), osp.join(root, prefix['seg_map_path']),
             setting('img_suffix', '.jpg'), setting('seg_map_suffix', '.png'), hint,
