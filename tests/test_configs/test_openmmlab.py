@@ -149,7 +149,10 @@ def test_every_config_builds_with_the_backbone_its_name_says(config):
     with torch.no_grad():
         widths = [f.shape[1] for f in model.backbone(torch.zeros(1, 3, 64, 64))]
     if 'neck' in cfg.model:
-        assert list(cfg.model.neck.in_channels) == widths
+        neck = cfg.model.neck
+        assert list(neck.in_channels) == widths
+        if isinstance(neck.out_channels, int):  # an FPN: the heads take its maps
+            widths = [neck.out_channels] * neck.get('num_outs', len(widths))
     for key in ('decode_head', 'auxiliary_head'):
         if key in cfg.model:
             head = cfg.model[key]
