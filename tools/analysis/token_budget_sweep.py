@@ -9,10 +9,10 @@ blocks of the trained backbone are overridden (``override_selection``: K =
 min(ceil(ratio * N), budget) with the trained ratios for a budget, every
 position for ``all``, ``ceil(N / 4)`` for ``1/4``; ``x4`` and ``x1/4`` scale
 the trained ratio and budget of every stage, i.e. four times and a quarter of
-the trained K, at most N; ``off`` skips their
-attention, evaluated once per scale: what the attention is worth at all), the
-config's test split (``--split val``: its validation split) is evaluated, and the backbone's batch-1 latency at that
-scale is timed. ``topk`` needs a scorer (FilterViT); ``random``
+the trained K, at most N; ``off`` skips their attention, evaluated once per
+scale: what the attention is worth at all), the config's test split (with
+``--split val`` its validation split) is evaluated, and the backbone's batch-1
+latency at that scale is timed. ``topk`` needs a scorer (FilterViT); ``random``
 draws per image with ``--seed``; ``uniform`` spreads K evenly. Writes
 ``sweep.md``, ``sweep.json`` and ``sweep.png`` (metric and latency against K).
 """
