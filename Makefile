@@ -5,7 +5,7 @@
 # Main job: RetinaNet-DropoutViT trained and evaluated on the embedded demo data.
 demo:
 	bash tools/install.sh
-	python tools/train.py configs/retinanet_dropoutvit_demo.py
+	python tools/train.py configs/dropoutvit/retinanet_dropoutvit_demo.py
 
 # The test suite; its set-up adds the test tools (requirements/tests.txt, ONNX Runtime).
 test:

@@ -14,10 +14,11 @@ TEXT_SUFFIXES = ('.md', '.py', '.sh', '.txt', '.cfg', '.toml', '.ini')
 
 
 def markdown_files() -> List[str]:
-    """README.md, CHANGELOG.md, configs/README.md and every page under docs/."""
-    files = ['README.md', 'CHANGELOG.md', osp.join('configs', 'README.md')]
-    for root, _, names in os.walk(osp.join(REPO, 'docs')):
-        files += [osp.relpath(osp.join(root, n), REPO) for n in names if n.endswith('.md')]
+    """README.md, CHANGELOG.md and every page under configs/ and docs/."""
+    files = ['README.md', 'CHANGELOG.md']
+    for folder in ('configs', 'docs'):
+        for root, _, names in os.walk(osp.join(REPO, folder)):
+            files += [osp.relpath(osp.join(root, n), REPO) for n in names if n.endswith('.md')]
     return sorted(files)
 
 
