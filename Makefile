@@ -1,4 +1,4 @@
-# The two commands of the README's quick start; each sets up what it needs first
+# The demo of the README's quick start and the test suite; each sets up what it needs first
 # (tools/install.sh: minutes the first time, seconds once everything is there).
 .PHONY: demo test
 

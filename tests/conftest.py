@@ -118,7 +118,8 @@ def scalars(work_dir) -> list:
 
 
 def tiny_config(folder, base: str, body: str) -> str:
-    path = folder / f'tiny_{base}'
+    """A config in ``folder`` over ``configs/<base>`` (``<backbone>/<name>.py``) with ``body`` added."""
+    path = folder / f'tiny_{osp.basename(base)}'
     path.write_text(f"_base_ = ['{config_path(base)}']\n" + body)
     return str(path)
 
