@@ -78,16 +78,18 @@ def main(argv=None) -> dict:
         args.num_images = 1
     from pycocotools.coco import COCO
 
-    from mmfilter.apis import predict
-    from mmfilter.apis import init_model_or_exit
+    from mmfilter.apis import init_model_or_exit, predict
+    from mmengine.registry import DATASETS
     model = init_model_or_exit(args.config, args.checkpoint, device=args.device)
-    classes = list(model.dataset_meta['classes'])
+    ds = model.cfg.test_dataloader.dataset
+    # without a checkpoint the model holds no classes of its own: the test split's
+    meta = model.dataset_meta if args.checkpoint else DATASETS.build(ds).metainfo
+    classes = list(meta['classes'])
     names = (FLAGGED_STAR, STAR)
     if not set(names) <= set(classes):
         sys.exit(f'error: {args.config} has no {names[0]!r} and {names[1]!r} classes (its classes: '
                  f'{classes}); the context test needs the clutter benchmark')
     labels = [classes.index(n) for n in names]
-    ds = model.cfg.test_dataloader.dataset
     coco = COCO(osp.join(ds.data_root, ds.ann_file))
     label_of_category = {c['id']: classes.index(c['name']) for c in coco.loadCats(coco.getCatIds())}
 
