@@ -146,10 +146,10 @@ def test_onnx_infer_draws_and_its_runtime_needs_no_torch_or_openmmlab(trained_de
     script = (  # the runtime module, copied alone next to the model, in a fresh interpreter
         'import runpy, sys\n'
         f"runtime = runpy.run_path({REPO + '/mmfilter/deploy/runtime.py'!r})\n"
-        f"session, meta = runtime['load_runtime']({str(model)!r})\n"
+        f"runner, meta = runtime['load_runtime']({str(model)!r})\n"
         f"image = runtime['read_image']({str(photos / 'coffee.png')!r}, "
         "meta['input_channel_order'])\n"
-        "assert len(runtime['detect'](session, meta, image)['scores']) == 100\n"
+        "assert len(runtime['detect'](runner, meta, image)['scores']) == 100\n"
         "loaded = [m for m in ('torch', 'mmcv', 'mmdet', 'mmseg', 'mmengine', 'mmfilter') "
         "if m in sys.modules]\n"
         "assert not loaded, loaded\n")
