@@ -1,6 +1,7 @@
 """Parameter counts and, per attention stage, tokens and K at given input sizes.
 
-    python tools/analysis/describe_backbones.py [--sizes 512x512 800x1344] [--models FilterViT-xs ...]
+    python tools/analysis/describe_backbones.py [--sizes 512x512 800x1344]
+        [--models FilterViT-xs ...]
 
 Needs torch and mmengine only. The backbones are the catalogue's
 (:mod:`mmfilter.benchmark.backbones`). K is computed from each block's rule, exactly as

@@ -5,9 +5,9 @@
 
 The graph runs in ONNX Runtime alone (:mod:`mmfilter.deploy.runtime`, which needs
 numpy, OpenCV and ONNX Runtime only and runs without torch or OpenMMLab where
-copied next to the model). Everything it needs besides the graph is in the ONNX file's metadata: the task,
-the class names and palette, the input size and channel order, the mean, and the
-config's test resize.
+copied next to the model). Everything it needs besides the graph is in the ONNX
+file's metadata: the task, the class names and palette, the input size and channel
+order, the mean, and the config's test resize.
 
 Each image is resized as the config's test pipeline resizes it (MMCV's rule for
 its ``Resize`` scale; an image that would then exceed the graph's input, such as
