@@ -9,9 +9,11 @@ from torch import nn
 from ..engine.row_bands import apply_row_bands
 from ..models import DropoutViT, FilterMobileViT, FilterViT, MobileViT
 
-#: mmfilter's backbone types, in the order the tools list them.
-MMFILTER_BACKBONES: Tuple[str, ...] = tuple(
-    cls.__name__ for cls in (FilterViT, DropoutViT, MobileViT, FilterMobileViT))
+#: mmfilter's backbone types, in the order the tools list them, and the archs of their tables.
+ARCHS: Dict[str, Tuple[str, ...]] = {
+    cls.__name__: tuple(cls.arch_settings) for cls in (FilterViT, DropoutViT, MobileViT,
+                                                       FilterMobileViT)}
+MMFILTER_BACKBONES: Tuple[str, ...] = tuple(ARCHS)
 
 #: Name -> backbone config (no pretrained weights): each of mmfilter's backbones at each
 #: arch of its table (``'FilterViT-xs'``), variants of FilterViT-xs, and reference
@@ -19,8 +21,8 @@ MMFILTER_BACKBONES: Tuple[str, ...] = tuple(
 #: pixel a token, FilterViT-xs-whole FilterViT-xs run on whole maps on the CPU too (no row
 #: bands); built with the same seed, each carries FilterViT-xs's weights.
 BACKBONES: Dict[str, dict] = {
-    **{f'{cls.__name__}-{arch}': dict(type=cls.__name__, arch=arch)
-       for cls in (FilterViT, DropoutViT, MobileViT, FilterMobileViT) for arch in cls.arch_settings},
+    **{f'{name}-{arch}': dict(type=name, arch=arch) for name, archs in ARCHS.items()
+       for arch in archs},
     'FilterViT-xs-scale': dict(type='FilterViT', arch='xs', mask_mode='scale'),  # the paper's mask
     'FilterViT-xs-dense': dict(type='FilterViT', arch='xs', token_rule=dict(ratio=1.0, budget=None)),
     'FilterViT-xs-whole': dict(type='FilterViT', arch='xs'),
@@ -42,12 +44,12 @@ def catalogue_name(backbone_type: str, arch: str) -> str:
     """The catalogue's name of mmfilter's ``backbone_type`` at ``arch``; ValueError
     naming the archs of its table where it has no such arch."""
     name = f'{backbone_type}-{arch}'
-    if name not in BACKBONES or backbone_type not in MMFILTER_BACKBONES:
-        archs = [n[len(backbone_type) + 1:] for n, cfg in BACKBONES.items()
-                 if cfg['type'] == backbone_type and set(cfg) == {'type', 'arch'}]
-        raise ValueError(f'no backbone {name!r}: ' + (
-            f"the archs of {backbone_type} are {', '.join(archs)}" if archs else
-            f"mmfilter's backbones are {', '.join(MMFILTER_BACKBONES)}"))
+    if backbone_type not in ARCHS:
+        raise ValueError(f"no backbone {name!r}: mmfilter's backbones are "
+                         f"{', '.join(MMFILTER_BACKBONES)}")
+    if arch not in ARCHS[backbone_type]:
+        raise ValueError(f"no backbone {name!r}: the archs of {backbone_type} are "
+                         f"{', '.join(ARCHS[backbone_type])}")
     return name
 
 

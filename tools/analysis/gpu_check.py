@@ -456,6 +456,11 @@ def main(argv=None) -> List[Record]:
                         'and without time budgets, so that the script can be tried where no '
                         'GPU is')
     args = parser.parse_args(argv)
+    try:
+        for name in MMFILTER_BACKBONES:  # every backbone has the arch, or nothing runs
+            catalogue_name(name, args.arch)
+    except ValueError as e:
+        parser.error(str(e))
     device = torch.device(args.device)
     if device.type == 'cuda' and not torch.cuda.is_available():
         sys.exit('error: no CUDA device; --device cpu --dry-run runs every section on the CPU')
