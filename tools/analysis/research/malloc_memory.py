@@ -14,12 +14,11 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 from typing import Dict, List, Tuple
 
 import torch
 
-from mmfilter.benchmark import build_backbone
+from mmfilter.benchmark import build_backbone, forward_fn, time_call, train_step_fn
 from mmfilter.benchmark.memory import resident_kib
 from mmfilter.engine import MALLOC_MODES, configure_malloc
 
@@ -29,21 +28,24 @@ PLAN: List[Tuple[str, str]] = [(m, s) for m in ('FilterViT-xs', 'ResNet-18') for
 
 
 def run_plan(plan: List[Tuple[str, str]], passes: int) -> dict:
-    torch.manual_seed(0)
+    """Resident MiB after each pass over ``plan`` (per model and size a batch-1 and a
+    batch-2 forward and a batch-1 training step), the peak, and the seconds it took."""
     models = {name: build_backbone(name) for name in dict.fromkeys(n for n, _ in plan)}
-    start, after = time.perf_counter(), []
-    for _ in range(passes):
-        for name, size in plan:
-            model, hw = models[name], [int(v) for v in size.split('x')]
-            with torch.inference_mode():
+    after = []
+
+    def run_passes() -> None:
+        for _ in range(passes):
+            for name, size in plan:
+                model, hw = models[name], [int(v) for v in size.split('x')]
                 for batch in (1, 2):
-                    model(torch.rand(batch, 3, *hw))
-            model.train()
-            sum(out.mean() for out in model(torch.rand(1, 3, *hw))).backward()
-            model.zero_grad(set_to_none=True)
-            model.eval()
-        after.append(resident_kib('VmRSS') / 1024)
-    return dict(after=after, peak=resident_kib('VmHWM') / 1024, seconds=time.perf_counter() - start)
+                    forward_fn(model, torch.rand(batch, 3, *hw), 'cpu', 'none')()
+                model.train()
+                train_step_fn(model, torch.rand(1, 3, *hw), 'cpu', 'none')()
+                model.eval()
+            after.append(resident_kib('VmRSS') / 1024)
+
+    seconds = time_call(run_passes, 'cpu')
+    return dict(after=after, peak=resident_kib('VmHWM') / 1024, seconds=seconds)
 
 
 def main(argv=None) -> Dict[str, dict]:
