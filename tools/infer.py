@@ -17,9 +17,8 @@ import os
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
-from mmfilter.engine import add_malloc_argument  # noqa: E402
-from mmfilter.engine.cli import (PARTIAL_LOAD_HELP, ImageReadError,  # noqa: E402
+from mmfilter.engine import add_malloc_argument
+from mmfilter.engine.cli import (PARTIAL_LOAD_HELP, ImageReadError,
                                  expand_image_inputs, output_paths, read_rgb, readable_images)
 
 

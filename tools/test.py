@@ -12,21 +12,19 @@ files.
 """
 import argparse
 import os
-import os.path as osp
 import sys
 
 from mmengine.config import DictAction
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
-from mmfilter.datasets import DatasetError  # noqa: E402
-from mmfilter.engine import (CheckpointError, WeightsMismatchError, WorkDirError,  # noqa: E402
+from mmfilter.datasets import DatasetError
+from mmfilter.engine import (CheckpointError, WeightsMismatchError, WorkDirError,
                              add_malloc_argument, check_weights_fit)
-from mmfilter.engine.cli import (PARTIAL_LOAD_HELP, PARTIAL_LOAD_HINT, ConfigError,  # noqa: E402
+from mmfilter.engine.cli import (PARTIAL_LOAD_HELP, PARTIAL_LOAD_HINT, ConfigError,
                                  exit_config_error, load_config, run_or_exit,
                                  setup_distributed_or_exit, use_cpu_inference_settings)
-from mmfilter.engine.distributed import teardown_distributed  # noqa: E402
-from mmfilter.engine.preflight import build_model, checked_data, handle_bad_images  # noqa: E402
-from mmfilter.engine.workdir import check_work_dir  # noqa: E402
+from mmfilter.engine.distributed import teardown_distributed
+from mmfilter.engine.preflight import build_model, checked_data, handle_bad_images
+from mmfilter.engine.workdir import check_work_dir
 
 
 def parse_args(argv=None) -> argparse.Namespace:

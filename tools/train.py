@@ -18,18 +18,17 @@ import sys
 
 from mmengine.config import Config, DictAction
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
-from mmfilter.datasets import DatasetError  # noqa: E402
-from mmfilter.engine import (CheckpointError, SaveError, WeightsMismatchError,  # noqa: E402
+from mmfilter.datasets import DatasetError
+from mmfilter.engine import (CheckpointError, SaveError, WeightsMismatchError,
                              WorkDirError, add_malloc_argument, check_weights_fit,
                              latest_checkpoint, write_checkpoints_atomically)
-from mmfilter.engine.cli import (PARTIAL_LOAD_HELP, PARTIAL_LOAD_HINT, ConfigError,  # noqa: E402
+from mmfilter.engine.cli import (PARTIAL_LOAD_HELP, PARTIAL_LOAD_HINT, ConfigError,
                                  exit_config_error, load_config, run_or_exit,
                                  setup_distributed_or_exit, use_cpu_inference_settings)
-from mmfilter.engine.distributed import teardown_distributed  # noqa: E402
-from mmfilter.engine.preflight import (build_model, checked_data,  # noqa: E402
+from mmfilter.engine.distributed import teardown_distributed
+from mmfilter.engine.preflight import (build_model, checked_data,
                                        existing_checkpoints, handle_bad_images)
-from mmfilter.engine.workdir import (check_free_space, check_work_dir,  # noqa: E402
+from mmfilter.engine.workdir import (check_free_space, check_work_dir,
                                      checkpoint_bytes, checkpoints_to_fit, describe_removed,
                                      hold_work_dir, is_main_process, remove_stale_parts)
 

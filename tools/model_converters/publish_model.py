@@ -15,8 +15,7 @@ import sys
 
 import torch
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-from mmfilter.engine import CheckpointError, check_checkpoint  # noqa: E402
+from mmfilter.engine import CheckpointError, check_checkpoint
 
 PLAIN = (str, int, float, bool, type(None))
 _DROP = object()  # marks what plain() leaves out

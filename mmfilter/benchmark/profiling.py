@@ -8,8 +8,8 @@ from typing import Dict, List, Tuple
 import torch
 from torch import nn
 
-from mmfilter.benchmark.timing import flops_of, time_interleaved
-from mmfilter.models.backbones.base import HybridBackbone
+from ..models.backbones.base import HybridBackbone
+from .timing import flops_of, time_interleaved
 
 #: Operator kinds, matched in order against the ATen op names of the profile.
 OP_KINDS: Tuple[Tuple[str, str], ...] = (

@@ -4,7 +4,7 @@ set's high-water mark after resetting it)."""
 import torch
 from torch import nn
 
-from mmfilter.benchmark.timing import forward_fn
+from .timing import forward_fn
 
 
 def resident_kib(field: str) -> int:

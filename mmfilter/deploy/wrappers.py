@@ -1,10 +1,5 @@
-"""Whole detectors and segmentors as ONNX graphs, in MMDeploy's conventions.
-
-The graph takes one input ``input``, float32 ``[1, 3, H, W]``: an image already
-resized and padded to ``H x W``, with pixel values 0-255 in the channel order the
-config's pipeline loads (BGR for ``LoadImageFromFile``). It holds what the
-config's ``data_preprocessor`` does to such a batch (the channel flip and the
-mean/std normalisation), the backbone, neck and head, and the post-processing:
+"""The whole model as the graph runs it: the image (pixel values 0-255, already
+resized and padded) to the task's outputs, in MMDeploy's conventions.
 
 - a dense detector (RetinaNet, SSD / SSDLite) returns ``dets`` ``[1, N, 5]``
   (x1, y1, x2, y2 in the input's pixels, score) and ``labels`` ``[1, N]``, N at
@@ -16,19 +11,17 @@ mean/std normalisation), the backbone, neck and head, and the post-processing:
   ``[1, 1, H, W]``, the class of every input pixel (the decode head's logits
   resized to the input, then argmax).
 
-K and the pooling strides of mmfilter's backbones follow from the input size, so
-a graph is exported for one size. What a runner needs besides the graph (task,
-class names, palette, input size and channel order, mean and std, the test
-resize) is written into the ONNX file's metadata (:func:`export_metadata`).
+Both start with what the config's ``data_preprocessor`` does to such a batch
+(:class:`Normalize`: the channel flip and the mean/std normalisation).
 """
 import copy
-import json
-import warnings
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable, List, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from .rewrites import NonMaxSuppression, with_fixed_size_pooling
 
 #: The graph's input and outputs, by task (MMDeploy's names).
 INPUT_NAME = 'input'
@@ -70,98 +63,6 @@ class Normalize(nn.Module):
         value that becomes 0)."""
         values = per_channel.flatten().tolist()
         return values[::-1] if self.flip_channels else values
-
-
-def adaptive_pool_matrix(out_size: int, in_size: int, like: Tensor) -> Tensor:
-    """``[out_size, in_size]``: row ``i`` averages the inputs ``floor(i * in / out)``
-    to ``ceil((i + 1) * in / out)``, the cells of adaptive average pooling."""
-    matrix = torch.zeros(out_size, in_size, dtype=like.dtype, device=like.device)
-    for i in range(out_size):
-        start, end = (i * in_size) // out_size, -((-(i + 1) * in_size) // out_size)
-        matrix[i, start:end] = 1.0 / (end - start)
-    return matrix
-
-
-class FixedSizeAdaptiveAvgPool2d(nn.Module):
-    """``nn.AdaptiveAvgPool2d`` as two matrix products, for a graph of fixed size.
-
-    The exporter writes adaptive pooling only where the output size divides the
-    input size (as an ``AveragePool``); pyramid pooling's 3x3 and 6x6 cells over a
-    16x16 map are not. Traced at one size, the pooling matrices are constants.
-    """
-
-    def __init__(self, output_size) -> None:
-        super().__init__()
-        self.output_size = output_size
-
-    def forward(self, x: Tensor) -> Tensor:
-        """``[N, C, H, W]`` -> ``[N, C, out_h, out_w]``."""
-        height, width = (int(s) for s in x.shape[-2:])
-        size = self.output_size
-        out_h, out_w = (size, size) if isinstance(size, int) else size
-        rows = adaptive_pool_matrix(out_h or height, height, x)
-        cols = adaptive_pool_matrix(out_w or width, width, x)
-        return rows @ x @ cols.t()
-
-
-def with_fixed_size_pooling(model: nn.Module) -> nn.Module:
-    """``model`` with every ``nn.AdaptiveAvgPool2d`` replaced, in place, by
-    :class:`FixedSizeAdaptiveAvgPool2d`."""
-    for module in list(model.modules()):
-        for child_name, child in list(module.named_children()):
-            if isinstance(child, nn.AdaptiveAvgPool2d):
-                setattr(module, child_name, FixedSizeAdaptiveAvgPool2d(child.output_size))
-    return model
-
-
-def box_iou(boxes: Tensor) -> Tensor:
-    """``[M, 4]`` boxes (x1, y1, x2, y2) -> ``[M, M]`` pairwise IoU."""
-    area = (boxes[:, 2] - boxes[:, 0]).clamp(min=0) * (boxes[:, 3] - boxes[:, 1]).clamp(min=0)
-    top_left = torch.max(boxes[:, None, :2], boxes[None, :, :2])
-    bottom_right = torch.min(boxes[:, None, 2:], boxes[None, :, 2:])
-    inter = (bottom_right - top_left).clamp(min=0).prod(-1)
-    return inter / (area[:, None] + area[None, :] - inter).clamp(min=1e-12)
-
-
-class NonMaxSuppression(torch.autograd.Function):
-    """ONNX's ``NonMaxSuppression`` (opset 10+): per batch and class, the boxes kept
-    by greedy NMS in score order, scores above ``score_threshold`` only, at most
-    ``max_per_class``. ``forward`` computes the same in PyTorch, for tracing.
-
-    Args (of ``apply``): boxes ``[B, M, 4]`` (x1, y1, x2, y2), scores ``[B, C, M]``,
-    max_per_class (int), iou_threshold (float), score_threshold (float).
-    Returns: ``[n, 3]`` int64 rows (batch, class, box index).
-    """
-
-    @staticmethod
-    def forward(ctx, boxes: Tensor, scores: Tensor, max_per_class: int, iou_threshold: float,
-                score_threshold: float) -> Tensor:
-        selected = []
-        for b in range(boxes.shape[0]):
-            ious = box_iou(boxes[b])
-            for c in range(scores.shape[1]):
-                order = scores[b, c].argsort(descending=True)
-                order = order[scores[b, c, order] > score_threshold]
-                suppressed = torch.zeros(boxes.shape[1], dtype=torch.bool, device=boxes.device)
-                kept = 0
-                for i in order.tolist():
-                    if suppressed[i]:
-                        continue
-                    selected.append((b, c, i))
-                    kept += 1
-                    if kept == max_per_class:
-                        break
-                    suppressed |= ious[i] > iou_threshold
-        return torch.tensor(selected, dtype=torch.int64, device=boxes.device).reshape(-1, 3)
-
-    @staticmethod
-    def symbolic(g, boxes, scores, max_per_class: int, iou_threshold: float,
-                 score_threshold: float):
-        def constant(value, dtype):
-            return g.op('Constant', value_t=torch.tensor([value], dtype=dtype))
-        return g.op('NonMaxSuppression', boxes, scores, constant(max_per_class, torch.int64),
-                    constant(iou_threshold, torch.float32),
-                    constant(score_threshold, torch.float32))
 
 
 #: ``test_cfg.nms`` keys the graph applies (``split_thr`` only changes how MMCV computes it).
@@ -330,67 +231,3 @@ def check_input_size(model: nn.Module, height: int, width: int) -> None:
                           f"preprocessor's pad_size_divisor {divisor}: the model only sees "
                           f'padded sizes such as {-(-height // divisor) * divisor}x'
                           f'{-(-width // divisor) * divisor}')
-
-
-def pipeline_steps(cfg) -> list:
-    """The steps of the config's test pipeline (none for a model without a config)."""
-    return cfg.get('test_dataloader', {}).get('dataset', {}).get('pipeline', []) if cfg else []
-
-
-def loaded_channel_order(cfg) -> str:
-    """The channel order the test pipeline loads images in (``LoadImageFromFile``'s
-    ``channel_order``, BGR by default): the order the graph's input takes."""
-    for step in pipeline_steps(cfg):
-        if step.get('type') == 'LoadImageFromFile':
-            return step.get('channel_order', 'bgr')
-    return 'bgr'
-
-
-def pipeline_resize(cfg) -> dict:
-    """The ``Resize`` of the config's test pipeline: ``dict(scale=(w, h), keep_ratio)``
-    (empty where it has none)."""
-    for step in pipeline_steps(cfg):
-        if step.get('type') == 'Resize' and 'scale' in step:
-            return dict(scale=list(step['scale']), keep_ratio=bool(step.get('keep_ratio', False)))
-    return {}
-
-
-def export_metadata(model: nn.Module, wrapper: nn.Module, height: int, width: int,
-                    config: str = '', checkpoint: str = '') -> Dict[str, str]:
-    """What a runner needs besides the graph, as ONNX metadata (string values,
-    JSON where structured)."""
-    from .. import __version__
-    meta = getattr(model, 'dataset_meta', None) or {}
-    task = task_of(model)
-    cfg = getattr(model, 'cfg', None)
-    normalize = wrapper.normalize
-    values = dict(
-        task=task, input_size=[height, width],
-        input_channel_order=loaded_channel_order(cfg),
-        mean=normalize.in_input_order(normalize.mean), std=normalize.in_input_order(normalize.std),
-        classes=list(meta.get('classes', ())), palette=[list(c) for c in meta.get('palette', ())],
-        resize=pipeline_resize(cfg),
-        config=config, checkpoint=checkpoint, exporter=f'mmfilter {__version__}')
-    if task == 'detection':
-        values['score_threshold'] = wrapper.test_cfg['score_thr']
-        values['max_detections'] = wrapper.test_cfg['max_per_img']
-    return {key: value if isinstance(value, str) else json.dumps(value)
-            for key, value in values.items()}
-
-
-def export_to_onnx(wrapper: nn.Module, image: Tensor, path: str, opset: int = 17,
-                   metadata: Dict[str, str] = None, output_names: Sequence[str] = ()) -> None:
-    """Trace ``wrapper`` on ``image`` with torch's TorchScript exporter (the one that
-    honours ``autograd.Function.symbolic``) and write ``path``, with ``metadata``
-    where given."""
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter('ignore')  # sizes are fixed on purpose; the exporter is deprecated
-        torch.onnx.export(wrapper, (image, ), path, opset_version=opset, dynamo=False,
-                          input_names=[INPUT_NAME], output_names=list(output_names))
-    if not metadata:
-        return
-    import onnx
-    graph = onnx.load(path)
-    for key, value in metadata.items():
-        graph.metadata_props.add(key=key, value=value)
-    onnx.save(graph, path)
