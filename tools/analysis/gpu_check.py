@@ -150,11 +150,13 @@ class Section:
 
 # -- models and inputs ---------------------------------------------------------------
 def build_backbone(name: str, arch: str, seed: int = 0, **kwargs) -> nn.Module:
+    """The backbone with the weights a training run starts from (``init_weights``)."""
     from mmengine.registry import MODELS
 
     import mmfilter  # noqa: F401  (registers the backbones)
+    from mmfilter.engine.checkpoint import init_weights_quietly
     torch.manual_seed(seed)
-    return MODELS.build(dict(type=name, arch=arch, **kwargs))
+    return init_weights_quietly(MODELS.build(dict(type=name, arch=arch, **kwargs)))
 
 
 def noise(shape: Sequence[int], device: torch.device, seed: int = 0) -> Tensor:

@@ -36,15 +36,16 @@ def recorded_forward(backbone: nn.Module, x: Tensor,
     """The backbone's outputs (as float32) and its recorded selections for ``x``
     ``[B, 3, H, W]``, under autocast to ``dtype`` (None: none)."""
     autocast = nullcontext() if dtype is None else torch.autocast(x.device.type, dtype=dtype)
-    with torch.no_grad(), autocast, backbone.record_selections():
+    from mmfilter.analysis import record_selections
+    with torch.no_grad(), autocast, record_selections(backbone) as selections:
         outs = backbone(x)
-    return [o.float() for o in outs], backbone.last_selections()
+    return [o.float() for o in outs], selections
 
 
 def selection_agreement(backbone: nn.Module, reference: List[dict],
                         other: List[dict]) -> List[dict]:
     """Per token-selecting block, how many of the ``reference`` selections' K
-    tokens ``other`` selects too (both as :meth:`last_selections` gives them, on
+    tokens ``other`` selects too (both as ``record_selections`` gives them, on
     the same images): ``dict(stage, stride, k, overlap, worst)``, the share
     averaged over the batch and its minimum."""
     stages = []
@@ -89,11 +90,13 @@ def format_report(result: Dict[str, list], dtype_name: str) -> List[str]:
 
 
 def random_backbone(name: str, arch: str, seed: int) -> nn.Module:
+    """The backbone with the weights a training run starts from (``init_weights``)."""
     from mmengine.registry import MODELS
 
     import mmfilter  # noqa: F401  (registers the backbones)
+    from mmfilter.engine.checkpoint import init_weights_quietly
     torch.manual_seed(seed)
-    return MODELS.build(dict(type=name, arch=arch))
+    return init_weights_quietly(MODELS.build(dict(type=name, arch=arch)))
 
 
 def test_split_images(model: nn.Module, num_images: int, batch_size: int) -> List[Tensor]:
