@@ -570,3 +570,75 @@ def test_positions_of_a_bfloat16_model_match_float32():
     reference = encoding(indices, 200, 336)
     low = encoding.to(torch.bfloat16)(indices, 200, 336).float()
     assert (low - reference).abs().max() < 0.05 * reference.abs().max()
+
+
+@pytest.mark.parametrize('cls', BACKBONES)
+def test_norm_cfg_and_act_cfg_reach_every_convolution_and_keep_the_keys(cls):
+    from mmfilter.models.layers import ConvNormAct
+    model = small(cls, norm_cfg=dict(type='GN', num_groups=2, eps=1e-3), act_cfg=dict(type='ReLU'))
+    convs = [m for m in model.modules() if isinstance(m, ConvNormAct)]
+    assert convs and all(isinstance(m.bn, torch.nn.GroupNorm) and m.bn.eps == 1e-3 for m in convs)
+    activations = {type(m.act) for m in convs}
+    assert activations == {torch.nn.ReLU, torch.nn.Identity}  # projections have none
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    assert all(isinstance(layer.mlp.act, torch.nn.SiLU) for layer in model.modules()
+               if hasattr(layer, 'mlp'))  # the transformers' own
+    reference = small(cls)
+    weights = {k for k in reference.state_dict() if 'running_' not in k and 'num_batches' not in k}
+    assert set(model.state_dict()) == weights
+    with torch.no_grad():
+        assert all(o.isfinite().all() for o in model.eval()(torch.rand(1, 3, 64, 64)))
+    frozen = small(cls, norm_cfg=dict(type='BN', requires_grad=False))
+    assert not any(p.requires_grad for m in frozen.modules() if isinstance(m, ConvNormAct)
+                   for p in m.bn.parameters())
+
+
+def test_bad_norm_and_activation_configs_are_refused_naming_the_backbone():
+    with pytest.raises(ValueError, match=r"FilterViT: unknown norm_cfg type 'XN'; choose from "
+                       r"\['BN', 'BN2d', 'SyncBN', 'GN'\]"):
+        FilterViT(norm_cfg=dict(type='XN'))
+    with pytest.raises(ValueError, match="MobileViT: unknown act_cfg type 'Swish'"):
+        MobileViT(act_cfg=dict(type='Swish'))
+    with pytest.raises(TypeError, match='DropoutViT: norm_cfg must be a dict with a "type"'):
+        DropoutViT(norm_cfg='BN')
+    with pytest.raises(TypeError, match=r"FilterMobileViT: norm_cfg \{'type': 'BN', 'mom': 0.1\}"):
+        FilterMobileViT(norm_cfg=dict(type='BN', mom=0.1))
+
+
+@pytest.mark.parametrize('cls', BACKBONES)
+def test_init_weights_initialises_every_layer_and_zeroes_filtermobilevits_scorers(cls):
+    torch.manual_seed(0)
+    model = small(cls)
+    for m in model.modules():  # as if trained
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
+            torch.nn.init.normal_(m.weight, mean=1.0)
+    model.init_weights()
+    linear = [m.weight for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    assert all(abs(w.mean()) < 0.01 and abs(w.std() - 0.02) < 0.005 for w in linear
+               if w.numel() >= 1000)  # truncated normal, std 0.02
+    conv = model.stem.conv.conv.weight  # Kaiming normal, fan out
+    assert abs(conv.std().item() - (2 / (conv.shape[0] * 9)) ** 0.5) < 0.05
+    logits = [b.scorer.logit for _, b in model.selecting_blocks() if b.scorer is not None]
+    if cls is FilterMobileViT:
+        assert len(logits) == 3 and not any(c.weight.any() or c.bias.any() for c in logits)
+    else:
+        assert all(c.weight.abs().sum() > 0 for c in logits)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    model.init_weights()  # a second call initialises nothing again (a loaded init_cfg stays)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())
+
+
+def test_filtermobilevit_at_full_budget_after_init_weights_is_mobilevit():
+    """The scorers start at gates of 1 (``init_weights`` as the runner calls it), so
+    with K covering every patch the model is MobileViT with the same weights."""
+    torch.manual_seed(0)
+    mobilevit = MobileViT(arch='xxs')
+    mobilevit.init_weights()
+    model = FilterMobileViT(arch='xxs', token_rule=dict(ratio=1.0, budget=None))
+    model.init_weights()
+    missing, unexpected = model.load_state_dict(mobilevit.state_dict(), strict=False)
+    assert not unexpected and missing and all('.scorer.' in k for k in missing)
+    x = torch.rand(1, 3, 96, 64)
+    with torch.no_grad():
+        for a, b in zip(mobilevit.eval()(x), model.eval()(x)):
+            torch.testing.assert_close(a, b)
