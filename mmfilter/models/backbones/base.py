@@ -112,7 +112,8 @@ def with_block_settings(arch: Union[str, dict], arch_settings: Dict[str, dict], 
     is refused: they have one place, the backbone's arguments."""
     stem, stages = resolve_arch(arch, arch_settings, backbone)
     ours = [spec.attention is not None and spec.attention['type'] == kind for spec in stages]
-    given = sorted({k for spec, own in zip(stages, ours) if own for k in spec.attention} & set(settings))
+    set_in_arch = {k for spec, own in zip(stages, ours) if own for k in spec.attention}
+    given = sorted(set_in_arch & set(settings))
     if given:
         raise ValueError(f'{backbone} arch sets {given} in its {kind!r} attention; pass '
                          f'{backbone}({given[0]}=...) instead')
