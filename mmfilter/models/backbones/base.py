@@ -111,15 +111,15 @@ def with_block_settings(arch: Union[str, dict], arch_settings: Dict[str, dict], 
     ``selection``, ``mask_mode``) to its blocks. An arch that sets them itself
     is refused: they have one place, the backbone's arguments."""
     stem, stages = resolve_arch(arch, arch_settings, backbone)
-    ours = [spec.attention is not None and spec.attention['type'] == kind for spec in stages]
-    set_in_arch = {k for spec, own in zip(stages, ours) if own for k in spec.attention}
+    of_kind = [spec.attention is not None and spec.attention['type'] == kind for spec in stages]
+    set_in_arch = {k for spec, own in zip(stages, of_kind) if own for k in spec.attention}
     given = sorted(set_in_arch & set(settings))
     if given:
         raise ValueError(f'{backbone} arch sets {given} in its {kind!r} attention; pass '
                          f'{backbone}({given[0]}=...) instead')
     return dict(stem=stem, stages=[
         replace(spec, attention=dict(spec.attention, **settings)) if own else spec
-        for spec, own in zip(stages, ours)])
+        for spec, own in zip(stages, of_kind)])
 
 
 class HybridBackbone(BaseModule):
