@@ -39,11 +39,11 @@ WHOLE_MODELS: Dict[str, WholeModel] = {
     'retinanet-light': WholeModel('configs/retinanet_filtervit_coco.py', (800, 1333), (
         ('model.neck.out_channels', 128), ('model.bbox_head.in_channels', 128),
         ('model.bbox_head.feat_channels', 128), ('model.bbox_head.stacked_convs', 2))),
-    'retinanet-dw': WholeModel('configs/retinanet-dw_filtervit-xs-scratch_fpn_1x_coco.py', (800, 1333)),
-    'faster-rcnn': WholeModel('configs/faster-rcnn_filtervit-xs-scratch_fpn_1x_coco.py', (800, 1333)),
-    'ssdlite': WholeModel('configs/ssdlite_filtervit-xs-scratch_8xb24-600e_coco.py', (320, 320)),
-    'upernet': WholeModel('configs/upernet_filtervit-xs-scratch_160k_ade20k-512x512.py', (512, 512)),
-    'deeplabv3': WholeModel('configs/deeplabv3_filtervit-xs-scratch_160k_ade20k-512x512.py', (512, 512)),
+    'retinanet-dw': WholeModel('configs/filtervit/retinanet-dw_filtervit-xs-scratch_fpn_1x_coco.py', (800, 1333)),
+    'faster-rcnn': WholeModel('configs/filtervit/faster-rcnn_filtervit-xs-scratch_fpn_1x_coco.py', (800, 1333)),
+    'ssdlite': WholeModel('configs/filtervit/ssdlite_filtervit-xs-scratch_8xb24-600e_coco.py', (320, 320)),
+    'upernet': WholeModel('configs/filtervit/upernet_filtervit-xs-scratch_160k_ade20k-512x512.py', (512, 512)),
+    'deeplabv3': WholeModel('configs/filtervit/deeplabv3_filtervit-xs-scratch_160k_ade20k-512x512.py', (512, 512)),
 }
 PARTS = ('backbone', 'neck', 'head', 'rest')
 

@@ -155,9 +155,9 @@ def test_onnx_infer_draws_without_torch_or_openmmlab(trained_detector, tmp_path,
 
 @pytest.mark.slow
 @pytest.mark.parametrize('config,shape,message', [
-    ('faster-rcnn_filtervit_demo.py', (128, 128), r'FasterRCNN: two-stage detectors \(RoI heads\) are not '
+    ('filtervit/faster-rcnn_filtervit_demo.py', (128, 128), r'FasterRCNN: two-stage detectors \(RoI heads\) are not '
      r'exportable as a whole'),
-    ('retinanet_filtervit_demo.py', (100, 128), r'input size 100x128 is not a multiple of the data '
+    ('filtervit/retinanet_filtervit_demo.py', (100, 128), r'input size 100x128 is not a multiple of the data '
      r"preprocessor's pad_size_divisor 32: the model only sees padded sizes such as 128x128"),
 ])
 def test_whole_model_export_refuses_what_it_cannot_export(tmp_path, config, shape, message):
@@ -203,5 +203,5 @@ def test_backbone_only_export_of_a_config_and_the_runner_refusing_it(trained_det
     ([], r'a whole model is exported at one size: give --shape H W'),
 ])
 def test_whole_model_export_refuses_backbone_options_and_a_missing_size(args, message):
-    proc = run_tool('deploy/export_onnx.py', config_path('retinanet_filtervit_demo.py'), *args)
+    proc = run_tool('deploy/export_onnx.py', config_path('filtervit/retinanet_filtervit_demo.py'), *args)
     assert proc.returncode == 2 and re.search(message, proc.stderr), proc.stderr[-2000:]
