@@ -642,3 +642,14 @@ def test_filtermobilevit_at_full_budget_after_init_weights_is_mobilevit():
     with torch.no_grad():
         for a, b in zip(mobilevit.eval()(x), model.eval()(x)):
             torch.testing.assert_close(a, b)
+
+
+def test_importing_mmfilter_leaves_the_analysis_out():
+    """The analysis override and recording are for the tools; the model and the
+    package import nothing of them."""
+    import subprocess
+    import sys
+    code = ("import sys, mmfilter, mmfilter.models, mmfilter.engine, mmfilter.apis\n"
+            "print(sorted(m for m in sys.modules if m.startswith('mmfilter.analysis')))")
+    proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and proc.stdout.strip() == '[]', proc.stderr[-2000:]
