@@ -6,6 +6,7 @@ import torch
 from mmengine.config import ConfigDict
 from torch import nn
 
+from ..engine.checkpoint import init_weights_quietly
 from ..engine.row_bands import apply_row_bands
 from ..models import DropoutViT, FilterMobileViT, FilterViT, MobileViT
 
@@ -74,7 +75,7 @@ def registry(scope: Optional[str]):
 def build_backbone(name: str, scope: Optional[str] = 'mmdet', seed: int = 0,
                    device: str = 'cpu', row_bands: bool = True, **overrides) -> nn.Module:
     """The backbone of :data:`BACKBONES` called ``name``, with ``overrides`` of its
-    config (e.g. ``drop_path_rate``), its weights drawn with ``seed``, in eval mode on
+    config (e.g. ``drop_path_rate``), its initial weights (``init_weights``) drawn with ``seed``, in eval mode on
     ``device``; on the CPU with the tools' row bands
     (:func:`~mmfilter.engine.apply_row_bands`) unless ``row_bands`` is False or the
     name ends in ``-whole``. mmfilter's backbones come from mmengine's root registry
@@ -83,7 +84,8 @@ def build_backbone(name: str, scope: Optional[str] = 'mmdet', seed: int = 0,
         raise ValueError(f'unknown backbone {name!r}; the catalogue holds {", ".join(BACKBONES)}')
     cfg = ConfigDict(BACKBONES[name], **overrides)
     torch.manual_seed(seed)
-    model = registry(None if cfg.type in MMFILTER_BACKBONES else scope).build(cfg).to(device)
+    model = registry(None if cfg.type in MMFILTER_BACKBONES else scope).build(cfg)
+    model = init_weights_quietly(model).to(device)
     model.eval()  # not chained: some backbones' train() returns None
     if row_bands and torch.device(device).type == 'cpu' and not name.endswith('-whole'):
         apply_row_bands(model)

@@ -6,15 +6,17 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
+from ..analysis import record_selections
+
 
 def recorded_forward(backbone: nn.Module, x: Tensor,
                      dtype: Optional[torch.dtype] = None) -> Tuple[List[Tensor], List[dict]]:
     """The backbone's outputs (as float32) and its recorded selections for ``x``
     ``[B, 3, H, W]``, under autocast to ``dtype`` (None: none)."""
     autocast = nullcontext() if dtype is None else torch.autocast(x.device.type, dtype=dtype)
-    with torch.no_grad(), autocast, backbone.record_selections():
+    with torch.no_grad(), autocast, record_selections(backbone) as selections:
         outs = backbone(x)
-    return [o.float() for o in outs], backbone.last_selections()
+    return [o.float() for o in outs], selections
 
 
 def selection_agreement(backbone: nn.Module, reference: List[dict],

@@ -131,24 +131,25 @@ def profile_selecting_blocks(backbone: nn.Module, image: torch.Tensor, device: s
     """Per token-selecting block (filter-attention blocks only), in forward order:
     its ``stage``, ``channels``, ``map`` size, ``k``, and the median seconds of the
     whole ``block`` and of each step of its forward, called through the block's own
-    methods (``score``, ``select``, ``split``, ``attention``: ``transformer.delta``,
+    methods and submodules (``score``, ``select``: ``selector``, ``split``,
+    ``attention``: ``transformer``,
     ``merge``)."""
     stage_of = {block: i for i, block in backbone.selecting_blocks()}
     profiles = []
     with torch.inference_mode():
         for block, x in selecting_block_inputs(backbone, image):
             batch_size, _, h, w = x.shape
-            k = block.num_tokens(h, w)
+            k = block.selector.num_tokens(h, w)
             logits = block.score(x)
-            indices = block.select(logits, batch_size, h, w, k, x.device)
+            indices = block.selector(logits, batch_size, h, w, x.device)
             base, tokens, gate = block.split(x, logits, indices)
-            delta = block.transformer.delta(tokens, indices, h, w)
+            delta = block.transformer(tokens, indices, h, w)
             steps = {
                 'block': lambda: block(x),
                 'score': lambda: block.score(x),
-                'select': lambda: block.select(logits, batch_size, h, w, k, x.device),
+                'select': lambda: block.selector(logits, batch_size, h, w, x.device),
                 'split': lambda: block.split(x, logits, indices),
-                'attention': lambda: block.transformer.delta(tokens, indices, h, w),
+                'attention': lambda: block.transformer(tokens, indices, h, w),
                 'merge': lambda: block.merge(base.clone(), indices, tokens, delta, gate),
                 'copy': lambda: base.clone(),  # subtracted from merge below
             }

@@ -12,33 +12,19 @@ import torch.distributed as torch_dist
 from mmengine.config import Config
 
 
-def leaves_parameters_unused(cfg: Config) -> bool:
-    """Whether the config's backbone builds attention blocks whose attention is
-    switched off (``attention_args.<kind>.enabled=False``): their parameters take
-    no part in the loss, which DDP must be told (``find_unused_parameters``)."""
-    backbone = cfg.get('model', {}).get('backbone', {}) or {}
-    attention_args = backbone.get('attention_args') or {}
-    return any(isinstance(args, dict) and args.get('enabled') is False
-               for args in attention_args.values())
-
-
 def setup_distributed(cfg: Config) -> str:
     """Prepare ``cfg`` for a multi-process run on this machine; returns the backend.
 
     Every launcher: each rank draws its own random numbers (DropoutViT's tokens,
-    drop-path masks) unless the config sets ``randomness.diff_rank_seed``, and DDP
-    looks for unused parameters where the backbone leaves some unused (see
-    :func:`leaves_parameters_unused`) unless the config sets
-    ``find_unused_parameters``. The process group is started here, once, so that
-    the tools' pre-flight checks can run on rank 0 alone: with MMEngine's
-    ``init_dist`` on CUDA, with gloo on a CPU machine (``launcher='pytorch'`` only).
+    drop-path masks) unless the config sets ``randomness.diff_rank_seed``. The
+    process group is started here, once, so that the tools' pre-flight checks can
+    run on rank 0 alone: with MMEngine's ``init_dist`` on CUDA, with gloo on a CPU
+    machine (``launcher='pytorch'`` only).
     """
     if cfg.get('launcher', 'none') == 'none':
         return 'none'
     randomness = cfg.get('randomness') or {}
     cfg.randomness = dict(randomness, diff_rank_seed=randomness.get('diff_rank_seed', True))
-    if 'find_unused_parameters' not in cfg and leaves_parameters_unused(cfg):
-        cfg.find_unused_parameters = True
     dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
     if torch.cuda.is_available():
         backend = dist_cfg.setdefault('backend', 'nccl')

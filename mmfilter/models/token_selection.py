@@ -140,6 +140,37 @@ def all_indices(batch_size: int, num_tokens: int, device: torch.device) -> Tenso
     return torch.arange(num_tokens, device=device).expand(batch_size, num_tokens)
 
 
+SELECTIONS = ('topk', 'random', 'uniform')
+
+
+def check_selection(selection: str) -> None:
+    """Raise unless ``selection`` names a rule of :func:`select_indices`."""
+    if selection not in SELECTIONS:
+        raise ValueError(f'cannot select tokens by {selection!r}; choose from {SELECTIONS}')
+
+
+def select_indices(selection: str, logits: Optional[Tensor], batch_size: int, height: int,
+                   width: int, k: int, device: torch.device) -> Tensor:
+    """The ``k`` positions of a ``height x width`` grid that become tokens: ``[B, K]``.
+
+    ``selection``: ``'topk'`` (the highest ``logits`` ``[B, 1, height, width]``,
+    ties in :func:`spread_priority` order), ``'random'`` (drawn per image) or
+    ``'uniform'`` (:func:`uniform_indices`, the same for every image). ``k``
+    covering the grid gives every position in raster order, whatever the rule.
+    """
+    num_positions = height * width
+    if k == num_positions:
+        return all_indices(batch_size, num_positions, device)
+    if selection == 'topk':
+        if logits is None:
+            raise ValueError('top-K selection needs a scorer; this block was built without '
+                             "one (selection='random' or 'uniform')")
+        return topk_indices(logits.flatten(1), k, spread_priority(height, width, device))
+    if selection == 'random':
+        return random_indices(batch_size, num_positions, k, device)
+    return uniform_indices(height, width, k, device).expand(batch_size, k)
+
+
 def as_tokens(x: Tensor) -> Tensor:
     """Every pixel as a token, a view of ``x`` in NCHW or channels-last layout:
     ``[B, C, H, W] -> [B, H * W, C]``."""

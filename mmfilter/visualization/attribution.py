@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..analysis import record_selections
 from ..models.layers.blocks import TokenSelectingBlock
 from ..models.layers.transformer import MultiheadSelfAttention
 
@@ -101,9 +102,10 @@ def record_attention(backbone: nn.Module) -> Iterator[List[dict]]:
         return hook
 
     def after_block(block, _, __):
-        scaled = block.mask_mode == 'scale' and block.last_mask is not None
-        records.append(dict(indices=block.last_indices, size=block.last_size,
-                            mask=block.last_mask.flatten(1) if scaled else None,
+        selection = selections[-1]  # the block's own: its selector ran within its forward
+        scaled = block.mask_mode == 'scale' and selection['mask'] is not None
+        records.append(dict(indices=selection['indices'], size=selection['size'],
+                            mask=selection['mask'].flatten(1) if scaled else None,
                             attentions=layer_weights[block][:]))
         layer_weights[block].clear()
 
@@ -111,7 +113,7 @@ def record_attention(backbone: nn.Module) -> Iterator[List[dict]]:
     handles += [layer.attn.register_forward_hook(keep_weights(block))
                 for block in blocks for layer in block.transformer.encoder.layers]
     try:
-        with backbone.record_selections():
+        with record_selections(backbone) as selections:
             yield records
     finally:
         for handle in handles:

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from mmcv.transforms import Compose
 from mmengine.dataset import pseudo_collate
 
+from ..analysis import record_selections
 from .attribution import ScoreFn, lrp, record_attention, rollout_maps
 from .selection_maps import InputGeometry, heatmap_overlay, mark_tokens, topk_agreement
 
@@ -54,10 +55,11 @@ def prepare_inputs(model, image_rgb: np.ndarray) -> dict:
     return model.data_preprocessor(pseudo_collate([data]), False)
 
 
-def selections_of(backbone, batch_index: int = 0) -> List[dict]:
-    """The recorded selections of one image as numpy arrays."""
+def selections_of(records: List[dict], batch_index: int = 0) -> List[dict]:
+    """The selections of one image as numpy arrays, from the ``records`` of
+    :func:`mmfilter.analysis.record_selections`."""
     out = []
-    for record in backbone.last_selections():
+    for record in records:
         mask = record['mask']
         out.append(dict(stage=record['stage'], size=record['size'],
                         mask=None if mask is None else mask[batch_index, 0].float().cpu().numpy(),
@@ -186,9 +188,10 @@ def attribution_maps(model, inputs: torch.Tensor, target: Target, methods: Seque
     maps = {}
     selecting = hasattr(model.backbone, 'selecting_blocks') and any(model.backbone.selecting_blocks())
     if selecting and ('mask' in methods or 'rollout' in methods):
-        with torch.no_grad(), record_attention(model.backbone) as records:
+        with torch.no_grad(), record_selections(model.backbone) as selections, \
+                record_attention(model.backbone) as records:
             model.backbone(inputs[:1])
-        masks = [s['mask'] for s in selections_of(model.backbone) if s['mask'] is not None]
+        masks = [s['mask'] for s in selections_of(selections) if s['mask'] is not None]
         if 'mask' in methods and masks:
             grid = records[0]['size']
             maps['mask'] = torch.stack([
@@ -221,9 +224,9 @@ def explain(model, image_rgb: np.ndarray, gradcam_stage: Optional[int] = None,
     model.eval()
     data = prepare_inputs(model, image_rgb)
     inputs, samples = data['inputs'], data['data_samples']
-    with torch.no_grad(), model.backbone.record_selections():
+    with torch.no_grad(), record_selections(model.backbone) as records:
         prediction = model.predict(inputs, samples)[0]
-    selections = selections_of(model.backbone)
+    selections = selections_of(records)
     geometry = InputGeometry.from_metainfo(prediction.metainfo, tuple(inputs.shape[-2:]))
     result = Explanation(image_rgb, geometry, selections, prediction)
     if gradcam_stage is None and not methods:

@@ -1,6 +1,7 @@
 """An mmengine hook that saves filter-mask sheets for the first images of a test run."""
 import os
 import os.path as osp
+from contextlib import ExitStack
 from typing import Optional, Sequence
 
 import mmcv
@@ -9,6 +10,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
+from ..analysis import record_selections
 from .selection_maps import InputGeometry, sheet
 
 
@@ -27,30 +29,29 @@ class FilterMaskHook(Hook):
         self.num_images = num_images
         self.out_dir = out_dir
         self._written = 0
-
-    def _backbone(self, runner):
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        return model.backbone
-
-    def _set_recording(self, runner, on: bool) -> None:
-        for _, block in self._backbone(runner).selecting_blocks():
-            block.record = on
+        self._recording = ExitStack()
+        self._selections: list = []
 
     def before_test(self, runner) -> None:
         self._written = 0
-        self._set_recording(runner, True)
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        self._selections = self._recording.enter_context(record_selections(model))
 
     def after_test(self, runner) -> None:
-        self._set_recording(runner, False)
+        self._recording.close()
 
     def after_test_iter(self, runner, batch_idx: int, data_batch: Optional[dict] = None,
                         outputs: Optional[Sequence] = None) -> None:
-        if self._written >= self.num_images or not outputs:
+        selections = list(self._selections)  # this iteration's forward
+        self._selections.clear()
+        if self._written >= self.num_images:
+            self._recording.close()
+            return
+        if not outputs:
             return
         from .explain import selection_panels, selections_of
         out_dir = osp.join(runner.log_dir, self.out_dir)
         os.makedirs(out_dir, exist_ok=True)
-        backbone = self._backbone(runner)
         for i, sample in enumerate(outputs):
             if self._written >= self.num_images:
                 break
@@ -60,7 +61,7 @@ class FilterMaskHook(Hook):
             runner.visualizer.add_datasample('prediction', image, data_sample=sample, draw_gt=False,
                                              show=False)
             prediction = runner.visualizer.get_image()
-            panels = [('prediction', prediction)] + selection_panels(image, geometry, selections_of(backbone, i))
+            panels = [('prediction', prediction)] + selection_panels(image, geometry, selections_of(selections, i))
             name = osp.splitext(osp.basename(sample.img_path))[0] + '.png'
             mmcv.imwrite(np.ascontiguousarray(sheet(panels)[..., ::-1]), osp.join(out_dir, name))
             self._written += 1

@@ -9,6 +9,7 @@ from conftest import run_tool
 from mmengine.runner import load_checkpoint
 
 from mmfilter import FilterMobileViT, MobileViT
+from mmfilter.analysis import override_selection, record_selections
 from mmfilter.converters import ConversionError, convert_mobilevit, guess_mobilevit_arch
 
 # Hugging Face's configs of apple/mobilevit-{xx-small,x-small,small}.
@@ -194,7 +195,6 @@ def test_converter_tool_writes_a_checkpoint_that_pretrained_init_loads(tmp_path)
 
     for cls in (MobileViT, FilterMobileViT):
         model = cls(arch='xxs', init_cfg=dict(type='Pretrained', checkpoint=str(target)))
-        before = {k: v.clone() for k, v in model.state_dict().items() if 'scorer' in k}
         model.init_weights()
         loaded = torch.load(target, weights_only=True)['state_dict']
         state = model.state_dict()
@@ -202,7 +202,8 @@ def test_converter_tool_writes_a_checkpoint_that_pretrained_init_loads(tmp_path)
         assert all('.scorer.' in k for k in missing) and (cls is MobileViT) == (not missing)
         assert not set(loaded) - set(state)  # nothing unexpected
         assert all(torch.equal(state[k], v) for k, v in loaded.items())
-        assert all(torch.equal(state[k], v) for k, v in before.items())  # scorers untouched
+        logits = [v for k, v in state.items() if '.scorer.logit.' in k]
+        assert (cls is MobileViT) == (not logits) and not any(v.any() for v in logits)  # gates 1
         load_checkpoint(MobileViT(arch='xxs'), str(target), strict=True)
 
     bad = tmp_path / 'resnet.pth'
@@ -224,7 +225,7 @@ def test_filtermobilevit_at_full_budget_is_mobilevit(converted, size):
         expected = reference(x, output_hidden_states=True).hidden_states[1:5]
         errors = [relative_error(e, o) for e, o in zip(expected, model(x))]
     assert max(errors) <= 1e-3
-    with torch.no_grad(), model.override_selection(dict(ratio=0.25)):
+    with torch.no_grad(), override_selection(model, dict(ratio=0.25)):
         smaller = model(x)
     assert relative_error(expected[1], smaller[1]) > 1e-3  # a real trade-off, not a no-op
 
@@ -233,15 +234,16 @@ def test_filtermobilevit_selects_patches_and_trains_its_scorer():
     torch.manual_seed(0)
     model = FilterMobileViT(arch='xxs', token_rule=[None, dict(ratio=0.25), dict(budget=5), None])
     x = torch.rand(2, 3, 128, 96)
-    with model.record_selections():
+    with record_selections(model) as records:
         outs = model(x)
-    selections = {s['stage']: s for s in model.last_selections()}
+    selections = {s['stage']: s for s in records}
     assert selections[1]['size'] == (8, 6) and selections[1]['indices'].shape == (2, 12)
     assert selections[2]['indices'].shape == (2, 5)
     assert selections[3]['indices'].shape == (2, 4)  # stride 32: 4×3 map → 4×4 → all 2×2 patches
     sum(o.mean() for o in outs).backward()
     for stage in (1, 2):
         assert model.stages[stage].attention.scorer.logit.weight.grad.abs().sum() > 0
-    with model.override_selection(selection='random'):
-        assert model.stages[1].attention.selection == 'random'
-    assert model.stages[1].attention.selection == 'topk'
+    with override_selection(model, selection='random'), record_selections(model) as records:
+        model.eval()(x[:1].expand(2, -1, -1, -1))
+    assert not torch.equal(*records[0]['indices'].sort(dim=1).values)  # drawn per image
+    assert model.stages[1].attention.selector.selection == 'topk'

@@ -101,6 +101,27 @@ def test_hooks_on_stages_fire_with_row_bands_and_a_second_call_sets_the_budget()
         apply_row_bands(model, 0)
 
 
+def test_chains_whose_norm_spans_the_map_stay_whole():
+    """GroupNorm normalises over the whole map, so a band would see other statistics:
+    such chains are not banded, and the outputs stay the model's."""
+    torch.manual_seed(0)
+    model = FilterViT(arch='xxs', norm_cfg=dict(type='GN', num_groups=2)).eval()
+    x = torch.rand(1, 3, 97, 131)
+    with torch.no_grad():
+        expected = model(x)
+        apply_row_bands(model, BAND_MIB)
+        outs = model(x)
+    assert not any(isinstance(m, RowBandedSequential) for m in model.modules())
+    assert all(torch.equal(a, b) for a, b in zip(expected, outs))
+
+
+def test_the_layers_know_nothing_of_bands():
+    """The band arithmetic lives in the engine and reads the layers from outside."""
+    from mmfilter.models.layers import ConvNormAct, InvertedResidual
+    for cls in (ConvNormAct, InvertedResidual):
+        assert not {'forward_rows', 'input_rows', 'largest_map', 'output_size'} & set(dir(cls))
+
+
 def test_the_model_forward_is_plain_without_them():
     """A backbone as built runs whole maps on any device: nothing device- or
     allocator-specific inside the model."""

@@ -5,6 +5,8 @@ import pytest
 import torch
 
 from mmfilter import DropoutViT, FilterMobileViT, FilterViT, MobileViT
+from mmfilter.analysis import override_selection, record_selections
+from mmfilter.models.backbones.filtervit import FILTERVIT_ARCHS
 from mmfilter.models.layers import FilterAttentionBlock
 
 BACKBONES = [FilterViT, DropoutViT, MobileViT, FilterMobileViT]
@@ -73,28 +75,29 @@ def test_scorer_receives_gradient():
 def test_exactly_k_tokens_attended_and_others_change_only_through_mask(selection):
     torch.manual_seed(0)
     block = FilterAttentionBlock(16, 32, 1, 4, token_ratio=0.25, token_budget=40,
-                                 selection=selection, mask_mode='scale').eval()
-    block.record = True
+                                 selection=selection,
+                                 mask_mode='scale' if selection == 'topk' else 'gate').eval()
     x = torch.randn(3, 16, 13, 17)  # 221 pixels: the budget (40) binds
-    with torch.no_grad():
+    with torch.no_grad(), record_selections(block) as records:
         out = block(x)
-    k = block.last_indices.shape[1]
-    assert k == block.num_tokens(13, 17) == 40
-    assert block.last_indices.shape == (3, 40)
-    base = x if block.last_mask is None else x * block.last_mask
+    record, = records
+    k = record['indices'].shape[1]
+    assert k == block.selector.num_tokens(13, 17) == 40
+    assert record['indices'].shape == (3, 40) and record['stage'] is None
+    base = x if record['mask'] is None else x * record['mask']
     changed = (out != base).any(dim=1).flatten(1)
     assert changed.sum(dim=1).tolist() == [k] * 3
-    selected = torch.zeros_like(changed).scatter_(1, block.last_indices, True)
+    selected = torch.zeros_like(changed).scatter_(1, record['indices'], True)
     assert torch.equal(changed, selected)
 
 
 def test_topk_selects_the_most_salient_pixels():
     block = FilterAttentionBlock(8, 16, 1, 4, token_budget=5).eval()
-    block.record = True
-    with torch.no_grad():
+    with torch.no_grad(), record_selections(block) as records:
         block(torch.randn(2, 8, 6, 6))
-    flat = block.last_mask.flatten(1)
-    chosen = flat.gather(1, block.last_indices)
+    record, = records
+    flat = record['mask'].flatten(1)
+    chosen = flat.gather(1, record['indices'])
     assert torch.all(chosen.min(dim=1).values >= flat.topk(5, dim=1).values[:, -1])
 
 
@@ -113,13 +116,13 @@ def test_evaluation_is_deterministic(cls):
 def test_dropoutvit_is_random_in_training_and_optionally_at_evaluation():
     x = torch.rand(1, 3, 64, 64).expand(2, -1, -1, -1)
     model = small(DropoutViT).train()
-    with model.record_selections():
+    with record_selections(model) as selections:
         model(x)
-    train_idx = model.last_selections()[0]['indices']
+    train_idx = selections[0]['indices']
     assert not torch.equal(train_idx[0].sort().values, train_idx[1].sort().values)
 
-    model = small(DropoutViT, eval_selection='random').eval()
-    with torch.no_grad():
+    model.eval()
+    with torch.no_grad(), override_selection(model, selection='random'):
         a, b = model(x)[0], model(x)[0]
     assert not torch.equal(a, b)
 
@@ -134,7 +137,8 @@ def test_dense_twin_matches_topk_when_every_token_is_selected():
         idx = torch.randperm(30).expand(2, 30)  # any order of all pixels: same result
         from mmfilter.models.token_selection import gather_tokens, scatter_tokens
         xm = x * mask
-        perm_out = scatter_tokens(xm, idx, block.transformer(gather_tokens(xm, idx), idx, 5, 6))
+        tokens = gather_tokens(xm, idx)
+        perm_out = scatter_tokens(xm, idx, tokens + block.transformer(tokens, idx, 5, 6))
     assert torch.allclose(dense_out, perm_out, atol=1e-5)
 
 
@@ -194,22 +198,32 @@ def test_pretrained_loading_round_trips_with_prefix(tmp_path):
         assert torch.equal(target.state_dict()[key], value), key
 
 
-def test_records_masks_and_indices_only_when_asked():
-    model = small(FilterViT).eval()
+def hook_count(model):
+    return sum(len(m._forward_hooks) for m in model.modules())
+
+
+@pytest.mark.parametrize('cls, stages', [(FilterViT, [0, 1, 2]), (DropoutViT, [0, 1, 2]),
+                                         (FilterMobileViT, [1, 2, 3])])
+def test_records_every_selecting_block_per_forward_and_leaves_no_hook(cls, stages):
+    """Through forward hooks, on a backbone inside another module (as in a
+    detector): one record per token-selecting block and forward, nothing kept
+    outside the context."""
+    model = small(cls).eval()
+    detector = torch.nn.ModuleDict(dict(backbone=model))
     x = torch.rand(2, 3, 96, 64)
     with torch.no_grad():
-        model(x)
-        assert model.last_selections() == []
-        with model.record_selections():
+        with record_selections(detector) as records:
+            assert hook_count(model) == len(stages)
             model(x)
-    records = model.last_selections()
-    assert [r['stage'] for r in records] == [0, 1, 2]
+            model(x)
+        model(x)
+    assert hook_count(model) == 0
+    assert [r['stage'] for r in records] == stages * 2
     for r in records:
         h, w = r['size']
-        assert r['mask'].shape == (2, 1, h, w)
+        assert r['mask'] is None if cls is DropoutViT else r['mask'].shape == (2, 1, h, w)
         assert r['indices'].shape[0] == 2
-    assert records[0]['size'] == (24, 16)
-    assert all(not b.record for _, b in model.selecting_blocks())
+    assert records[0]['size'] == ((24, 16) if stages[0] == 0 else (6, 4))
 
 
 @pytest.mark.parametrize('cls', BACKBONES)
@@ -231,8 +245,12 @@ def test_invalid_arguments_are_clear_errors():
         FilterViT(token_rule=dict(k=5))
     with pytest.raises(TypeError, match='MobileViT has no token-selecting attention'):
         MobileViT(token_rule=dict(ratio=0.5))
-    with pytest.raises(TypeError, match=r"MobileViT stage 1: MobileViTBlock takes no \['selection'\]"):
-        MobileViT(attention_args=dict(mobilevit=dict(selection='topk')))
+    with pytest.raises(TypeError, match="unexpected keyword argument 'selection'"):
+        MobileViT(selection='topk')
+    with pytest.raises(TypeError, match=r"MobileViT stage 1: MobileViTBlock takes no \['mask_mode'\]"):
+        MobileViT(arch=dict(MobileViT.arch_settings['xxs'], stages=[
+            dict(s, attention=s.get('attention') and dict(s['attention'], mask_mode='gate'))
+            for s in MobileViT.arch_settings['xxs']['stages']]))
     with pytest.raises(ValueError, match="unknown mask_mode 'half'"):
         FilterViT(mask_mode='half')
     with pytest.raises(ValueError, match="unknown attention type 'swin'"):
@@ -243,10 +261,10 @@ def test_invalid_arguments_are_clear_errors():
 
 def test_token_rule_sets_k_per_stage():
     model = FilterViT(arch='xxs', token_rule=[dict(budget=10), None, dict(ratio=1.0, budget=None), None])
-    blocks = [b for _, b in model.selecting_blocks()]
-    assert blocks[0].num_tokens(16, 16) == 10
-    assert blocks[1].num_tokens(8, 8) == 32  # arch default ratio 0.5
-    assert blocks[2].num_tokens(4, 4) == 16
+    selectors = [b.selector for _, b in model.selecting_blocks()]
+    assert selectors[0].num_tokens(16, 16) == 10
+    assert selectors[1].num_tokens(8, 8) == 32  # arch default ratio 0.5
+    assert selectors[2].num_tokens(4, 4) == 16
 
 
 @pytest.mark.parametrize('cls, arch, low, high', [
@@ -289,8 +307,16 @@ def test_checkpoint_keys_are_names_not_positions(cls):
     assert 'stages.1.blocks.0.project.conv.weight' in keys
 
 
-def test_noattn_ablation_is_xs_without_its_filter_attention():
-    full, ablation = FilterViT(arch='xs'), FilterViT(arch='xs-noattn')
+def without_filter_attention(arch):
+    """FilterViT's arch table with no attention at strides 4-16: the ablation of the
+    filter stages, as a custom arch."""
+    stages = FILTERVIT_ARCHS[arch]['stages']
+    return dict(FILTERVIT_ARCHS[arch], stages=[dict(s, attention=None) for s in stages[:3]]
+                + stages[3:])
+
+
+def test_a_custom_arch_drops_the_filter_attention():
+    full, ablation = FilterViT(arch='xs'), FilterViT(arch=without_filter_attention('xs'))
     assert ['attention' in stage._modules for stage in ablation.stages] == [False] * 3 + [True]
     full_keys, ablation_keys = set(full.state_dict()), set(ablation.state_dict())
     dropped = full_keys - ablation_keys
@@ -319,11 +345,12 @@ def test_key_names_of_each_block_kind():
 def test_gate_mode_leaves_unselected_pixels_untouched_and_trains_the_scorer():
     torch.manual_seed(0)
     block = FilterAttentionBlock(16, 32, 1, 4, token_budget=20, mask_mode='gate').train()
-    block.record = True
     x = torch.randn(2, 16, 9, 11, requires_grad=True)
-    out = block(x)
+    with record_selections(block) as records:
+        out = block(x)
+    record, = records
     changed = (out != x).any(dim=1).flatten(1)
-    selected = torch.zeros_like(changed).scatter_(1, block.last_indices, True)
+    selected = torch.zeros_like(changed).scatter_(1, record['indices'], True)
     assert torch.equal(changed, selected)  # only the K attended pixels differ from x
     out.square().sum().backward()
     assert block.scorer.logit.weight.grad.abs().sum() > 0
@@ -338,42 +365,66 @@ def test_gate_mode_at_a_zero_logit_is_dropoutvit_with_the_same_tokens():
     plain.transformer.load_state_dict(gated.transformer.state_dict())
     x = torch.randn(2, 8, 6, 7)
     with torch.no_grad():
-        plain.record = gated.record = True
-        a = gated(x)
-        index = gated.last_indices
+        with record_selections(gated) as records:
+            a = gated(x)
+        index = records[0]['indices']
         with_same_tokens = plain.merge(x.clone(), index, *_tokens(plain, x, index))
     assert torch.allclose(a, with_same_tokens, atol=1e-6)
 
 
 def _tokens(block, x, index):
     base, tokens, gate = block.split(x, None, index)
-    return tokens, block.transformer.delta(tokens, index, *x.shape[2:]), gate
+    return tokens, block.transformer(tokens, index, *x.shape[2:]), gate
 
 
 def test_override_selection_changes_k_and_rule_and_restores_them():
     model = small(FilterViT).eval()
     x = torch.rand(1, 3, 64, 64)
-    with torch.no_grad(), model.record_selections():
-        model(x)
-        trained = [r['indices'].clone() for r in model.last_selections()]
-        with model.override_selection(token_rule=dict(budget=7), selection='uniform'):
+    with torch.no_grad():
+        expected = model(x)
+        with record_selections(model) as trained:
             model(x)
-            overridden = model.last_selections()
-            assert [r['indices'].shape[1] for r in overridden] == [7, 7, 7]
-            from mmfilter.models.token_selection import uniform_indices
-            h, w = overridden[0]['size']
-            assert torch.equal(overridden[0]['indices'][0], uniform_indices(h, w, 7, 'cpu'))
-        model(x)
-    for a, r in zip(trained, model.last_selections()):
-        assert torch.equal(a, r['indices'])
+        with override_selection(model, token_rule=dict(budget=7), selection='uniform'), \
+                record_selections(model) as overridden:
+            model(x)
+        assert [r['indices'].shape[1] for r in overridden] == [7, 7, 7]
+        from mmfilter.models.token_selection import uniform_indices
+        h, w = overridden[0]['size']
+        assert torch.equal(overridden[0]['indices'][0], uniform_indices(h, w, 7, 'cpu'))
+        with record_selections(model) as after:
+            outs = model(x)
+    assert hook_count(model) == 0
+    assert all(torch.equal(a['indices'], r['indices']) for a, r in zip(trained, after))
+    assert all(torch.equal(a, b) for a, b in zip(expected, outs))
     with pytest.raises(ValueError, match="cannot select tokens by 'nearest'"):
-        with model.override_selection(selection='nearest'):
+        with override_selection(model, selection='nearest'):
             pass
-    assert all(b.selection == 'topk' for _, b in model.selecting_blocks())
-    dropout = small(DropoutViT).eval()
-    with pytest.raises(ValueError, match='top-K selection needs a scorer'):
-        with dropout.override_selection(selection='topk'), torch.no_grad():
-            dropout(x)
+    with pytest.raises(KeyError, match='unknown token_rule keys'):
+        with override_selection(model, token_rule=dict(k=3)):
+            pass
+    with pytest.raises(ValueError, match="selection='topk' needs a scorer"):
+        with override_selection(small(DropoutViT), selection='topk'):
+            pass
+    with pytest.raises(ValueError, match='MobileViT holds no mmfilter backbone with token'):
+        with override_selection(small(MobileViT)):
+            pass
+    assert hook_count(model) == 0
+
+
+def test_override_selection_restores_after_an_error_and_records_inside_or_around_it():
+    model = small(FilterMobileViT).eval()
+    x = torch.rand(1, 3, 128, 128)  # at least 4 patches per block
+    with pytest.raises(RuntimeError, match='interrupted'):
+        with override_selection(model, attention=False):
+            raise RuntimeError('interrupted')
+    assert hook_count(model) == 0
+    with torch.no_grad():
+        with record_selections(model) as around, override_selection(model, dict(budget=3)):
+            model(x)
+        with override_selection(model, dict(budget=3)), record_selections(model) as inside:
+            model(x)
+    assert [r['indices'].shape[1] for r in around] == [r['indices'].shape[1] for r in inside] \
+        == [3, 3, 3]
 
 
 def test_attention_off_passes_every_pixel_through_and_comes_back():
@@ -383,33 +434,27 @@ def test_attention_off_passes_every_pixel_through_and_comes_back():
     feature = torch.rand(1, block.scorer.reduce.conv.in_channels, 16, 16)
     with torch.no_grad():
         attended = block(feature)
-        with model.override_selection(enabled=False), model.record_selections():
+        with override_selection(model, attention=False), record_selections(model) as records:
             assert torch.equal(block(feature), feature)  # 'gate': the map unchanged
             model(x)
-            assert [r['indices'].shape[1] for r in model.last_selections()] == [0, 0, 0]
+        assert [r['indices'].shape[1] for r in records] == [0, 0, 0, 0]
         assert torch.equal(block(feature), attended)
-    assert all(b.enabled for _, b in model.selecting_blocks())
     mobile = small(FilterMobileViT).eval()
-    with torch.no_grad(), mobile.override_selection(enabled=False):
+    with torch.no_grad(), override_selection(mobile, attention=False):
         assert mobile(x)[-1].isfinite().all()
 
 
-def test_attention_built_off_keeps_the_full_models_weights_and_trains_without_it():
+def test_attention_off_is_the_model_without_its_filter_attention():
+    """The override's ablation on trained weights computes what the custom arch
+    without filter attention computes with the same remaining weights."""
     torch.manual_seed(0)
-    full = small(FilterViT)
-    torch.manual_seed(0)
-    off = small(FilterViT, attention_args=dict(filter=dict(enabled=False)))
-    assert [b.enabled for _, b in off.selecting_blocks()] == [False] * 3
-    for (name, a), b in zip(full.state_dict().items(), off.state_dict().values()):
-        assert torch.equal(a, b), name  # the same initialisation as the full model
+    full = small(FilterViT).eval()
+    ablation = FilterViT(arch=without_filter_attention('xxs')).eval()
+    missing, unexpected = ablation.load_state_dict(full.state_dict(), strict=False)
+    assert not missing and all('.attention.' in k for k in unexpected)
     x = torch.rand(1, 3, 64, 64)
-    with torch.no_grad(), full.eval().override_selection(enabled=False), off.record_selections():
-        assert all(torch.equal(a, b) for a, b in zip(full(x), off.eval()(x)))
-    assert all(r['mask'] is None for r in off.last_selections())  # nothing scored for nothing
-    sum(o.sum() for o in off.train()(torch.rand(2, 3, 64, 64))).backward()
-    unused = {n.split('.')[2] for n, p in off.named_parameters() if p.grad is None}
-    assert unused == {'attention'}  # only the skipped blocks of stages 0-2 learn nothing
-    assert all(p.grad is None for _, b in off.selecting_blocks() for p in b.parameters())
+    with torch.no_grad(), override_selection(full, attention=False):
+        assert all(torch.equal(a, b) for a, b in zip(full(x), ablation(x)))
 
 
 def test_attn_drop_reaches_every_attention():
@@ -439,35 +484,35 @@ def test_dilated_backbones_keep_the_stated_output_strides(cls):
 
 
 @pytest.mark.parametrize('cls, kind', [(FilterViT, 'filter'), (FilterMobileViT, 'filter_mobilevit')])
-def test_a_setting_in_attention_args_takes_effect(cls, kind):
-    """What the user passes for a block kind is what the blocks get; the backbone's
-    defaults fill in only what was not passed."""
-    model = small(cls, attention_args={kind: dict(selection='random')})
-    blocks = [b for _, b in model.selecting_blocks()]
-    assert blocks and all(b.selection == 'random' and b.scorer is None for b in blocks)
-    assert all(b.active_selection() == 'random' for b in blocks)  # training mode
-    model = small(cls, selection='uniform', eval_selection='uniform')
-    assert all(b.selection == 'uniform' for _, b in model.selecting_blocks())
+def test_selection_is_set_by_the_constructor_only(cls, kind):
+    """What the user passes is what the blocks get; an arch dict that sets it too
+    is refused (one place for each setting)."""
+    model = small(cls, selection='random')
+    selectors = [b.selector for _, b in model.selecting_blocks()]
+    assert selectors and all(s.selection == 'random' for s in selectors)
+    assert all(b.scorer is None for _, b in model.selecting_blocks())
+    assert all(s.active_selection() == 'random' for s in selectors)  # training mode
+    assert all(s.active_selection() == 'uniform' for s in model.eval() and selectors)
+    model = small(cls, selection='uniform')
+    assert all(b.selector.selection == 'uniform' for _, b in model.selecting_blocks())
     if cls is FilterViT:
-        model = small(cls, attention_args={kind: dict(mask_mode='scale')})
+        model = small(cls, mask_mode='scale')
         assert all(b.mask_mode == 'scale' for _, b in model.selecting_blocks())
+    arch = cls.arch_settings['xxs']
+    with_selection = dict(arch, stages=[
+        dict(s, attention=dict(s['attention'], selection='uniform'))
+        if s.get('attention') and s['attention']['type'] == kind else s for s in arch['stages']])
+    with pytest.raises(ValueError, match=rf"{cls.__name__} arch sets \['selection'\] in its "
+                       rf"'{kind}' attention; pass {cls.__name__}\(selection=...\) instead"):
+        cls(arch=with_selection)
 
 
-@pytest.mark.parametrize('cls, kind', [(FilterViT, 'filter'), (FilterMobileViT, 'filter_mobilevit'),
-                                       (DropoutViT, 'filter')])
-def test_a_setting_given_twice_with_different_values_is_refused(cls, kind):
-    with pytest.raises(ValueError, match=f"selection='uniform' conflicts with "
-                       rf"attention_args\['{kind}'\]\['selection'\]='random'"):
-        small(cls, selection='uniform', attention_args={kind: dict(selection='random')})
-    same = small(cls, selection='random', attention_args={kind: dict(selection='random')})
-    assert all(b.selection == 'random' for _, b in same.selecting_blocks())
-
-
-def test_dropoutvit_refuses_scored_selection_and_filtervit_random_is_dropoutvit():
-    with pytest.raises(ValueError, match="DropoutViT draws its tokens at random"):
-        small(DropoutViT, selection='topk')
-    with pytest.raises(ValueError, match="eval_selection='topk' needs a scorer"):
-        small(FilterViT, selection='random', eval_selection='topk')
+def test_dropoutvit_refuses_scored_settings_and_filtervit_random_is_dropoutvit():
+    with pytest.raises(TypeError, match=r"DropoutViT draws its tokens at random and scores none: "
+                       r"it takes no \['mask_mode', 'selection'\]"):
+        small(DropoutViT, selection='topk', mask_mode='scale')
+    with pytest.raises(ValueError, match="mask_mode='scale' masks by the scorer"):
+        small(FilterViT, selection='random', mask_mode='scale')
     torch.manual_seed(0)
     dropout = small(DropoutViT).eval()
     random_filter = small(FilterViT, selection='random').eval()
@@ -483,10 +528,11 @@ def test_tied_logits_spread_over_the_map():
     """A fresh FilterMobileViT scores every patch alike (its logit conv starts at
     zero): the tie-break spreads its picks from the top eighth of the rows to the
     bottom eighth instead of one clump."""
-    model = FilterMobileViT(arch='xxs').eval()
-    with torch.no_grad(), model.record_selections():
+    model = FilterMobileViT(arch='xxs')
+    model.init_weights()
+    with torch.no_grad(), record_selections(model.eval()) as selections:
         model(torch.rand(1, 3, 256, 256))
-    first = model.last_selections()[0]
+    first = selections[0]
     height, width = first['size']
     rows = first['indices'][0] // width
     assert rows.min() < height / 8 and rows.max() >= height * 7 / 8
@@ -524,3 +570,86 @@ def test_positions_of_a_bfloat16_model_match_float32():
     reference = encoding(indices, 200, 336)
     low = encoding.to(torch.bfloat16)(indices, 200, 336).float()
     assert (low - reference).abs().max() < 0.05 * reference.abs().max()
+
+
+@pytest.mark.parametrize('cls', BACKBONES)
+def test_norm_cfg_and_act_cfg_reach_every_convolution_and_keep_the_keys(cls):
+    from mmfilter.models.layers import ConvNormAct
+    model = small(cls, norm_cfg=dict(type='GN', num_groups=2, eps=1e-3), act_cfg=dict(type='ReLU'))
+    convs = [m for m in model.modules() if isinstance(m, ConvNormAct)]
+    assert convs and all(isinstance(m.bn, torch.nn.GroupNorm) and m.bn.eps == 1e-3 for m in convs)
+    activations = {type(m.act) for m in convs}
+    assert activations == {torch.nn.ReLU, torch.nn.Identity}  # projections have none
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    assert all(isinstance(layer.mlp.act, torch.nn.SiLU) for layer in model.modules()
+               if hasattr(layer, 'mlp'))  # the transformers' own
+    reference = small(cls)
+    weights = {k for k in reference.state_dict() if 'running_' not in k and 'num_batches' not in k}
+    assert set(model.state_dict()) == weights
+    with torch.no_grad():
+        assert all(o.isfinite().all() for o in model.eval()(torch.rand(1, 3, 64, 64)))
+    frozen = small(cls, norm_cfg=dict(type='BN', requires_grad=False))
+    assert not any(p.requires_grad for m in frozen.modules() if isinstance(m, ConvNormAct)
+                   for p in m.bn.parameters())
+
+
+def test_bad_norm_and_activation_configs_are_refused_naming_the_backbone():
+    with pytest.raises(ValueError, match=r"FilterViT: unknown norm_cfg type 'XN'; choose from "
+                       r"\['BN', 'BN2d', 'SyncBN', 'GN'\]"):
+        FilterViT(norm_cfg=dict(type='XN'))
+    with pytest.raises(ValueError, match="MobileViT: unknown act_cfg type 'Swish'"):
+        MobileViT(act_cfg=dict(type='Swish'))
+    with pytest.raises(TypeError, match='DropoutViT: norm_cfg must be a dict with a "type"'):
+        DropoutViT(norm_cfg='BN')
+    with pytest.raises(TypeError, match=r"FilterMobileViT: norm_cfg \{'type': 'BN', 'mom': 0.1\}"):
+        FilterMobileViT(norm_cfg=dict(type='BN', mom=0.1))
+
+
+@pytest.mark.parametrize('cls', BACKBONES)
+def test_init_weights_initialises_every_layer_and_zeroes_filtermobilevits_scorers(cls):
+    torch.manual_seed(0)
+    model = small(cls)
+    for m in model.modules():  # as if trained
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
+            torch.nn.init.normal_(m.weight, mean=1.0)
+    model.init_weights()
+    linear = [m.weight for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    assert all(abs(w.mean()) < 0.01 and abs(w.std() - 0.02) < 0.005 for w in linear
+               if w.numel() >= 1000)  # truncated normal, std 0.02
+    conv = model.stem.conv.conv.weight  # Kaiming normal, fan out
+    assert abs(conv.std().item() - (2 / (conv.shape[0] * 9)) ** 0.5) < 0.05
+    logits = [b.scorer.logit for _, b in model.selecting_blocks() if b.scorer is not None]
+    if cls is FilterMobileViT:
+        assert len(logits) == 3 and not any(c.weight.any() or c.bias.any() for c in logits)
+    else:
+        assert all(c.weight.abs().sum() > 0 for c in logits)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    model.init_weights()  # a second call initialises nothing again (a loaded init_cfg stays)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())
+
+
+def test_filtermobilevit_at_full_budget_after_init_weights_is_mobilevit():
+    """The scorers start at gates of 1 (``init_weights`` as the runner calls it), so
+    with K covering every patch the model is MobileViT with the same weights."""
+    torch.manual_seed(0)
+    mobilevit = MobileViT(arch='xxs')
+    mobilevit.init_weights()
+    model = FilterMobileViT(arch='xxs', token_rule=dict(ratio=1.0, budget=None))
+    model.init_weights()
+    missing, unexpected = model.load_state_dict(mobilevit.state_dict(), strict=False)
+    assert not unexpected and missing and all('.scorer.' in k for k in missing)
+    x = torch.rand(1, 3, 96, 64)
+    with torch.no_grad():
+        for a, b in zip(mobilevit.eval()(x), model.eval()(x)):
+            torch.testing.assert_close(a, b)
+
+
+def test_importing_mmfilter_leaves_the_analysis_out():
+    """The analysis override and recording are for the tools; the model and the
+    package import nothing of them."""
+    import subprocess
+    import sys
+    code = ("import sys, mmfilter, mmfilter.models, mmfilter.engine, mmfilter.apis\n"
+            "print(sorted(m for m in sys.modules if m.startswith('mmfilter.analysis')))")
+    proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and proc.stdout.strip() == '[]', proc.stderr[-2000:]

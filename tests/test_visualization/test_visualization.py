@@ -93,5 +93,5 @@ def test_explain_shows_dropoutvit_selection_without_a_mask(trained_detector):
     for a, b in zip(first.selections, second.selections):
         assert a['mask'] is None
         h, w = a['size']
-        assert len(a['indices']) == model.backbone.stages[a['stage']][-1].num_tokens(h, w)
+        assert len(a['indices']) == model.backbone.stages[a['stage']][-1].selector.num_tokens(h, w)
         assert np.array_equal(a['indices'], b['indices'])  # deterministic at evaluation

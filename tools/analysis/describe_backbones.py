@@ -35,9 +35,9 @@ def attention_tokens(model, height: int, width: int) -> list:
         if isinstance(block, FilterMobileViTBlock):  # K of the 2×2 patches, per sequence
             p = block.patch_size
             grid_h, grid_w = math.ceil(h / p), math.ceil(w / p)
-            rows.append((i, f'filter {p}x{p}', h * w, block.num_tokens(grid_h, grid_w)))
+            rows.append((i, f'filter {p}x{p}', h * w, block.selector.num_tokens(grid_h, grid_w)))
         elif isinstance(block, TokenSelectingBlock):
-            rows.append((i, 'filter', h * w, block.num_tokens(h, w)))
+            rows.append((i, 'filter', h * w, block.selector.num_tokens(h, w)))
         elif isinstance(block, PooledAttentionBlock):
             s = pool_stride_for_budget(h, w, block.token_budget)
             rows.append((i, f'pooled/{s}', h * w, math.ceil(h / s) * math.ceil(w / s)))

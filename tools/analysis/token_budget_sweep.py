@@ -5,7 +5,8 @@
         [--scale 1 2] [--seed 0] [--split test|val] [--out-dir results/sweep/NAME]
 
 For every test-image scale, selection rule and budget, the token-selecting
-blocks of the trained backbone are overridden (``override_selection``: K =
+blocks of the trained backbone are overridden
+(:func:`mmfilter.analysis.override_selection`: K =
 min(ceil(ratio * N), budget) with the trained ratios for a budget, every
 position for ``all``, ``ceil(N / 4)`` for ``1/4``; ``x4`` and ``x1/4`` scale
 the trained ratio and budget of every stage, i.e. four times and a quarter of
@@ -26,6 +27,7 @@ from typing import List, Optional, Union
 
 import torch
 
+from mmfilter.analysis import override_selection, record_selections
 from mmfilter.benchmark import forward_fn, time_interleaved
 from mmfilter.engine.cli import load_config
 from mmfilter.models.backbones.base import NUM_STAGES, TokenRule
@@ -87,10 +89,11 @@ def rule_for(budget: Budget, backbone) -> TokenRule:
     if isinstance(budget, Scaled):
         rules: List[Optional[dict]] = [None] * NUM_STAGES
         for stage, block in backbone.selecting_blocks():
+            trained = block.selector
             rules[stage] = dict(
-                ratio=min(1.0, (block.token_ratio or 1.0) * budget.factor),
-                budget=None if block.token_budget is None else
-                max(1, math.ceil(block.token_budget * budget.factor)))
+                ratio=min(1.0, (trained.token_ratio or 1.0) * budget.factor),
+                budget=None if trained.token_budget is None else
+                max(1, math.ceil(trained.token_budget * budget.factor)))
         return rules
     if budget is None:
         return dict(ratio=1.0, budget=None)
@@ -120,15 +123,15 @@ def sweep(args) -> List[dict]:
             for budget in args.budgets:
                 if budget == 'off' and selection != args.selections[0]:
                     continue  # no tokens: the selection rule does not matter
-                with backbone.override_selection(rule_for(budget, backbone), selection,
-                                                 enabled=budget != 'off'):
+                with override_selection(backbone, rule_for(budget, backbone), selection,
+                                        attention=budget != 'off'):
                     torch.manual_seed(args.seed)
                     metrics = runner.test()
                     backbone.eval()
-                    with backbone.record_selections(), torch.no_grad():
+                    with record_selections(backbone) as selections, torch.no_grad():
                         backbone(image)
-                    ks = [r['indices'].shape[1] for r in backbone.last_selections()]
-                    ns = [r['size'][0] * r['size'][1] for r in backbone.last_selections()]
+                    ks = [r['indices'].shape[1] for r in selections]
+                    ns = [r['size'][0] * r['size'][1] for r in selections]
                     latency = time_interleaved({'b': forward_fn(backbone, image, 'cpu', 'none')},
                                                'cpu', args.repeats)['b']
                 row = dict(scale=scale, size=f'{size[1]}x{size[0]}', selection=selection,

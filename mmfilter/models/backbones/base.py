@@ -7,8 +7,7 @@ are arch tables plus the keyword arguments of their block kinds.
 """
 import operator
 from collections import OrderedDict
-from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from inspect import signature
 from itertools import accumulate
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
@@ -19,7 +18,8 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..layers import ATTENTION_BLOCKS, ConvNormAct, InvertedResidual, TokenSelectingBlock
+from ..layers import (ATTENTION_BLOCKS, ConvNormAct, InvertedResidual, TokenSelectingBlock,
+                      build_activation, build_norm)
 
 NUM_STAGES = 4
 TokenRule = Union[None, dict, Sequence[Optional[dict]]]
@@ -41,7 +41,9 @@ class StageSpec:
     ``attention`` is None or a dict with the block kind as ``type`` (a key of
     ``ATTENTION_BLOCKS``) and its arguments, e.g. ``dict(type='filter',
     embed_dim=64, depth=1, num_heads=4, token_ratio=0.25, token_budget=1024)``.
-    ``channels``, ``drop_path`` and ``attn_drop`` are filled in by the backbone.
+    ``channels``, ``drop_path``, ``attn_drop``, ``norm_cfg`` and ``act_cfg`` are
+    filled in by the backbone, and the selection settings by the backbone's own
+    arguments (e.g. ``FilterViT(selection=...)``).
     """
     channels: int
     blocks: int = 1
@@ -102,6 +104,24 @@ def resolve_arch(arch: Union[str, dict], arch_settings: Dict[str, dict],
     return stem, stages
 
 
+def with_block_settings(arch: Union[str, dict], arch_settings: Dict[str, dict], kind: str,
+                        settings: dict, backbone: str) -> dict:
+    """``arch`` as a dict of specs whose attention blocks of ``kind`` get
+    ``settings``: how a backbone hands its own arguments (FilterViT's
+    ``selection``, ``mask_mode``) to its blocks. An arch that sets them itself
+    is refused: they have one place, the backbone's arguments."""
+    stem, stages = resolve_arch(arch, arch_settings, backbone)
+    of_kind = [spec.attention is not None and spec.attention['type'] == kind for spec in stages]
+    set_in_arch = {k for spec, own in zip(stages, of_kind) if own for k in spec.attention}
+    given = sorted(set_in_arch & set(settings))
+    if given:
+        raise ValueError(f'{backbone} arch sets {given} in its {kind!r} attention; pass '
+                         f'{backbone}({given[0]}=...) instead')
+    return dict(stem=stem, stages=[
+        replace(spec, attention=dict(spec.attention, **settings)) if own else spec
+        for spec, own in zip(stages, of_kind)])
+
+
 class HybridBackbone(BaseModule):
     """Stem (stride 2) and four stages (strides 4, 8, 16, 32) returning NCHW maps.
 
@@ -123,11 +143,17 @@ class HybridBackbone(BaseModule):
             transformer layers. Default: 0.
         attn_drop_rate (float): dropout on the attention weights of every
             transformer layer. Default: 0.
-        token_rule (dict | Sequence[dict], optional): overrides ``token_ratio`` /
-            ``token_budget`` of the stages whose blocks select tokens: one dict
-            for all or a list, one per stage. Default: None.
-        attention_args (dict, optional): extra keyword arguments per block kind,
-            e.g. ``{'filter': dict(enabled=False)}``. Default: None.
+        token_rule (dict | Sequence[dict], optional): K of the stages whose
+            blocks select tokens, ``dict(ratio=..., budget=...)`` replacing the
+            arch table's ``token_ratio`` / ``token_budget``: one dict for all or
+            a list, one per stage. Default: None (the arch table's).
+        norm_cfg (dict): the norm of every convolution, ``BN``, ``SyncBN`` or
+            ``GN`` (see :func:`~mmfilter.models.layers.build_norm`); the
+            transformers keep their LayerNorms. Default: ``dict(type='BN')``.
+        act_cfg (dict): the activation after every convolution but the
+            projections, a ``torch.nn`` activation by name (see
+            :func:`~mmfilter.models.layers.build_activation`); the transformers'
+            MLPs keep SiLU. Default: ``dict(type='SiLU')``.
         channels_last (bool): run in channels-last memory layout (faster on
             CPU); the returned maps are contiguous NCHW either way. Default: True.
         strides (Sequence[int]): the stride of each stage's first block, 2 or 1;
@@ -153,7 +179,8 @@ class HybridBackbone(BaseModule):
                  drop_path_rate: float = 0.,
                  attn_drop_rate: float = 0.,
                  token_rule: TokenRule = None,
-                 attention_args: Optional[Dict[str, dict]] = None,
+                 norm_cfg: dict = dict(type='BN'),
+                 act_cfg: dict = dict(type='SiLU'),
                  channels_last: bool = True,
                  strides: Sequence[int] = (2, 2, 2, 2),
                  dilations: Sequence[int] = (1, 1, 1, 1),
@@ -161,6 +188,7 @@ class HybridBackbone(BaseModule):
         super().__init__(init_cfg=init_cfg)
         name = type(self).__name__
         check_strides_and_dilations(strides, dilations, name)
+        check_layer_cfgs(norm_cfg, act_cfg, name)
         stem, stages = resolve_arch(arch, self.arch_settings, name)
         stages = apply_token_rule(stages, token_rule, name)
         self.out_indices = normalize_out_indices(out_indices, name)
@@ -175,9 +203,11 @@ class HybridBackbone(BaseModule):
         self.stage_channels: List[int] = [s.channels for s in stages]
         self.stage_strides: List[int] = [2 * s for s in accumulate(strides, operator.mul)]
 
+        layer = dict(norm_cfg=norm_cfg, act_cfg=act_cfg)
         self.stem = nn.Sequential(OrderedDict(
-            conv=ConvNormAct(in_channels, stem.channels, 3, stride=2),
-            block=InvertedResidual(stem.channels, stem.out_channels, 1, stem.expand_ratio)))
+            conv=ConvNormAct(in_channels, stem.channels, 3, stride=2, **layer),
+            block=InvertedResidual(stem.channels, stem.out_channels, 1, stem.expand_ratio,
+                                   **layer)))
         depths = [s.depth for s in stages]
         rates = torch.linspace(0, drop_path_rate, max(sum(depths), 1)).tolist()
         self.stages = nn.ModuleList()
@@ -185,11 +215,28 @@ class HybridBackbone(BaseModule):
         built = stages[:max(self.out_indices) + 1]  # later stages would feed no output
         for i, (spec, start) in enumerate(zip(built, accumulate([0] + depths[:-1]))):
             self.stages.append(build_stage(
-                in_ch, spec, rates[start:start + spec.depth], attn_drop_rate,
-                attention_args or {}, f'{name} stage {i}', strides[i], dilations[i]))
+                in_ch, spec, dict(drop_path=rates[start:start + spec.depth],
+                                  attn_drop=attn_drop_rate, **layer),
+                f'{name} stage {i}', strides[i], dilations[i]))
             in_ch = spec.channels
-        self.apply(_init_module)
         self._freeze_stages()
+
+    def init_weights(self) -> None:
+        """Initialise every layer, then apply ``init_cfg`` (e.g. ``Pretrained``) on top.
+
+        MMEngine's runner calls it before training; a model built otherwise keeps
+        torch's default initialisation until it is called. Convolutions get
+        Kaiming normal (fan out), linear layers a truncated normal (std 0.02),
+        norms unit weights and zero biases; then each submodule's own
+        ``init_weights`` (FilterMobileViT's scorers start at zero). Keys a
+        ``Pretrained`` checkpoint lacks keep these values.
+        """
+        if not self.is_init:
+            self.apply(init_layer)
+            for module in self.modules():
+                if module is not self and callable(getattr(module, 'init_weights', None)):
+                    module.init_weights()
+        super().init_weights()
 
     @property
     def out_channels(self) -> List[int]:
@@ -233,7 +280,6 @@ class HybridBackbone(BaseModule):
             for param in module.parameters():
                 param.requires_grad = False
 
-    # -- blocks that select tokens: recording and overrides -------------------
     def selecting_blocks(self) -> Iterator[Tuple[int, TokenSelectingBlock]]:
         """``(stage index, block)`` for every block that attends a selected subset."""
         for i, stage in enumerate(self.stages):
@@ -241,77 +287,14 @@ class HybridBackbone(BaseModule):
                 if isinstance(module, TokenSelectingBlock):
                     yield i, module
 
-    @contextmanager
-    def record_selections(self) -> Iterator[None]:
-        """Within this context, token-selecting blocks keep their masks and indices."""
-        blocks = [b for _, b in self.selecting_blocks()]
-        for block in blocks:
-            block.record = True
-        try:
-            yield
-        finally:
-            for block in blocks:
-                block.record = False
 
-    def last_selections(self) -> List[dict]:
-        """Per token-selecting block of the last recorded forward: ``stage``,
-        ``mask`` (``[B, 1, h, w]``, None where nothing is scored), ``indices``
-        ``[B, K]``, ``size`` ``(h, w)`` of the map the tokens were picked from."""
-        return [
-            dict(stage=i, mask=b.last_mask, indices=b.last_indices, size=b.last_size)
-            for i, b in self.selecting_blocks() if b.last_indices is not None
-        ]
-
-    @contextmanager
-    def override_selection(self, token_rule: TokenRule = None,
-                           selection: Optional[str] = None,
-                           enabled: bool = True) -> Iterator[None]:
-        """Within this context, the token-selecting blocks use ``token_rule``
-        (as the constructor's; ``dict(ratio=1.0, budget=None)`` attends every
-        pixel) and/or the ``selection`` rule, in training and at evaluation
-        (``'random'`` draws at evaluation too), or skip their attention
-        (``enabled=False``); the trained settings come back after."""
-        blocks = list(self.selecting_blocks())
-        names = ('token_ratio', 'token_budget', 'selection', 'eval_selection', 'enabled')
-        saved = [{n: getattr(b, n) for n in names} for _, b in blocks]
-        rules = _rules_per_stage(token_rule, type(self).__name__)
-        try:
-            for stage, block in blocks:
-                rule = rules[stage]
-                if rule:
-                    _check_rule(rule)
-                    block.token_ratio = rule.get('ratio', block.token_ratio)
-                    block.token_budget = rule.get('budget', block.token_budget)
-                if selection is not None:
-                    block.check_selection(selection)
-                    block.selection = block.eval_selection = selection
-                block.enabled = enabled
-            yield
-        finally:
-            for (_, block), attributes in zip(blocks, saved):
-                for name, value in attributes.items():
-                    setattr(block, name, value)
-
-
-def with_block_args(attention_args: Optional[Dict[str, dict]], kind: str, explicit: dict,
-                    defaults: dict, backbone: str) -> Dict[str, dict]:
-    """``attention_args`` with the settings of block ``kind`` completed.
-
-    A setting comes from the backbone's own argument where the user passed one
-    (``explicit``: the backbone arguments not None), else from
-    ``attention_args[kind]``, else from ``defaults``. The same setting given both
-    ways with different values is refused, naming both.
-    """
-    merged = dict(attention_args or {})
-    given = dict(merged.get(kind, {}))
-    explicit = {name: value for name, value in explicit.items() if value is not None}
-    conflicts = sorted(n for n in explicit if n in given and given[n] != explicit[n])
-    if conflicts:
-        raise ValueError(f'{backbone}: ' + '; '.join(
-            f'{n}={explicit[n]!r} conflicts with attention_args[{kind!r}][{n!r}]={given[n]!r}'
-            for n in conflicts) + '; set it once')
-    merged[kind] = {**defaults, **given, **explicit}
-    return merged
+def check_layer_cfgs(norm_cfg: dict, act_cfg: dict, backbone: str) -> None:
+    """Raise, naming ``backbone``, unless both configs build a layer."""
+    try:
+        build_norm(norm_cfg, 8)
+        build_activation(act_cfg)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f'{backbone}: {e}') from None
 
 
 def check_strides_and_dilations(strides: Sequence[int], dilations: Sequence[int],
@@ -329,21 +312,25 @@ class HybridStage(nn.Sequential):
     ``[B, C_in, H, W] -> [B, C, H / stride, W / stride]``."""
 
 
-def build_stage(in_channels: int, spec: StageSpec, drop_path: List[float], attn_drop: float,
-                attention_args: Dict[str, dict], where: str, stride: int = 2,
+def build_stage(in_channels: int, spec: StageSpec, filled: dict, where: str, stride: int = 2,
                 dilation: int = 1) -> HybridStage:
     """``blocks``: inverted residuals (the first with ``stride``, all with
-    ``dilation``); ``attention``: the stage's block."""
-    blocks = [InvertedResidual(in_channels, spec.channels, stride, spec.expand_ratio, dilation)]
+    ``dilation``); ``attention``: the stage's block. ``filled``: the block
+    arguments the backbone fills in (``drop_path``, ``attn_drop``, ``norm_cfg``,
+    ``act_cfg``; the last two reach the inverted residuals too), each given to
+    the blocks that take it."""
+    layer = dict(norm_cfg=filled['norm_cfg'], act_cfg=filled['act_cfg'])
+    blocks = [InvertedResidual(in_channels, spec.channels, stride, spec.expand_ratio, dilation,
+                               **layer)]
     blocks += [
-        InvertedResidual(spec.channels, spec.channels, 1, spec.expand_ratio, dilation)
+        InvertedResidual(spec.channels, spec.channels, 1, spec.expand_ratio, dilation, **layer)
         for _ in range(spec.blocks - 1)
     ]
     stage = OrderedDict(blocks=nn.Sequential(*blocks))
     if spec.attention is not None:
-        cfg = dict(spec.attention, channels=spec.channels, drop_path=drop_path,
-                   attn_drop=attn_drop, **attention_args.get(spec.attention['type'], {}))
         known = signature(spec.block_class).parameters
+        cfg = dict(spec.attention, channels=spec.channels,
+                   **{k: v for k, v in filled.items() if k in known})
         unknown = sorted(set(cfg) - {'type'} - set(known))
         if unknown:
             raise TypeError(f'{where}: {spec.block_class.__name__} takes no {unknown}; '
@@ -353,18 +340,19 @@ def build_stage(in_channels: int, spec: StageSpec, drop_path: List[float], attn_
     return HybridStage(stage)
 
 
-def _check_rule(rule: dict) -> None:
-    unknown = set(rule) - {'ratio', 'budget'}
-    if unknown:
-        raise KeyError(f'unknown token_rule keys {sorted(unknown)}; use ratio and budget')
-
-
-def _rules_per_stage(token_rule: TokenRule, backbone: str) -> List[Optional[dict]]:
+def token_rules_per_stage(token_rule: TokenRule, backbone: str) -> List[Optional[dict]]:
+    """A ``token_rule`` (None, one dict or one per stage) as one rule per stage,
+    each None or a dict of ``ratio`` and / or ``budget``."""
     if token_rule is None or isinstance(token_rule, dict):
-        return [token_rule] * NUM_STAGES
-    rules = list(token_rule)
+        rules = [token_rule] * NUM_STAGES
+    else:
+        rules = list(token_rule)
     if len(rules) != NUM_STAGES:
         raise ValueError(f'{backbone} token_rule has {len(rules)} entries for {NUM_STAGES} stages')
+    for rule in rules:
+        unknown = set(rule or {}) - {'ratio', 'budget'}
+        if unknown:
+            raise KeyError(f'unknown token_rule keys {sorted(unknown)}; use ratio and budget')
     return rules
 
 
@@ -375,14 +363,11 @@ def apply_token_rule(stages: List[StageSpec], token_rule: TokenRule,
         return stages
     if not any(spec.selects_tokens for spec in stages):
         raise TypeError(f'{backbone} has no token-selecting attention; drop token_rule')
-    out = []
-    for spec, rule in zip(stages, _rules_per_stage(token_rule, backbone)):
-        if rule and spec.selects_tokens:
-            _check_rule(rule)
-            attention = dict(spec.attention, **{f'token_{k}': v for k, v in rule.items()})
-            spec = StageSpec(spec.channels, spec.blocks, spec.expand_ratio, attention)
-        out.append(spec)
-    return out
+    return [
+        replace(spec, attention=dict(spec.attention, **{f'token_{k}': v for k, v in rule.items()}))
+        if rule and spec.selects_tokens else spec
+        for spec, rule in zip(stages, token_rules_per_stage(token_rule, backbone))
+    ]
 
 
 def normalize_out_indices(out_indices: Union[int, Sequence[int]], backbone: str) -> Tuple[int, ...]:
@@ -394,8 +379,8 @@ def normalize_out_indices(out_indices: Union[int, Sequence[int]], backbone: str)
     return tuple(sorted({i % NUM_STAGES for i in indices}))
 
 
-def _init_module(m: nn.Module) -> None:
-    """Kaiming for convolutions, truncated normal for linear layers, unit norms."""
+def init_layer(m: nn.Module) -> None:
+    """Kaiming normal for convolutions, truncated normal for linear layers, unit norms."""
     if isinstance(m, nn.Conv2d):
         nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')
         if m.bias is not None:
@@ -404,6 +389,6 @@ def _init_module(m: nn.Module) -> None:
         nn.init.trunc_normal_(m.weight, std=.02)
         if m.bias is not None:
             nn.init.zeros_(m.bias)
-    elif isinstance(m, (_BatchNorm, nn.LayerNorm)):
+    elif isinstance(m, (_BatchNorm, nn.GroupNorm, nn.LayerNorm)) and m.weight is not None:
         nn.init.ones_(m.weight)
         nn.init.zeros_(m.bias)

@@ -5,12 +5,11 @@ every stage from stride 8 ends in a MobileViT block (local conv, global
 attention over the 2×2-interleaved patch sequences of the whole map, fusion);
 nothing is selected, and stride 4 has no attention.
 """
-from typing import List, Optional, Union
+from typing import List, Union
 
 from mmengine.registry import MODELS
 
-from ..layers import FilterMobileViTBlock
-from .base import HybridBackbone, with_block_args
+from .base import HybridBackbone, with_block_settings
 
 
 def _mobilevit_arch(stem_out: int, channels, embed_dims, expand_ratio: float) -> dict:
@@ -75,36 +74,21 @@ class FilterMobileViT(HybridBackbone):
 
     Args:
         arch (str | dict): the size. Default: ``'xs'``.
-        selection (str, optional): how each block picks its K patches in training:
-            ``'topk'`` (scored), ``'random'`` (drawn per image) or ``'uniform'``.
-            Default: None (``'topk'``).
-        eval_selection (str, optional): the rule at evaluation. Default: None
-            (the training rule; the uniform spread for ``'random'``).
-        attention_args (dict, optional): extra arguments per block kind; the
-            settings above may be given there too
-            (``{'filter_mobilevit': dict(...)}``), but not both ways with
-            different values.
+        selection (str): how each block picks its K patches: ``'topk'``
+            (scored), ``'random'`` (drawn per image in training, evenly spread
+            at evaluation) or ``'uniform'``. Default: ``'topk'``.
 
     Example:
         >>> model = FilterMobileViT(arch='xs', init_cfg=dict(
         ...     type='Pretrained', checkpoint='mobilevit-xs_mmfilter.pth'))
+        >>> model.init_weights()  # the scorers at zero, MobileViT's weights loaded
     """
     arch_settings = FILTER_MOBILEVIT_ARCHS
 
-    def __init__(self,
-                 arch: Union[str, dict] = 'xs',
-                 selection: Optional[str] = None,
-                 eval_selection: Optional[str] = None,
-                 attention_args: Optional[dict] = None,
-                 **kwargs) -> None:
-        attention_args = with_block_args(
-            attention_args, 'filter_mobilevit',
-            explicit=dict(selection=selection, eval_selection=eval_selection),
-            defaults=dict(selection='topk'), backbone=type(self).__name__)
-        super().__init__(arch=arch, attention_args=attention_args, **kwargs)
-        for _, block in self.selecting_blocks():
-            if isinstance(block, FilterMobileViTBlock):
-                block.reset_scorer()  # undo the generic init: gates start at exactly 1
+    def __init__(self, arch: Union[str, dict] = 'xs', selection: str = 'topk', **kwargs) -> None:
+        arch = with_block_settings(arch, self.arch_settings, 'filter_mobilevit',
+                                   dict(selection=selection), type(self).__name__)
+        super().__init__(arch=arch, **kwargs)
 
     def keys_absent_in_pretrained(self) -> List[str]:
         """The state-dict keys FilterMobileViT adds to MobileViT's (its scorers'): a

@@ -39,15 +39,16 @@ def score_outside_autocast(scorer: nn.Module, x: Tensor) -> Tensor:
 class FilterScorer(nn.Sequential):
     """Saliency logits per pixel: ``[B, C, H, W] -> [B, 1, H, W]``.
 
-    ``reduce``: a 1×1 conv-BN-SiLU squeezing the channels by ``reduction``;
+    ``reduce``: a 1×1 conv-norm-activation squeezing the channels by ``reduction``;
     ``logit``: a 3×3 conv giving each pixel its logit from its neighbourhood.
     Squeezing first keeps the full-resolution passes narrow.
     """
 
-    def __init__(self, channels: int, reduction: int = 8) -> None:
+    def __init__(self, channels: int, reduction: int = 8, norm_cfg: dict = dict(type='BN'),
+                 act_cfg: Optional[dict] = dict(type='SiLU')) -> None:
         hidden = max(channels // reduction, 4)
         super().__init__()
-        self.reduce = ConvNormAct(channels, hidden)
+        self.reduce = ConvNormAct(channels, hidden, norm_cfg=norm_cfg, act_cfg=act_cfg)
         self.logit = nn.Conv2d(hidden, 1, 3, padding=1)
 
 
@@ -55,16 +56,16 @@ class FilterScorer(nn.Sequential):
 class FilterAttentionBlock(TokenSelectingBlock):
     """Sparse self-attention over K selected pixels: ``[B, C, H, W] -> [B, C, H, W]``.
 
-    Selections (see :class:`TokenSelectingBlock`): ``'topk'`` (the K most
-    salient pixels; builds the ``scorer``), ``'random'``, ``'uniform'``. A block
-    built with a scorer keeps scoring (and masking) under any selection, so the
-    same weights can be evaluated with other selections.
+    ``selection`` (see :class:`TokenSelector`): ``'topk'`` (the K most salient
+    pixels; builds the ``scorer``), ``'random'``, ``'uniform'``. ``mask_mode``
+    (``'gate'`` or ``'scale'``, see the module docstring) needs the scorer for
+    ``'scale'``. A block with a scorer scores (and masks) whatever its selector
+    picks.
 
-    Forward, step by step (each step a method, so profilers time what runs):
-    :meth:`score` → :meth:`select` → :meth:`split` → ``transformer.delta`` →
-    :meth:`merge`.
+    Forward, step by step (each step a method or a submodule, so profilers time
+    what runs): :meth:`score` → ``selector`` → :meth:`split` →
+    ``transformer`` → :meth:`merge`.
     """
-    selections = ('topk', 'random', 'uniform')
 
     def __init__(self,
                  channels: int,
@@ -74,26 +75,27 @@ class FilterAttentionBlock(TokenSelectingBlock):
                  token_ratio: Optional[float] = None,
                  token_budget: Optional[int] = None,
                  selection: str = 'topk',
-                 eval_selection: Optional[str] = None,
                  mask_mode: str = 'gate',
-                 enabled: bool = True,
                  mlp_ratio: float = 2.,
                  drop_path: 'float | Sequence[float]' = 0.,
-                 attn_drop: float = 0.) -> None:
-        super().__init__(token_ratio, token_budget, selection, eval_selection, enabled)
+                 attn_drop: float = 0.,
+                 norm_cfg: dict = dict(type='BN'),
+                 act_cfg: Optional[dict] = dict(type='SiLU')) -> None:
+        super().__init__(token_ratio, token_budget, selection)
         if mask_mode not in MASK_MODES:
             raise ValueError(f'unknown mask_mode {mask_mode!r}; choose from {MASK_MODES}')
+        if mask_mode == 'scale' and selection != 'topk':
+            raise ValueError(f"mask_mode='scale' masks by the scorer, which selection="
+                             f"{selection!r} does not build; use selection='topk'")
         self.mask_mode = mask_mode
-        self.scorer = FilterScorer(channels) if selection == 'topk' else None
+        self.scorer = FilterScorer(channels, norm_cfg=norm_cfg, act_cfg=act_cfg) \
+            if selection == 'topk' else None
         self.transformer = TokenAttention(channels, embed_dim, depth, num_heads, mlp_ratio,
                                           drop_path, attn_drop)
 
     def score(self, x: Tensor) -> Optional[Tensor]:
-        """Saliency logits ``[B, 1, H, W]``, or None for a block without a scorer and
-        where nothing would use them (attention off under ``'gate'``)."""
-        if self.scorer is None or (not self.enabled and self.mask_mode == 'gate'):
-            return None
-        return score_outside_autocast(self.scorer, x)
+        """Saliency logits ``[B, 1, H, W]``, or None for a block without a scorer."""
+        return None if self.scorer is None else score_outside_autocast(self.scorer, x)
 
     def split(self, x: Tensor, logits: Optional[Tensor],
               indices: Tensor) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
@@ -115,15 +117,13 @@ class FilterAttentionBlock(TokenSelectingBlock):
 
     def forward(self, x: Tensor) -> Tensor:
         batch_size, _, height, width = x.shape
-        k = self.num_tokens(height, width)
         logits = self.score(x)
-        indices = self.select(logits, batch_size, height, width, k, x.device)
-        self.remember(logits, indices, height, width)
-        if indices.shape[1] == 0:  # attention off: every pixel takes the unselected path
-            return x if logits is None else x * logits.sigmoid()  # logits only under 'scale'
+        indices = self.selector(logits, batch_size, height, width, x.device)
         base, tokens, gate = self.split(x, logits, indices)
-        delta = self.transformer.delta(tokens, indices, height, width)
+        if indices.shape[1] == 0:  # nothing selected: every pixel takes the unselected path
+            return base
+        delta = self.transformer(tokens, indices, height, width)
         return self.merge(base, indices, tokens, delta, gate)
 
     def extra_repr(self) -> str:
-        return f'{super().extra_repr()}, mask_mode={self.mask_mode!r}'
+        return f'mask_mode={self.mask_mode!r}'

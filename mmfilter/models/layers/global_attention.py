@@ -41,7 +41,7 @@ class PooledAttentionBlock(nn.Module):
         pooled = F.avg_pool2d(x, stride, stride, ceil_mode=True) if stride > 1 else x
         grid_h, grid_w = pooled.shape[2:]
         indices = all_indices(batch_size, grid_h * grid_w, x.device)
-        delta = self.transformer.delta(as_tokens(pooled), indices, grid_h, grid_w)
+        delta = self.transformer(as_tokens(pooled), indices, grid_h, grid_w)
         delta = from_tokens(delta, grid_h, grid_w)
         if stride > 1:
             delta = F.interpolate(delta, size=(height, width), mode='bilinear', align_corners=False)

@@ -54,24 +54,26 @@ def resize_to(x: Tensor, size: Tuple[int, int]) -> Tensor:
 
 def _build_mobilevit_layers(block: nn.Module, channels: int, embed_dim: int, depth: int,
                             num_heads: int, mlp_ratio: float,
-                            drop_path: 'float | Sequence[float]', attn_drop: float) -> None:
-    block.local_conv = ConvNormAct(channels, channels, 3)
+                            drop_path: 'float | Sequence[float]', attn_drop: float,
+                            norm_cfg: dict, act_cfg: Optional[dict]) -> None:
+    layer = dict(norm_cfg=norm_cfg, act_cfg=act_cfg)
+    block.local_conv = ConvNormAct(channels, channels, 3, **layer)
     block.local_proj = nn.Conv2d(channels, embed_dim, 1, bias=False)
     block.encoder = TransformerEncoder(embed_dim, depth, num_heads, mlp_ratio, drop_path,
                                        attn_drop)
-    block.proj = ConvNormAct(embed_dim, channels)
-    block.fusion = ConvNormAct(2 * channels, channels, 3)
+    block.proj = ConvNormAct(embed_dim, channels, **layer)
+    block.fusion = ConvNormAct(2 * channels, channels, 3, **layer)
 
 
 @ATTENTION_BLOCKS.register_module(name='mobilevit')
 class MobileViTBlock(nn.Module):
     """MobileViT's block: ``[B, C, H, W] -> [B, C, H, W]``.
 
-    ``local_conv`` (3×3 conv-BN-SiLU) and ``local_proj`` (1×1 conv to the
+    ``local_conv`` (3×3 conv-norm-activation) and ``local_proj`` (1×1 conv to the
     embedding width), ``encoder`` (transformer ``layers`` and final ``norm``) over
     the ``patch_size²`` interleaved sequences of the map, ``proj`` (1×1
-    conv-BN-SiLU back to ``C``) and ``fusion`` (3×3 conv-BN-SiLU over the input
-    and the projection, concatenated). Maps whose sides are not multiples of the
+    conv-norm-activation back to ``C``) and ``fusion`` (3×3 conv-norm-activation
+    over the input and the projection, concatenated). Maps whose sides are not multiples of the
     patch size are resized up for the transformer and back after it, as the
     reference implementations do.
     """
@@ -84,11 +86,13 @@ class MobileViTBlock(nn.Module):
                  patch_size: int = 2,
                  mlp_ratio: float = 2.,
                  drop_path: 'float | Sequence[float]' = 0.,
-                 attn_drop: float = 0.) -> None:
+                 attn_drop: float = 0.,
+                 norm_cfg: dict = dict(type='BN'),
+                 act_cfg: Optional[dict] = dict(type='SiLU')) -> None:
         super().__init__()
         self.patch_size = patch_size
         _build_mobilevit_layers(self, channels, embed_dim, depth, num_heads, mlp_ratio,
-                                drop_path, attn_drop)
+                                drop_path, attn_drop, norm_cfg, act_cfg)
 
     def forward(self, x: Tensor) -> Tensor:
         p = self.patch_size
@@ -105,17 +109,17 @@ class FilterMobileViTBlock(TokenSelectingBlock):
 
     The layers and their names are :class:`MobileViTBlock`'s, so a MobileViT
     checkpoint loads into it; the one new module is the ``scorer``
-    (:class:`FilterScorer` over the local features), whose logits ``s`` pick the
-    patches (mean logit per patch; ``selections``: ``'topk'``, ``'random'``,
-    ``'uniform'``). The ``patch_size²`` sequences attend the same K patches; a
-    selected token becomes ``norm(x + 2σ(s)·Δ)``, with ``Δ`` what the transformer
-    layers add to it, and an unselected one ``norm(x)`` (its update taken as 0).
+    (:class:`FilterScorer` over the local features, for ``selection='topk'``),
+    whose logits ``s`` pick the patches (mean logit per patch; see
+    :class:`~mmfilter.models.layers.blocks.TokenSelector`). The ``patch_size²``
+    sequences attend the same K patches; a selected token becomes
+    ``norm(x + 2σ(s)·Δ)``, with ``Δ`` what the transformer layers add to it, and
+    an unselected one ``norm(x)`` (its update taken as 0).
 
     K counts patches: ``ceil(token_ratio * patches)`` capped by ``token_budget``.
     The scorer's last conv starts at zero (σ(s) = 1/2, a gate of 1), so with K
     covering every patch the block computes exactly MobileViT's block.
     """
-    selections = ('topk', 'random', 'uniform')
 
     def __init__(self,
                  channels: int,
@@ -125,21 +129,24 @@ class FilterMobileViTBlock(TokenSelectingBlock):
                  token_ratio: Optional[float] = None,
                  token_budget: Optional[int] = None,
                  selection: str = 'topk',
-                 eval_selection: Optional[str] = None,
-                 enabled: bool = True,
                  patch_size: int = 2,
                  mlp_ratio: float = 2.,
                  drop_path: 'float | Sequence[float]' = 0.,
-                 attn_drop: float = 0.) -> None:
-        super().__init__(token_ratio, token_budget, selection, eval_selection, enabled)
+                 attn_drop: float = 0.,
+                 norm_cfg: dict = dict(type='BN'),
+                 act_cfg: Optional[dict] = dict(type='SiLU')) -> None:
+        super().__init__(token_ratio, token_budget, selection)
         self.patch_size = patch_size
         _build_mobilevit_layers(self, channels, embed_dim, depth, num_heads, mlp_ratio,
-                                drop_path, attn_drop)
-        self.scorer = FilterScorer(embed_dim) if selection == 'topk' else None
-        self.reset_scorer()
+                                drop_path, attn_drop, norm_cfg, act_cfg)
+        self.scorer = FilterScorer(embed_dim, norm_cfg=norm_cfg, act_cfg=act_cfg) \
+            if selection == 'topk' else None
+        self.init_weights()
 
-    def reset_scorer(self) -> None:
-        """Zero the scorer's logit conv: every gate 1, every patch equally salient."""
+    def init_weights(self) -> None:
+        """Zero the scorer's logit conv: every gate 1, every patch equally salient,
+        so that the block computes MobileViT's block when K covers every patch.
+        Run as built and by the backbone's ``init_weights`` after its own rules."""
         if self.scorer is not None:
             nn.init.zeros_(self.scorer.logit.weight)
             nn.init.zeros_(self.scorer.logit.bias)
@@ -147,7 +154,7 @@ class FilterMobileViTBlock(TokenSelectingBlock):
     def attend(self, sequences: Tensor, indices: Tensor, gate: Optional[Tensor]) -> Tensor:
         """``sequences`` ``[S, N, E]`` with rows ``indices`` ``[S, K]`` attended, the
         rest normalised only; ``gate`` ``[S, N, 1]`` scales the updates (None: 1)."""
-        if indices.shape[1] == 0:  # attention off
+        if indices.shape[1] == 0:  # nothing selected: every patch takes the unselected path
             return self.encoder.norm(sequences)
         dense = indices.shape[1] == sequences.shape[1]
         tokens = sequences if dense else gather_rows(sequences, indices)
@@ -165,12 +172,9 @@ class FilterMobileViTBlock(TokenSelectingBlock):
         y = resize_to_multiple(self.local_proj(self.local_conv(x)), p)
         batch_size, _, height, width = y.shape
         grid_h, grid_w = height // p, width // p
-        logits = score_outside_autocast(self.scorer, y) \
-            if self.scorer is not None and self.enabled else None  # [B, 1, H', W']
-        patch_logits = None if logits is None else F.avg_pool2d(logits, p)
-        k = self.num_tokens(grid_h, grid_w)
-        indices = self.select(patch_logits, batch_size, grid_h, grid_w, k, y.device)
-        self.remember(patch_logits, indices, grid_h, grid_w)
+        logits = None if self.scorer is None else score_outside_autocast(self.scorer, y)
+        patch_logits = None if logits is None else F.avg_pool2d(logits, p)  # [B, 1, H/p, W/p]
+        indices = self.selector(patch_logits, batch_size, grid_h, grid_w, y.device)
         gate = None if logits is None else 2 * unfold_patches(logits, p).sigmoid()
         tokens = self.attend(unfold_patches(y, p), indices.repeat_interleave(p * p, 0), gate)
         y = fold_patches(tokens, batch_size, height, width, p)

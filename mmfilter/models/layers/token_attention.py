@@ -10,8 +10,8 @@ from .transformer import TransformerEncoder
 class TokenAttention(nn.Module):
     """Attend a set of pixel tokens and return what the attention adds to them.
 
-    ``proj_out(encoder(proj_in(tokens) + pos_embed(indices)))``: ``[B, K, C] -> [B, K, C]``
-    (:meth:`delta`); calling the module adds it to the tokens.
+    ``proj_out(encoder(proj_in(tokens) + pos_embed(indices)))``: ``[B, K, C] -> [B, K, C]``,
+    an update the blocks add to the tokens as they choose.
     """
 
     def __init__(self,
@@ -29,11 +29,8 @@ class TokenAttention(nn.Module):
                                           attn_drop)
         self.proj_out = nn.Linear(embed_dim, channels)
 
-    def delta(self, tokens: Tensor, indices: Tensor, height: int, width: int) -> Tensor:
+    def forward(self, tokens: Tensor, indices: Tensor, height: int, width: int) -> Tensor:
         """The attention's update of ``tokens`` ``[B, K, C]`` at flat positions
         ``indices`` ``[B, K]`` of a ``height x width`` map: ``[B, K, C]``."""
         embedded = self.proj_in(tokens) + self.pos_embed(indices, height, width)
         return self.proj_out(self.encoder(embedded))
-
-    def forward(self, tokens: Tensor, indices: Tensor, height: int, width: int) -> Tensor:
-        return tokens + self.delta(tokens, indices, height, width)

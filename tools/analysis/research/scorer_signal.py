@@ -23,6 +23,7 @@ import torch
 
 def scorer_signal(model, batches) -> dict:
     """Per stage: mask means and gradient shares, averaged over ``batches``."""
+    from mmfilter.analysis import record_selections
     backbone = model.backbone
     blocks = [(i, b) for i, b in backbone.selecting_blocks() if getattr(b, 'scorer', None)]
     if not blocks:
@@ -40,13 +41,13 @@ def scorer_signal(model, batches) -> dict:
     try:
         for data in batches:
             data = model.data_preprocessor(data, True)
-            with backbone.record_selections():
+            with record_selections(backbone) as records:
                 losses = model(**data, mode='loss')
                 loss = sum(v if torch.is_tensor(v) else sum(v)
                            for k, v in losses.items() if 'loss' in k)
                 model.zero_grad()
                 loss.backward()
-            for (stage, block), record in zip(blocks, backbone.last_selections()):
+            for (stage, block), record in zip(blocks, records):
                 mask = logits[stage].detach().flatten(1).sigmoid()
                 grad = logits[stage].grad.flatten(1).abs()
                 selected = torch.zeros_like(mask, dtype=torch.bool).scatter_(
