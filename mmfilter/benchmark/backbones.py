@@ -75,8 +75,8 @@ def registry(scope: Optional[str]):
 def build_backbone(name: str, scope: Optional[str] = 'mmdet', seed: int = 0,
                    device: str = 'cpu', row_bands: bool = True, **overrides) -> nn.Module:
     """The backbone of :data:`BACKBONES` called ``name``, with ``overrides`` of its
-    config (e.g. ``drop_path_rate``), its initial weights (``init_weights``) drawn with ``seed``, in eval mode on
-    ``device``; on the CPU with the tools' row bands
+    config (e.g. ``drop_path_rate``), its initial weights (``init_weights``) drawn with
+    ``seed``, in eval mode on ``device``; on the CPU with the tools' row bands
     (:func:`~mmfilter.engine.apply_row_bands`) unless ``row_bands`` is False or the
     name ends in ``-whole``. mmfilter's backbones come from mmengine's root registry
     (neither MMDetection nor MMSegmentation needed), the others from ``scope``'s."""
