@@ -105,9 +105,9 @@ def main(argv=None) -> dict:
     if not args.num_val and not args.images:
         parser.error('nothing to check: give images, or --num-val above 0')
     runtime, meta = onnx_infer.load_runtime(args.model)
-    from mmfilter.apis import init_model_or_exit
+    from mmfilter.engine.cli import init_model_or_exit
     from mmfilter.deploy import task_of
-    model = init_model_or_exit(args.config, args.checkpoint, device='cpu', cpu_inference=False)
+    model = init_model_or_exit(args.config, args.checkpoint, device='cpu', cpu_optimize=False)
     if task_of(model) != meta['task']:
         sys.exit(f"error: {args.model} holds a {meta['task']} model, {args.config} a "
                  f'{task_of(model)} model')

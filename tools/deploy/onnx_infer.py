@@ -16,8 +16,10 @@ the bottom and right with the mean colour (which the graph normalises to 0, as
 the data preprocessor pads), run, and its boxes or class map scaled back to the
 image. Detectors write the image with boxes, class names and scores (above
 ``--score-thr``); segmentors the image with the classes as a coloured overlay.
-One PNG per input, at the input's path below the inputs' common folder; files
-that cannot be read are named on one ``error:`` line at the end (exit status 1).
+One PNG per input, at the input's path below the inputs' common folder. An
+``--out-dir`` that cannot be created or written is one ``error:`` line (exit
+status 2) before the model is loaded; files that cannot be read are named on one
+``error:`` line at the end (exit status 1).
 The CUDA provider is used where ONNX Runtime has it.
 """
 import argparse
@@ -25,6 +27,7 @@ import json
 import os
 import os.path as osp
 import sys
+import tempfile
 from typing import Dict, List, Sequence, Tuple
 
 import cv2
@@ -182,6 +185,18 @@ def output_paths(inputs: Sequence[str], out_dir: str) -> Dict[str, str]:
             for p in inputs}
 
 
+def check_out_dir(out_dir: str) -> None:
+    """Create ``out_dir`` and write a file in it, or end the tool with one ``error:``
+    line and exit status 2 (a folder the user named, as argparse's bad arguments)."""
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out_dir):
+            pass
+    except OSError as e:
+        print(f'error: cannot write in --out-dir {out_dir}: {e.strerror or e}', file=sys.stderr)
+        sys.exit(2)
+
+
 def main(argv=None) -> List[str]:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('model', help='an ONNX file written by tools/deploy/export_onnx.py')
@@ -192,6 +207,7 @@ def main(argv=None) -> List[str]:
     parser.add_argument('--threads', type=int, default=0,
                         help="ONNX Runtime's intra-op threads (0: its default)")
     args = parser.parse_args(argv)
+    check_out_dir(args.out_dir)
     runtime, meta = load_runtime(args.model, args.threads)
     paths = expand_inputs(args.images)
     written, unreadable = [], []

@@ -74,7 +74,7 @@ def main(argv=None) -> dict:
     from pycocotools.coco import COCO
 
     from mmfilter.apis import predict
-    from mmfilter.apis import init_model_or_exit
+    from mmfilter.engine.cli import init_model_or_exit
     model = init_model_or_exit(args.config, args.checkpoint, device=args.device)
     classes = list(model.dataset_meta['classes'])
     names = (FLAGGED_STAR, STAR)

@@ -33,7 +33,7 @@ def main(argv=None) -> dict:
     parser.add_argument('--device', default='cpu')
     args = parser.parse_args(argv)
     from mmfilter.apis import scope_of
-    from mmfilter.apis import init_model_or_exit
+    from mmfilter.engine.cli import init_model_or_exit
     from mmfilter.visualization.explain import explain
     model = init_model_or_exit(args.config, args.checkpoint, device=args.device)
     try:
