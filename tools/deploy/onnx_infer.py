@@ -193,7 +193,7 @@ def check_out_dir(out_dir: str) -> None:
         with tempfile.TemporaryFile(dir=out_dir):
             pass
     except OSError as e:
-        print(f'error: cannot write in --out-dir {out_dir}: {e.strerror or e}', file=sys.stderr)
+        print(f'error: cannot create or write in --out-dir {out_dir}: {e.strerror or e}', file=sys.stderr)
         sys.exit(2)
 
 
