@@ -239,7 +239,7 @@ def test_published_model_loads_with_plain_weights_only_torch_load(trained_detect
 def test_tools_read_images_with_exif_orientation(tmp_path):
     import numpy as np
     from PIL import Image
-    from mmfilter.engine.cli import read_rgb
+    from mmfilter.engine.image_inputs import read_rgb
     pixels = np.zeros((40, 80, 3), np.uint8)
     pixels[:, :40] = 255  # left half white
     image = Image.fromarray(pixels)
