@@ -10,7 +10,7 @@ the tools end with exit status 2.
 import ast
 import inspect
 import os.path as osp
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 from mmengine.config import Config
 
@@ -25,17 +25,31 @@ def error_message(error: BaseException) -> str:
     return message or type(error).__name__
 
 
-def _syntax_error_line(path: str, error: SyntaxError) -> str:
-    """``'FILE:LINE: MESSAGE'`` for a syntax error MMEngine's parser raised while
-    reading ``path`` (the file itself, else one of its ``_base_`` files)."""
-    if error.filename and osp.isfile(error.filename):
-        return f'{error.filename}:{error.lineno}: {error.msg}'
+def _base_files(path: str, tree: ast.Module) -> List[str]:
+    """The ``_base_`` files a parsed config names (literal paths, relative to it)."""
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, 'id', None) == '_base_'
+                                                for t in node.targets):
+            try:
+                bases = ast.literal_eval(node.value)
+            except ValueError:
+                return []
+            bases = [bases] if isinstance(bases, str) else list(bases)
+            return [osp.join(osp.dirname(path), base) for base in bases]
+    return []
+
+
+def _syntax_error_line(path: str) -> Optional[str]:
+    """``'FILE:LINE: MESSAGE'`` for the first file of ``path`` and its ``_base_``
+    files (depth first) that is not valid Python, or None."""
     try:
         with open(path, encoding='utf-8') as f:
-            ast.parse(f.read(), filename=path)
-    except SyntaxError as own:
-        return f'{path}:{own.lineno}: {own.msg}'
-    return f'{path} (one of its _base_ files, line {error.lineno}): {error.msg}'
+            tree = ast.parse(f.read(), filename=path)
+    except SyntaxError as e:
+        return f'{path}:{e.lineno}: {e.msg}'
+    except OSError:
+        return None
+    return next(filter(None, map(_syntax_error_line, _base_files(path, tree))), None)
 
 
 def read_config(path: str) -> Config:
@@ -46,8 +60,8 @@ def read_config(path: str) -> Config:
     try:
         return Config.fromfile(path)
     except SyntaxError as e:
-        raise ConfigError(f'invalid Python syntax in config {_syntax_error_line(path, e)}') \
-            from None
+        where = _syntax_error_line(path) or f'{path} or a file it reads, line {e.lineno}: {e.msg}'
+        raise ConfigError(f'invalid Python syntax in config {where}') from None
     except FileNotFoundError as e:  # a _base_ file
         raise ConfigError(f'{path}: {e.strerror or e}: {e.filename}') from None
 
