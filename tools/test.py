@@ -9,7 +9,8 @@
 form: a detector's ``--out`` is a pickle of the raw predictions and its
 ``--show-dir`` a folder below ``WORK_DIR/TIMESTAMP`` (MMDetection's tools/test.py);
 a segmentor's ``--out`` is a folder of predicted label maps (PNG, one per image)
-and its ``--show-dir`` the visualizer's folder (MMSegmentation's). Before anything
+and its ``--show-dir`` the visualizer's folder (MMSegmentation's). Either draws
+every test image. Before anything
 is built the run checks, each failure one ``error:`` line: the config's syntax,
 the model's values and the test loop's options (exit status 2), that the
 checkpoint is complete and its tensors fit the model, that the work dir is
@@ -40,9 +41,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--work-dir', help='folder for the evaluation log and metrics')
     parser.add_argument('--show', action='store_true', help='show the drawn predictions')
     parser.add_argument('--show-dir',
-                        help='save the drawn predictions: below WORK_DIR/TIMESTAMP '
-                        "(detection, MMDetection's form) or in SHOW_DIR/vis_data "
-                        "(segmentation, MMSegmentation's form)")
+                        help='save the drawn prediction of every image: below '
+                        "WORK_DIR/TIMESTAMP (detection, MMDetection's form) or in "
+                        "SHOW_DIR/vis_data/vis_image (segmentation, MMSegmentation's form)")
     parser.add_argument('--wait-time', type=float, default=2,
                         help='seconds each picture is shown with --show')
     parser.add_argument('--filter-masks', type=int, metavar='N',
@@ -87,8 +88,9 @@ def add_outputs(cfg: Config, args: argparse.Namespace) -> None:
         raise ConfigError(f'{args.config}: --show and --show-dir need '
                           'default_hooks.visualization in the config')
     hook.update(draw=True, show=args.show, wait_time=args.wait_time)
-    if args.show_dir and segmentation:
+    if args.show_dir and segmentation:  # every image, as MMDetection's hook draws in testing
         cfg.visualizer.save_dir = args.show_dir
+        hook.interval = 1
     elif args.show_dir:
         hook.test_out_dir = args.show_dir
 
