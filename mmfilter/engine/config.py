@@ -114,7 +114,8 @@ def _loop_class(cfg: Config, key: str):
         name = 'EpochBasedTrainLoop' if loop.get('by_epoch') else 'IterBasedTrainLoop'
     if not isinstance(name, str):
         return name
-    with LOOPS.switch_scope_and_registry(cfg.get('default_scope')) as registry:
+    with LOOPS.switch_scope_and_registry(loop.get('_scope_', cfg.get('default_scope'))) \
+            as registry:
         found = registry.get(name)
     if found is None:
         raise ConfigError(f'{cfg.filename}: {key}: loop type {name!r} is not registered')
@@ -134,7 +135,7 @@ def check_loop_options(cfg: Config, keys: Sequence[str] = ('train_cfg', 'val_cfg
         if any(p.kind == p.VAR_KEYWORD for p in parameters.values()):
             continue
         accepted = [name for name in parameters if name not in RUNNER_LOOP_ARGUMENTS]
-        given = [k for k in cfg[key] if k not in ('type', 'by_epoch')]
+        given = [k for k in cfg[key] if k not in ('type', 'by_epoch', '_scope_')]
         unknown = [k for k in given if k not in accepted]
         if unknown:
             raise ConfigError(f'{cfg.filename}: {key}.{unknown[0]}: {cls.__name__} takes no '

@@ -1,5 +1,6 @@
 """The tools' one exit path, and each fault a new user hits ending in one ``error:`` line
 with exit status 2 for a configuration mistake (1 otherwise), before anything is created."""
+import glob
 import json
 import os
 
@@ -87,9 +88,11 @@ def test_a_loop_option_the_loop_does_not_take_is_refused_before_the_work_dir(tmp
     _assert_one_config_error(proc, f"{DEMO}: test_cfg.fp32: TestLoop takes no option 'fp32'")
 
 
-def test_the_loop_check_accepts_every_shipped_loop_and_names_a_missing_option():
+def test_the_loop_check_accepts_the_shipped_loops_and_names_a_missing_option():
     from mmfilter.engine.config import ConfigError, check_loop_options
-    for config in (DEMO, SEG_DEMO):
+    inherited = [sorted(glob.glob(config_path(f'**/*{suffix}'), recursive=True))[0]
+                 for suffix in ('_coco.py', '_ade20k-512x512.py')]  # loops with _scope_ keys
+    for config in [DEMO, SEG_DEMO] + inherited:
         check_loop_options(Config.fromfile(config), ('train_cfg', 'val_cfg', 'test_cfg'))
     cfg = Config.fromfile(DEMO)
     cfg.train_cfg = dict(by_epoch=True, val_interval=1)
