@@ -16,7 +16,8 @@ import sys
 import torch
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-from mmfilter.engine import CheckpointError, check_checkpoint  # noqa: E402
+from mmfilter.engine import check_checkpoint  # noqa: E402
+from mmfilter.engine.cli import exit_on_error  # noqa: E402
 
 PLAIN = (str, int, float, bool, type(None))
 _DROP = object()  # marks what plain() leaves out
@@ -55,10 +56,8 @@ def main(argv=None) -> str:
     parser.add_argument('in_file')
     parser.add_argument('out_file')
     args = parser.parse_args(argv)
-    try:
+    with exit_on_error():
         final = publish(args.in_file, args.out_file)
-    except CheckpointError as error:
-        sys.exit(f'error: {error}')
     print(f'published {args.in_file} as {final}')
     return final
 
