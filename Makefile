@@ -1,11 +1,11 @@
-# The two commands of the README's quick start; each sets up what it needs first
+# The demo of the README's quick start and the test suite; each sets up what it needs first
 # (tools/install.sh: minutes the first time, seconds once everything is there).
 .PHONY: demo test
 
 # Main job: RetinaNet-DropoutViT trained and evaluated on the embedded demo data.
 demo:
 	bash tools/install.sh
-	python tools/train.py configs/retinanet_dropoutvit_demo.py
+	python tools/train.py configs/dropoutvit/retinanet_dropoutvit_demo.py
 
 # The test suite; its set-up adds the test tools (requirements/tests.txt, ONNX Runtime).
 test:

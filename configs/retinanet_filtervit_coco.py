@@ -1,14 +1,6 @@
-# RetinaNet (FPN 256 channels, 4-conv head) with FilterViT-xs, the backbone trained from scratch;
-# COCO 2017 (data/coco), 1x schedule: 12 epochs, AdamW 1e-4 (_base_/schedules/adamw_1x.py),
-# 2 images per GPU on 8 GPUs. The documented entry point; in full,
-# retinanet_filtervit-xs-scratch_fpn_1x_coco.
-# From scratch on a schedule designed for ImageNet-pretrained backbones: 12 epochs are short for
-# random weights. Pretrained alternative: retinanet_filtermobilevit-xs-in1k-pre_fpn_1x_coco.py.
+# The documented entry point: RetinaNet (FPN 256 channels, 4-conv head) with FilterViT-xs trained
+# from scratch on COCO 2017, 1x schedule. The config itself, with its results and siblings:
+# configs/filtervit/retinanet_filtervit-xs-scratch_fpn_1x_coco.py (configs/filtervit/README.md).
 #   python tools/train.py configs/retinanet_filtervit_coco.py
 #   bash tools/dist_train.sh configs/retinanet_filtervit_coco.py 8
-_base_ = [
-    './_base_/models/retinanet_filtervit.py',
-    'mmdet::_base_/datasets/coco_detection.py',
-    './_base_/schedules/adamw_1x.py',
-    'mmdet::_base_/default_runtime.py',
-]
+_base_ = ['./filtervit/retinanet_filtervit-xs-scratch_fpn_1x_coco.py']

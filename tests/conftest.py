@@ -118,7 +118,8 @@ def scalars(work_dir) -> list:
 
 
 def tiny_config(folder, base: str, body: str) -> str:
-    path = folder / f'tiny_{base}'
+    """A config in ``folder`` over ``configs/<base>`` (``<backbone>/<name>.py``) with ``body`` added."""
+    path = folder / f'tiny_{osp.basename(base)}'
     path.write_text(f"_base_ = ['{config_path(base)}']\n" + body)
     return str(path)
 
@@ -128,7 +129,7 @@ def tiny_detection_config(folder) -> str:
     root = folder / 'coco'
     loader = (f"dict(batch_size=4, num_workers=0, persistent_workers=False, "
               f"dataset=dict(data_root='{root}/', splits={TINY_SPLITS}, image_size=128))")
-    return tiny_config(folder, 'retinanet_filtervit_demo.py', f"""
+    return tiny_config(folder, 'filtervit/retinanet_filtervit_demo.py', f"""
 model = dict(backbone=dict(arch='xxs'), neck=dict(in_channels=[24, 48, 80, 112]),
              test_cfg=dict(score_thr=0.0))  # an untrained head scores below the default 0.05
 train_dataloader = {loader}
@@ -146,7 +147,7 @@ def tiny_segmentation_config(folder) -> str:
     """UPerNet-FilterViT-xxs on 8 + 4 demo images, 4 iterations."""
     root = folder / 'ade'
     dataset = f"dataset=dict(data_root='{root}/', splits={TINY_SPLITS}, image_size=128)"
-    return tiny_config(folder, 'upernet_filtervit_demo.py', f"""
+    return tiny_config(folder, 'filtervit/upernet_filtervit_demo.py', f"""
 model = dict(backbone=dict(arch='xxs'), decode_head=dict(in_channels=[24, 48, 80, 112]),
              auxiliary_head=dict(in_channels=80))
 train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False, {dataset})

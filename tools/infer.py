@@ -16,14 +16,12 @@ read are named on one ``error:`` line at the end (exit status 1); the others are
 import argparse
 import os
 import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
-from mmfilter.engine import add_malloc_argument  # noqa: E402
-from mmfilter.engine.cli import PARTIAL_LOAD_HELP, exit_on_error  # noqa: E402
-from mmfilter.engine.image_inputs import (ImageReadError, expand_image_inputs,  # noqa: E402
+from mmfilter.engine import add_malloc_argument
+from mmfilter.engine.cli import PARTIAL_LOAD_HELP, exit_on_error
+from mmfilter.engine.image_inputs import (ImageReadError, expand_image_inputs,
                                           output_paths, read_rgb, readable_images)
-from mmfilter.engine.workdir import check_work_dir  # noqa: E402
+from mmfilter.engine.workdir import check_work_dir
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -19,19 +19,17 @@ split (``test_dataloader.dataset.indices``) is scored on those images only.
 """
 import argparse
 import os
-import os.path as osp
 import sys
 
 from mmengine.config import Config, DictAction
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
-from mmfilter.engine import add_malloc_argument, check_weights_fit  # noqa: E402
-from mmfilter.engine.cli import (PARTIAL_LOAD_HELP, distributed, exit_on_error,  # noqa: E402
+from mmfilter.engine import add_malloc_argument, check_weights_fit
+from mmfilter.engine.cli import (PARTIAL_LOAD_HELP, distributed, exit_on_error,
                                  run_runner, use_cpu_inference_settings)
-from mmfilter.engine.config import ConfigError, check_loop_options, load_config  # noqa: E402
-from mmfilter.engine.preflight import (build_model, checked_data,  # noqa: E402
+from mmfilter.engine.config import ConfigError, check_loop_options, load_config
+from mmfilter.engine.preflight import (build_model, checked_data,
                                        handle_bad_images, restrict_coco_metrics_to_subsets)
-from mmfilter.engine.workdir import check_work_dir  # noqa: E402
+from mmfilter.engine.workdir import check_work_dir
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -28,11 +28,10 @@ import sys
 import mmcv
 import numpy as np
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
-from mmfilter.engine.cli import exit_on_error  # noqa: E402
-from mmfilter.engine.config import ConfigError  # noqa: E402
-from mmfilter.engine.image_inputs import output_paths, read_rgb  # noqa: E402
-from mmfilter.visualization import heatmap_overlay, mark_tokens, sheet  # noqa: E402
+from mmfilter.engine.cli import exit_on_error
+from mmfilter.engine.config import ConfigError
+from mmfilter.engine.image_inputs import output_paths, read_rgb
+from mmfilter.visualization import heatmap_overlay, mark_tokens, sheet
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -1,13 +1,19 @@
-"""Measuring backbones and whole models: one table of backbones for every tool,
-interleaved timing, FLOPs, and the Markdown/plot report.
+"""Measuring backbones and whole models: the catalogue of backbones every tool uses
+(:mod:`.backbones`), interleaved timing and FLOPs (:mod:`.timing`), memory
+(:mod:`.memory`), per-stage profiles (:mod:`.profiling`), mixed precision's effect
+(:mod:`.precision`), device guards (:mod:`.device`) and the reports (:mod:`.report`).
 
-Needs torch and mmengine; matplotlib for the plot.
+Needs torch and mmengine; matplotlib for the plot, MMDetection or MMSegmentation for
+their backbones and whole models.
 """
-from .report import plot_latency, render_markdown, target_lines
+from .backbones import BACKBONES, COMPARED, MMFILTER_BACKBONES, build_backbone, catalogue_name
+from .report import JsonLinesReport, plot_latency, render_markdown, target_lines
 from .timing import (autocast, flops_of, forward_fn, threads_label, time_call, time_interleaved,
                      train_step_fn)
 
 __all__ = [
-    'autocast', 'flops_of', 'forward_fn', 'plot_latency', 'render_markdown', 'target_lines',
-    'threads_label', 'time_call', 'time_interleaved', 'train_step_fn'
+    'BACKBONES', 'COMPARED', 'MMFILTER_BACKBONES', 'JsonLinesReport', 'autocast',
+    'build_backbone', 'catalogue_name', 'flops_of', 'forward_fn', 'plot_latency',
+    'render_markdown', 'target_lines', 'threads_label', 'time_call', 'time_interleaved',
+    'train_step_fn'
 ]

@@ -1,8 +1,32 @@
-"""The benchmark's report: one Markdown table per input size, FilterViT-xs's
-target ratios, and a log-log latency plot."""
-from typing import List, Optional
+"""The tools' reports: records as JSON lines while a run goes on; the benchmark's
+Markdown table per input size, FilterViT-xs's target ratios, and a log-log latency plot."""
+import json
+from typing import Dict, List, Optional
 
 import torch
+
+
+class JsonLinesReport:
+    """Prints each record as one JSON line as it comes (and appends it to ``out``, a
+    file emptied first) and keeps the records for the tables that close a run."""
+
+    def __init__(self, out: Optional[str] = None) -> None:
+        self.records: List[Dict[str, object]] = []
+        self.out = out
+        if out:
+            open(out, 'w').close()
+
+    def write(self, record: Dict[str, object]) -> None:
+        self.records.append(record)
+        line = json.dumps(record, default=str)
+        print(line, flush=True)
+        if self.out:
+            with open(self.out, 'a') as f:
+                f.write(line + '\n')
+
+    def of(self, section: str) -> List[Dict[str, object]]:
+        """The records whose ``section`` is ``section``."""
+        return [r for r in self.records if r.get('section') == section]
 
 
 def _fmt(value, scale=1.0, digits=0) -> str:

@@ -4,25 +4,31 @@ import os
 import time
 from contextlib import nullcontext
 from statistics import median
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Union
 
 import torch
 from torch import nn
 
 Runner = Callable[[], None]
+Device = Union[str, torch.device]
 
 
-def autocast(device: str, amp: str):
-    """``torch.autocast`` for ``amp`` in ``'bf16'`` / ``'fp16'``; nothing for ``'none'``."""
+#: The autocast dtypes by name.
+AMP_DTYPES = {'fp16': torch.float16, 'bf16': torch.bfloat16}
+
+
+def autocast(device: Device, amp: str):
+    """``torch.autocast`` for ``amp`` in :data:`AMP_DTYPES`; nothing for ``'none'``."""
     if amp == 'none':
         return nullcontext()
-    return torch.autocast(device_type=device, dtype=torch.bfloat16 if amp == 'bf16' else torch.float16)
+    return torch.autocast(device_type=torch.device(device).type, dtype=AMP_DTYPES[amp])
 
 
-def synchronize(device: str) -> None:
+def synchronize(device: Device) -> None:
     """Wait for the device's queued work (CUDA); nothing on the CPU."""
-    if device == 'cuda':
-        torch.cuda.synchronize()
+    device = torch.device(device)
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
 
 
 #: OpenMP settings read when torch loads, which decide how waiting threads behave:
@@ -36,7 +42,7 @@ def threads_label() -> str:
     return ', '.join([f'{torch.get_num_threads()} threads'] + waits)
 
 
-def time_call(fn: Runner, device: str) -> float:
+def time_call(fn: Runner, device: Device) -> float:
     """Seconds one call of ``fn`` takes, the device's queue drained before and after."""
     synchronize(device)
     start = time.perf_counter()
@@ -45,7 +51,7 @@ def time_call(fn: Runner, device: str) -> float:
     return time.perf_counter() - start
 
 
-def time_interleaved(runners: Dict[str, Runner], device: str, repeats: int,
+def time_interleaved(runners: Dict[str, Runner], device: Device, repeats: int,
                      warmup: int = 1) -> Dict[str, float]:
     """Median seconds per runner over ``repeats`` rounds, each round calling every
     runner once, so drift of the machine affects all alike."""
@@ -59,7 +65,7 @@ def time_interleaved(runners: Dict[str, Runner], device: str, repeats: int,
     return {name: median(t) for name, t in times.items()}
 
 
-def forward_fn(model: nn.Module, image: torch.Tensor, device: str, amp: str) -> Runner:
+def forward_fn(model: nn.Module, image: torch.Tensor, device: Device, amp: str) -> Runner:
     """One inference forward of ``model`` on ``image`` ``[B, 3, H, W]``."""
     def run():
         with torch.inference_mode(), autocast(device, amp):
@@ -67,7 +73,7 @@ def forward_fn(model: nn.Module, image: torch.Tensor, device: str, amp: str) -> 
     return run
 
 
-def train_step_fn(model: nn.Module, image: torch.Tensor, device: str, amp: str) -> Runner:
+def train_step_fn(model: nn.Module, image: torch.Tensor, device: Device, amp: str) -> Runner:
     """Forward and backward of a loss over every output map."""
     def run():
         with autocast(device, amp):

@@ -6,6 +6,7 @@ The rest is what ``predict`` does beyond the three modules' forwards: box
 decoding and NMS for RetinaNet, the RoI head and its post-processing for Faster
 R-CNN (its ``head`` is the RPN), resizing the logits and the argmax for UPerNet.
 """
+import os.path as osp
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Sequence, Tuple
 
@@ -17,6 +18,9 @@ from ..engine.checkpoint import init_weights_quietly
 from ..engine.row_bands import apply_row_bands
 from .backbones import BACKBONES, build_backbone, registry
 from .timing import Runner
+
+#: The checkout this package runs from, whose ``configs/`` the whole models' configs are in.
+CHECKOUT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 #: mmfilter's backbones' per-stage ``strides`` / ``dilations`` (stem included in the first) as
 #: ResNet's (stem excluded): output stride 16.
@@ -39,11 +43,11 @@ WHOLE_MODELS: Dict[str, WholeModel] = {
     'retinanet-light': WholeModel('configs/retinanet_filtervit_coco.py', (800, 1333), (
         ('model.neck.out_channels', 128), ('model.bbox_head.in_channels', 128),
         ('model.bbox_head.feat_channels', 128), ('model.bbox_head.stacked_convs', 2))),
-    'retinanet-dw': WholeModel('configs/retinanet-dw_filtervit-xs-scratch_fpn_1x_coco.py', (800, 1333)),
-    'faster-rcnn': WholeModel('configs/faster-rcnn_filtervit-xs-scratch_fpn_1x_coco.py', (800, 1333)),
-    'ssdlite': WholeModel('configs/ssdlite_filtervit-xs-scratch_8xb24-600e_coco.py', (320, 320)),
-    'upernet': WholeModel('configs/upernet_filtervit-xs-scratch_160k_ade20k-512x512.py', (512, 512)),
-    'deeplabv3': WholeModel('configs/deeplabv3_filtervit-xs-scratch_160k_ade20k-512x512.py', (512, 512)),
+    'retinanet-dw': WholeModel('configs/filtervit/retinanet-dw_filtervit-xs-scratch_fpn_1x_coco.py', (800, 1333)),
+    'faster-rcnn': WholeModel('configs/filtervit/faster-rcnn_filtervit-xs-scratch_fpn_1x_coco.py', (800, 1333)),
+    'ssdlite': WholeModel('configs/filtervit/ssdlite_filtervit-xs-scratch_8xb24-600e_coco.py', (320, 320)),
+    'upernet': WholeModel('configs/filtervit/upernet_filtervit-xs-scratch_160k_ade20k-512x512.py', (512, 512)),
+    'deeplabv3': WholeModel('configs/filtervit/deeplabv3_filtervit-xs-scratch_160k_ade20k-512x512.py', (512, 512)),
 }
 PARTS = ('backbone', 'neck', 'head', 'rest')
 
@@ -86,7 +90,7 @@ def with_backbone(cfg: Config, backbone: dict, stage_channels: Sequence[int]) ->
     return cfg
 
 
-def build_whole_model(spec: WholeModel, backbone_name: str, repo: str = '.',
+def build_whole_model(spec: WholeModel, backbone_name: str, repo: str = CHECKOUT,
                       device: str = 'cpu', seed: int = 0,
                       row_bands: bool = True) -> Tuple[nn.Module, str]:
     """The model of ``spec`` with the named backbone, in eval mode, and its scope; on
@@ -101,7 +105,6 @@ def build_whole_model(spec: WholeModel, backbone_name: str, repo: str = '.',
     pass 0.05, and the rest of ``predict`` is then seconds spent filtering them, which no
     trained detector pays.
     """
-    import os.path as osp
     cfg = Config.fromfile(osp.join(repo, spec.config))
     if spec.overrides:
         cfg.merge_from_dict(dict(spec.overrides))
@@ -122,7 +125,7 @@ def build_config_model(config: str, device: str = 'cpu', seed: int = 0,
     training run starts from, in eval mode; its scope; and the ``(height, width)``
     of its test pipeline's ``Resize`` scale. Row bands on the CPU as in
     :func:`build_whole_model`."""
-    from ..deploy.onnx_export import pipeline_resize
+    from ..deploy.metadata import pipeline_resize
     cfg = Config.fromfile(config)
     scope = cfg.get('default_scope', 'mmdet')
     torch.manual_seed(seed)

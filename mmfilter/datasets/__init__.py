@@ -4,6 +4,8 @@
 ``mmfilter.datasets.demo_coco`` (MMDetection) or ``mmfilter.datasets.demo_ade``
 and ``mmfilter.datasets.seg_transforms`` (MMSegmentation) to register the
 OpenMMLab classes, as the demo configs do through ``custom_imports``.
+``objects`` (ground-truth object masks of a test split) needs mmcv, and pycocotools
+or MMSegmentation.
 """
 from .checks import DatasetError, check_coco_annotations, check_segmentation_folders
 from .demo import make_demo_ade, make_demo_coco

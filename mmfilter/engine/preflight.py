@@ -13,8 +13,8 @@ from ..datasets.checks import (DatasetError, check_coco_annotations, check_segme
 from .config import ConfigError, error_message
 
 DEMO_HINTS = {
-    'mmdet': 'python tools/train.py configs/retinanet_filtervit_demo.py',
-    'mmseg': 'python tools/train.py configs/upernet_filtervit_demo.py',
+    'mmdet': 'python tools/train.py configs/filtervit/retinanet_filtervit_demo.py',
+    'mmseg': 'python tools/train.py configs/filtervit/upernet_filtervit_demo.py',
 }
 
 

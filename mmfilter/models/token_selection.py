@@ -177,16 +177,14 @@ def scatter_tokens_(x: Tensor, indices: Tensor, tokens: Tensor) -> Tensor:
 
     Pixels not in ``indices`` keep their values. Autograd allows it when no
     earlier op saved ``x`` for its backward (gather does: gather from the input
-    of the op that made ``x``, not from ``x``). Under ONNX export it returns a
-    new tensor instead.
+    of the op that made ``x``, not from ``x``). An ONNX export swaps in an
+    out-of-place form (:mod:`mmfilter.deploy.rewrites`).
     """
     batch_size, channels = x.shape[:2]
     if tokens.shape != (batch_size, indices.shape[1], channels):
         raise ValueError(f'tokens of shape {tuple(tokens.shape)} do not match '
                          f'{indices.shape[1]} indices into a map of {channels} channels')
     index, tokens = _token_index(indices, channels), tokens.to(x.dtype)
-    if torch.onnx.is_in_onnx_export():  # the TorchScript exporter loses writes into views
-        return from_tokens(as_tokens(x).scatter(1, index, tokens), *x.shape[2:])
     as_tokens(x).scatter_(1, index, tokens)
     return x
 

@@ -8,6 +8,7 @@ import re
 
 import pytest
 import torch
+import yaml
 from mmengine.config import Config
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import init_default_scope
@@ -47,7 +48,7 @@ def _total(losses: dict) -> torch.Tensor:
 
 @pytest.mark.parametrize('backbone', BACKBONES)
 @pytest.mark.parametrize('config', ['retinanet_filtervit_coco.py',
-                                    'faster-rcnn_filtervit-xs-scratch_fpn_1x_coco.py'])
+                                    'filtervit/faster-rcnn_filtervit-xs-scratch_fpn_1x_coco.py'])
 def test_detector_builds_and_computes_losses(config, backbone):
     from mmdet.registry import MODELS
     from mmdet.testing import demo_mm_inputs
@@ -83,7 +84,7 @@ def _seg_training_batch(model, side: int, num_classes: int) -> dict:
 @pytest.mark.parametrize('backbone', BACKBONES)
 def test_segmentor_builds_and_computes_losses(backbone):
     from mmseg.registry import MODELS
-    cfg = _load('upernet_filtervit-xs-scratch_160k_ade20k-512x512.py', backbone)
+    cfg = _load('filtervit/upernet_filtervit-xs-scratch_160k_ade20k-512x512.py', backbone)
     cfg.model.decode_head.update(in_channels=XXS_CHANNELS[backbone], channels=32)
     cfg.model.auxiliary_head.update(in_channels=XXS_CHANNELS[backbone][2], channels=16)
     model = revert_sync_batchnorm(MODELS.build(cfg.model))  # SyncBN needs a process group
@@ -95,7 +96,10 @@ def test_segmentor_builds_and_computes_losses(backbone):
     assert model.backbone.stem.conv.conv.weight.grad.abs().sum() > 0
 
 
-ALL_CONFIGS = sorted(osp.basename(p) for p in glob.glob(config_path('*.py')))
+#: Every config, as its path under ``configs/``: ``<backbone>/<name>.py``, and the entry
+#: point ``retinanet_filtervit_coco.py``.
+ALL_CONFIGS = sorted(osp.relpath(p, config_path('')) for p in glob.glob(config_path('*.py'))
+                     + glob.glob(config_path('[!_]*/*.py')))
 #: The backbone a config's name announces (``head_backbone[-size...]_...``).
 NAMED_BACKBONES = {'filtervit': ('FilterViT', ), 'dropoutvit': ('DropoutViT', ),
                    'mobilevit': ('MobileViT', ), 'filtermobilevit': ('FilterMobileViT', ),
@@ -121,10 +125,48 @@ def test_configs_readme_lists_every_config():
     """configs/README.md links every config, and every config it names exists."""
     with open(config_path('README.md'), encoding='utf-8') as f:
         text = f.read()
-    linked = set(re.findall(r'\]\(([^/()]+\.py)\)', text))
-    named = linked | set(re.findall(r'configs/([\w.-]+\.py)', text))
+    linked = set(re.findall(r'\]\(([\w/.-]+\.py)\)', text))
+    named = linked | set(re.findall(r'configs/([\w/.-]+\.py)', text))
     assert sorted(set(ALL_CONFIGS) - linked) == []
     assert sorted(n for n in named if not osp.isfile(config_path(n))) == []
+
+
+@pytest.mark.parametrize('config', [c for c in ALL_CONFIGS if '/' in c])
+def test_each_config_sits_in_the_folder_of_its_backbone(config):
+    folder, name = config.split('/')
+    named = name.split('_')[1].split('-')[0]
+    assert folder == {'r18': 'resnet'}.get(named, named)
+
+
+MODEL_FOLDERS = sorted({c.split('/')[0] for c in ALL_CONFIGS if '/' in c})
+
+
+@pytest.mark.parametrize('folder', MODEL_FOLDERS)
+def test_each_model_folder_has_a_readme_and_a_metafile_naming_its_configs(folder):
+    """``configs/<backbone>/README.md`` links each config of the folder and
+    ``metafile.yml`` lists each of them once (OpenMMLab's model index form), with
+    nothing that does not exist."""
+    configs = sorted(c for c in ALL_CONFIGS if c.startswith(folder + '/'))
+    with open(config_path(osp.join(folder, 'README.md')), encoding='utf-8') as f:
+        linked = {f'{folder}/{n}' for n in re.findall(r'\]\(([\w.-]+\.py)\)', f.read())}
+    assert sorted(set(configs) - linked) == [] and sorted(linked - set(configs)) == []
+    with open(config_path(osp.join(folder, 'metafile.yml')), encoding='utf-8') as f:
+        meta = yaml.safe_load(f)
+    collections = {c['Name'] for c in meta['Collections']}
+    models = meta['Models']
+    assert sorted(m['Config'] for m in models) == [f'configs/{c}' for c in configs]
+    assert len({m['Name'] for m in models}) == len(models)
+    for model in models:
+        assert model['In Collection'] in collections, model['Name']
+        for result in model.get('Results', []):
+            assert result['Task'] and result['Dataset'] and result['Metrics'], model['Name']
+        assert 'Weights' not in model, 'no weights are published'
+
+
+def test_model_index_lists_every_metafile():
+    with open(osp.join(config_path(''), '..', 'model-index.yml'), encoding='utf-8') as f:
+        imports = yaml.safe_load(f)['Import']
+    assert imports == [f'configs/{folder}/metafile.yml' for folder in MODEL_FOLDERS]
 
 
 @pytest.mark.slow
@@ -134,7 +176,7 @@ def test_every_config_builds_with_the_backbone_its_name_says(config):
     pretraining its name announces, and its neck or heads take the widths that backbone returns."""
     cfg = _config(config)
     model = _build(cfg)
-    backbone_name = config.split('_')[1].split('-')
+    backbone_name = osp.basename(config).split('_')[1].split('-')
     assert type(model.backbone).__name__ in NAMED_BACKBONES[backbone_name[0]]
     if backbone_name[1:2] in (['xs'], ['s']):
         assert cfg.model.backbone.arch == backbone_name[1]
@@ -161,7 +203,7 @@ def test_every_config_builds_with_the_backbone_its_name_says(config):
             assert head.in_channels == expected, key
 
 
-SSDLITE_CONFIGS = sorted(osp.basename(p) for p in glob.glob(config_path('ssdlite_*.py')))
+SSDLITE_CONFIGS = [c for c in ALL_CONFIGS if osp.basename(c).startswith('ssdlite_')]
 
 
 @pytest.mark.parametrize('config', SSDLITE_CONFIGS)
@@ -199,7 +241,7 @@ def test_depthwise_retina_head_matches_retina_head_in_shapes_at_a_fraction_of_th
     from mmengine.analysis import FlopAnalyzer
 
     import mmfilter.models.heads  # noqa: F401
-    cfg = _config('retinanet-dw_filtervit-xs-scratch_fpn_1x_coco.py')
+    cfg = _config('filtervit/retinanet-dw_filtervit-xs-scratch_fpn_1x_coco.py')
     init_default_scope('mmdet')
     light = MODELS.build(dict(cfg.model.bbox_head, type='RetinaHead'))
     head = MODELS.build(cfg.model.bbox_head)
@@ -255,7 +297,7 @@ def test_optimizer_exempts_every_norm_and_bias_from_weight_decay(config):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('config', sorted(osp.basename(p) for p in glob.glob(config_path('deeplabv3_*.py'))))
+@pytest.mark.parametrize('config', [c for c in ALL_CONFIGS if osp.basename(c).startswith('deeplabv3_')])
 def test_deeplabv3_configs_run_a_training_step_at_output_stride_16(config):
     from mmseg.registry import MODELS
 

@@ -19,7 +19,7 @@ CAMVID = osp.join(osp.dirname(REPO), 'shared', 'data', 'camvid')
 pytestmark = pytest.mark.skipif(
     not osp.isdir(CAMVID), reason=f'CamVid not found at {CAMVID} (SegNet layout; see docs/get_started.md#camvid)')
 
-CONFIG = config_path('fpn_filtervit-xs-scratch_camvid-360x480.py')
+CONFIG = config_path('filtervit/fpn_filtervit-xs-scratch_camvid-360x480.py')
 FOLDERS = ('train', 'trainannot', 'val', 'valannot', 'test', 'testannot')
 
 

@@ -95,9 +95,9 @@ TINY = ("multiscale = dict(batch_size=4, sides=(96, 128, 160), base_side=128)\n"
 
 
 @pytest.mark.parametrize('config, channels, loop', [
-    ('retinanet_filtervit_demo_multiscale.py', 'neck=dict(in_channels=[24, 48, 80, 112])',
+    ('filtervit/retinanet_filtervit_demo_multiscale.py', 'neck=dict(in_channels=[24, 48, 80, 112])',
      "train_cfg = dict(max_epochs=1, val_interval=10)\n"),
-    ('upernet_filtervit_demo_multiscale.py',
+    ('filtervit/upernet_filtervit_demo_multiscale.py',
      'decode_head=dict(in_channels=[24, 48, 80, 112]), auxiliary_head=dict(in_channels=80)',
      "train_cfg = dict(max_iters=3, val_interval=10)\n"
      "param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False)]\n"

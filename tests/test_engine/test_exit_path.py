@@ -11,8 +11,8 @@ from mmengine.config import Config
 from conftest import config_path, load_tool, own_lines, run_tool
 from mmfilter.engine.cli import EXIT_STATUS, exit_on_error
 
-DEMO = config_path('retinanet_filtervit_demo.py')
-SEG_DEMO = config_path('upernet_filtervit_demo.py')
+DEMO = config_path('filtervit/retinanet_filtervit_demo.py')
+SEG_DEMO = config_path('filtervit/upernet_filtervit_demo.py')
 
 
 def _errors():

@@ -14,10 +14,11 @@ TEXT_SUFFIXES = ('.md', '.py', '.sh', '.txt', '.cfg', '.toml', '.ini')
 
 
 def markdown_files() -> List[str]:
-    """README.md, CHANGELOG.md, configs/README.md and every page under docs/."""
-    files = ['README.md', 'CHANGELOG.md', osp.join('configs', 'README.md')]
-    for root, _, names in os.walk(osp.join(REPO, 'docs')):
-        files += [osp.relpath(osp.join(root, n), REPO) for n in names if n.endswith('.md')]
+    """README.md, CHANGELOG.md and every page under configs/ and docs/."""
+    files = ['README.md', 'CHANGELOG.md']
+    for folder in ('configs', 'docs'):
+        for root, _, names in os.walk(osp.join(REPO, folder)):
+            files += [osp.relpath(osp.join(root, n), REPO) for n in names if n.endswith('.md')]
     return sorted(files)
 
 
@@ -74,17 +75,24 @@ def test_every_relative_link_and_anchor_resolves(page):
     assert not broken, 'broken links:\n' + '\n'.join(broken)
 
 
+#: The sections of a product page, in MMDetection's ``projects/*/README.md`` order.
+README_SECTIONS = ('Which backbone when', 'Contents', 'Install', 'Quick start', 'Use in your config',
+                   'Results', 'Deploy', 'Citation')
+
+
 def test_readme_is_a_product_page():
-    """At most 300 lines, the backbone table with when to pick each in its first 40
-    lines, then a table of contents."""
+    """At most 150 lines: the backbone table with when to pick each in its first 40
+    lines, then the product page's sections in order, each backbone linking its
+    config folder."""
     with open(osp.join(REPO, 'README.md'), encoding='utf-8') as f:
         lines = f.read().splitlines()
-    assert len(lines) <= 300, f'README.md has {len(lines)} lines'
+    assert len(lines) <= 150, f'README.md has {len(lines)} lines'
     first_screen = '\n'.join(lines[:40])
     for backbone in ('FilterViT', 'DropoutViT', 'MobileViT', 'FilterMobileViT'):
-        assert f'| {backbone}' in first_screen or f'|{backbone}' in first_screen, backbone
+        assert f'| [{backbone}](configs/{backbone.lower()}/README.md)' in first_screen, backbone
     assert re.search(r'when to pick', first_screen, re.IGNORECASE)
-    assert re.search(r'^#+ .*contents', '\n'.join(lines), re.IGNORECASE | re.MULTILINE)
+    headings = [line[3:] for line in lines if line.startswith('## ')]
+    assert headings == list(README_SECTIONS)
 
 
 #: Words of the product's own history, and first-person prose.

@@ -181,7 +181,7 @@ def run_script(script: str, *args: str, env: Dict[str, str]) -> List[str]:
 def test_slurm_train_forwards_config_work_dir_and_launcher(stub_path):
     env = dict(stub_path, GPUS='2', GPUS_PER_NODE='2', CPUS_PER_TASK='3',
                SRUN_ARGS='--exclusive --time=1:00:00')
-    args = run_script('slurm_train.sh', 'dev', 'job', 'configs/retinanet_filtervit_demo.py',
+    args = run_script('slurm_train.sh', 'dev', 'job', 'configs/filtervit/retinanet_filtervit_demo.py',
                       'work_dirs/x', '--cfg-options', 'model.backbone.out_indices=(0, 1, 2)',
                       env=env)
     assert args[:2] == ['-p', 'dev']
@@ -189,25 +189,25 @@ def test_slurm_train_forwards_config_work_dir_and_launcher(stub_path):
             '--cpus-per-task=3', '--exclusive', '--time=1:00:00'} <= set(args)
     python = args.index('python')
     assert args[python:] == ['python', '-u', 'tools/train.py',
-                             'configs/retinanet_filtervit_demo.py', '--work-dir=work_dirs/x',
+                             'configs/filtervit/retinanet_filtervit_demo.py', '--work-dir=work_dirs/x',
                              '--launcher=slurm', '--cfg-options',
                              'model.backbone.out_indices=(0, 1, 2)']
 
 
 def test_slurm_test_forwards_config_checkpoint_and_launcher(stub_path):
-    args = run_script('slurm_test.sh', 'dev', 'job', 'configs/retinanet_filtervit_demo.py',
+    args = run_script('slurm_test.sh', 'dev', 'job', 'configs/filtervit/retinanet_filtervit_demo.py',
                       'epoch_1.pth', '--work-dir', 'out', env=stub_path)
     assert {'--gres=gpu:8', '--ntasks=8', '--cpus-per-task=5'} <= set(args)
     assert args[args.index('python'):] == [
-        'python', '-u', 'tools/test.py', 'configs/retinanet_filtervit_demo.py', 'epoch_1.pth',
+        'python', '-u', 'tools/test.py', 'configs/filtervit/retinanet_filtervit_demo.py', 'epoch_1.pth',
         '--launcher=slurm', '--work-dir', 'out']
 
 
 def test_dist_test_runs_test_py_through_torchrun(stub_path):
     env = dict(stub_path, NNODES='2', NODE_RANK='1', MASTER_ADDR='node-0', PORT='29600')
-    args = run_script('dist_test.sh', 'configs/retinanet_filtervit_demo.py',
+    args = run_script('dist_test.sh', 'configs/filtervit/retinanet_filtervit_demo.py',
                       'work dir/epoch_1.pth', '2', '--work-dir', 'out', env=env)
     assert args == ['--nnodes=2', '--node_rank=1', '--master_addr=node-0',
                     '--nproc_per_node=2', '--master_port=29600', 'tools/test.py',
-                    'configs/retinanet_filtervit_demo.py', 'work dir/epoch_1.pth',
+                    'configs/filtervit/retinanet_filtervit_demo.py', 'work dir/epoch_1.pth',
                     '--launcher', 'pytorch', '--work-dir', 'out']

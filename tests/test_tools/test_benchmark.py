@@ -1,5 +1,5 @@
 """The benchmark tools on tiny inputs: tables, target lines, plot and the skip rule; the
-research scripts on CPU speed and memory (profiles, contention, peak memory, row bands, malloc)."""
+catalogue of backbones; the per-stage and per-block profiles."""
 import json
 import os
 import platform
@@ -15,6 +15,22 @@ pytestmark = pytest.mark.slow  # tool runs, trainings, processes: integration te
 
 def _benchmark_tool():
     return load_tool('analysis/benchmark_backbones.py')
+
+
+def test_catalogue_names_each_arch_of_mmfilters_backbones_and_builds_with_overrides():
+    import torch
+    from mmfilter.benchmark import BACKBONES, COMPARED, build_backbone, catalogue_name
+    assert set(COMPARED) <= set(BACKBONES)
+    assert catalogue_name('MobileViT', 'xxs') == 'MobileViT-xxs'
+    with pytest.raises(ValueError, match="no backbone 'MobileViT-m': the archs of MobileViT "
+                       'are xxs, xs, s'):
+        catalogue_name('MobileViT', 'm')
+    with pytest.raises(ValueError, match="mmfilter's backbones are FilterViT, DropoutViT"):
+        catalogue_name('ResNet', '18')
+    with pytest.raises(ValueError, match="unknown backbone 'FilterViT-xl'; the catalogue holds"):
+        build_backbone('FilterViT-xl')
+    model = build_backbone('FilterViT-xxs', row_bands=False, out_indices=(3, ))
+    assert not model.training and len(model(torch.rand(1, 3, 64, 64))) == 1
 
 
 def test_benchmark_writes_tables_targets_and_plot(tmp_path):
@@ -37,7 +53,8 @@ def test_benchmark_writes_tables_targets_and_plot(tmp_path):
 def test_forward_rows_can_run_folded_and_compiled_on_a_copy(tmp_path):
     import torch
     tool = _benchmark_tool()
-    model = tool.MODELS['FilterViT-xxs']()
+    from mmfilter.benchmark import build_backbone
+    model = build_backbone('FilterViT-xxs')
     variant = tool.forward_variant(model, fuse=True, backend='eager')  # dynamo, no codegen
     x = torch.rand(1, 3, 64, 96)
     with torch.no_grad():
@@ -132,26 +149,6 @@ def test_whole_models_with_a_malloc_mode_run_in_their_own_process(tmp_path, flag
     assert f'glibc malloc: {expected}' in (tmp_path / 'models.md').read_text()
 
 
-def test_contention_runs_the_benchmark_beside_busy_processes_only_while_it_runs(tmp_path):
-    tool = load_tool('analysis/research/contention.py')
-    with tool.cpu_load(2) as spinning:
-        assert len(spinning) == 2 and all(p.poll() is None for p in spinning)
-    assert all(p.poll() is not None for p in spinning)
-    report = tool.main(['--load', '1', '--models', 'FilterViT-xxs', '--sizes', '64x64',
-                        '--batch-sizes', '1', '--repeats', '1', '--out-dir', str(tmp_path)])
-    assert report['results']['FilterViT-xxs']['64x64/b1'] > 0
-    assert json.loads((tmp_path / 'benchmark.json').read_text())['background_load'] == 1
-    assert (tmp_path / 'benchmark.md').read_text().startswith('CPU-bound background processes: 1.')
-
-
-def test_peak_memory_measures_each_model_in_its_own_process(capsys):
-    peaks = load_tool('analysis/research/peak_memory.py').main([
-        '--models', 'FilterViT-xxs', '--sizes', '64x64', '512x512', '--malloc', 'defaults'])
-    small, large = peaks['FilterViT-xxs']['64x64'], peaks['FilterViT-xxs']['512x512']
-    assert large > max(small, 1.5)  # at least the stride-4 map: 24 x 128 x 128 floats = 1.5 MiB
-    assert '| FilterViT-xxs |' in capsys.readouterr().out
-
-
 def test_threads_label_names_the_openmp_wait_settings(monkeypatch):
     import torch
     from mmfilter.benchmark import threads_label
@@ -173,18 +170,19 @@ def test_whole_models_of_the_mobilevit_recipes_with_fused_batch_norm(tmp_path):
     assert all(r['backbone_ms'] > 0 and r['head_ms'] > 0 for r in rows)
 
 
-def test_profile_splits_each_stage_by_operator_kind_and_each_filter_block_by_step(tmp_path):
-    op_kind = load_tool('analysis/research/profiling.py').op_kind
+def test_profile_splits_each_stage_by_operator_kind_and_each_filter_block_by_step():
+    import torch
+    from mmfilter.benchmark import build_backbone
+    from mmfilter.benchmark.profiling import op_kind, profile_selecting_blocks, profile_stages
     assert [op_kind(n) for n in ('aten::mkldnn_convolution', 'aten::topk', 'aten::addmm',
                                  'aten::_scaled_dot_product_flash_attention_for_cpu',
                                  'aten::native_layer_norm', 'aten::copy_', 'aten::silu',
                                  'aten::permute', 'aten::foo')] == [
         'convolution', 'selection', 'linear', 'attention', 'normalisation', 'memory',
         'elementwise', 'views / dispatch', 'other']
-    profile = load_tool('analysis/research/profile_backbones.py').main([
-        '--models', 'FilterViT-xs', 'ResNet-18', '--size', '64x96', '--repeats', '1',
-        '--out-dir', str(tmp_path)])
-    results = profile['stages']
+    image = torch.rand(1, 3, 64, 96)
+    backbones = {name: build_backbone(name) for name in ('FilterViT-xs', 'ResNet-18')}
+    results = {name: profile_stages(b, image, repeats=1) for name, b in backbones.items()}
     assert [r['stage'] for r in results['FilterViT-xs']] == [
         'stem', 'stage 0 convs', 'stage 0 attention', 'stage 1 convs', 'stage 1 attention',
         'stage 2 convs', 'stage 2 attention', 'stage 3 convs', 'stage 3 attention']
@@ -194,34 +192,10 @@ def test_profile_splits_each_stage_by_operator_kind_and_each_filter_block_by_ste
             assert r['kinds'].get('convolution', 0) > 0 or r['stage'] == 'stage 3 attention'
     assert results['FilterViT-xs'][2]['kinds']['selection'] > 0  # stage 0 picks its tokens
     assert 'selection' not in results['ResNet-18'][1]['kinds']
-    assert list(profile['blocks']) == ['FilterViT-xs']  # ResNet-18 selects nothing
-    blocks = profile['blocks']['FilterViT-xs']
+    blocks = profile_selecting_blocks(backbones['FilterViT-xs'], image, 'cpu', repeats=1)
     assert [b['stage'] for b in blocks] == [0, 1, 2]
     for b in blocks:
         assert b['map'] == f"{64 // 2**(b['stage'] + 2)}x{96 // 2**(b['stage'] + 2)}"
         assert all(b[step] >= 0 for step in ('score', 'select', 'split', 'attention', 'merge'))
         assert b['block'] > 0 and 0 < b['k'] <= 16 * 24 // 4**b['stage']
-    markdown = (tmp_path / 'profile.md').read_text()
-    assert '| ResNet-18 | all stages |' in markdown
-    assert '| FilterViT-xs | 0 | 32 | 16x24 |' in markdown
-
-
-def test_band_sweep_times_every_budget_and_refuses_backbones_without_bands(capsys):
-    tool = load_tool('analysis/research/band_sweep.py')
-    times = tool.main(['--models', 'FilterViT-xs', '--sizes', '64x96', '--band-mibs', 'off',
-                       '0.01', '--repeats', '1', '--malloc', 'defaults'])
-    assert set(times['64x96']) == {'FilterViT-xs|off', 'FilterViT-xs|0.01'}
-    assert all(t > 0 for t in times['64x96'].values())
-    assert '| FilterViT-xs, 64x96 |' in capsys.readouterr().out
-    with pytest.raises(SystemExit):
-        tool.main(['--models', 'ResNet-18', '--sizes', '64x96', '--repeats', '1'])
-
-
-def test_malloc_memory_runs_each_mode_in_its_own_process():
-    from mmfilter.engine import MALLOC_MODES
-    results = load_tool('analysis/research/malloc_memory.py').main([
-        '--modes', 'defaults', 'reuse', '--passes', '2', '--plan', 'FilterViT-xs@64x64'])
-    assert list(results) == ['defaults', 'reuse']
-    for mode, r in results.items():
-        assert len(r['after']) == 2 and 0 < min(r['after']) and max(r['after']) <= r['peak']
-        assert r['malloc'] in (MALLOC_MODES[mode][0], 'chosen by the user')
+    assert blocks[0]['channels'] == 32

@@ -46,12 +46,12 @@ def test_onnx_export_takes_the_backbone_of_a_detector_checkpoint(tmp_path):
                                **head}, 'meta': {}}, ckpt)
     tool = _export_tool()
     for prefix in ('backbone.', None):  # given, and found without --prefix
-        model = tool.build_backbone('FilterViT', 'xxs', None, str(ckpt), prefix)
+        model = tool.backbone_for_export('FilterViT', 'xxs', None, str(ckpt), prefix)
         for key, value in source.state_dict().items():
             assert torch.equal(model.state_dict()[key], value)
     with pytest.raises(SystemExit, match=r'^error: checkpoint .*det.pth does not fit '
                        r'MobileViT-xxs: \d+ of the model.s keys missing'):
-        tool.build_backbone('MobileViT', 'xxs', None, str(ckpt), None)
+        tool.backbone_for_export('MobileViT', 'xxs', None, str(ckpt), None)
 
 
 @pytest.mark.parametrize('backbone', ['FilterViT', 'DropoutViT', 'MobileViT', 'FilterMobileViT'])
@@ -81,3 +81,18 @@ def test_folding_batch_norm_keeps_the_outputs(backbone):
                     apply_row_bands(model, 0.02)
                 for out, ref in zip(model(image.contiguous(memory_format=layout)), expected):
                     torch.testing.assert_close(out, ref, atol=1e-4, rtol=1e-4)
+
+
+def test_export_rewrites_swap_the_token_write_back_for_the_export_only():
+    """In PyTorch the filter blocks write their tokens back in place; the graph gets
+    an out-of-place write (the exporter loses writes into views), only while exporting."""
+    from mmfilter.deploy import export_rewrites
+    from mmfilter.models.layers import filter_attention
+    from mmfilter.models.token_selection import scatter_tokens_
+    x = torch.rand(2, 3, 4, 5)
+    indices, tokens = torch.tensor([[0, 7], [19, 3]]), torch.rand(2, 2, 3)
+    with export_rewrites():
+        out = filter_attention.scatter_tokens_(x, indices, tokens)
+        assert out is not x and not torch.equal(out, x)
+    torch.testing.assert_close(out, scatter_tokens_(x.clone(), indices, tokens))
+    assert filter_attention.scatter_tokens_ is scatter_tokens_

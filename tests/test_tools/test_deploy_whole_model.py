@@ -128,22 +128,14 @@ def test_whole_segmentor_exports_and_matches_pytorch(trained_segmentor, tmp_path
 
 
 @pytest.mark.slow
-def test_onnx_infer_draws_without_torch_or_openmmlab(trained_detector, tmp_path, photos):
+def test_onnx_infer_draws_and_its_runtime_needs_no_torch_or_openmmlab(trained_detector, tmp_path,
+                                                                        photos):
     config, work, _ = trained_detector
     model = tmp_path / 'retinanet.onnx'
     assert run_tool('deploy/export_onnx.py', config, work / 'epoch_2.pth', '--shape', 128, 128,
                     '--out', model).returncode == 0
     out_dir = tmp_path / 'drawn'
-    script = (
-        'import runpy, sys\n'
-        f"sys.argv = ['onnx_infer.py', {str(model)!r}, {str(photos)!r}, '--out-dir', "
-        f"{str(out_dir)!r}, '--score-thr', '0']\n"
-        f"runpy.run_path({REPO + '/tools/deploy/onnx_infer.py'!r}, run_name='__main__')\n"
-        "loaded = [m for m in ('torch', 'mmcv', 'mmdet', 'mmseg', 'mmengine', 'mmfilter') "
-        "if m in sys.modules]\n"
-        "assert not loaded, loaded\n")
-    proc = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
-                          timeout=300)
+    proc = run_tool('deploy/onnx_infer.py', model, photos, '--out-dir', out_dir, '--score-thr', 0)
     assert proc.returncode == 0, proc.stderr[-3000:]
     from skimage import data
     for name in PHOTOS:
@@ -151,13 +143,26 @@ def test_onnx_infer_draws_without_torch_or_openmmlab(trained_detector, tmp_path,
         photo = getattr(data, name)()
         assert drawn.shape[:2] == photo.shape[:2]
         assert (drawn[..., ::-1] != photo).any()  # boxes were drawn
+    script = (  # the runtime module, copied alone next to the model, in a fresh interpreter
+        'import runpy, sys\n'
+        f"runtime = runpy.run_path({REPO + '/mmfilter/deploy/runtime.py'!r})\n"
+        f"runner, meta = runtime['load_runtime']({str(model)!r})\n"
+        f"image = runtime['read_image']({str(photos / 'coffee.png')!r}, "
+        "meta['input_channel_order'])\n"
+        "assert len(runtime['detect'](runner, meta, image)['scores']) == 100\n"
+        "loaded = [m for m in ('torch', 'mmcv', 'mmdet', 'mmseg', 'mmengine', 'mmfilter') "
+        "if m in sys.modules]\n"
+        "assert not loaded, loaded\n")
+    proc = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize('config,shape,message', [
-    ('faster-rcnn_filtervit_demo.py', (128, 128), r'FasterRCNN: two-stage detectors \(RoI heads\) are not '
+    ('filtervit/faster-rcnn_filtervit_demo.py', (128, 128), r'FasterRCNN: two-stage detectors \(RoI heads\) are not '
      r'exportable as a whole'),
-    ('retinanet_filtervit_demo.py', (100, 128), r'input size 100x128 is not a multiple of the data '
+    ('filtervit/retinanet_filtervit_demo.py', (100, 128), r'input size 100x128 is not a multiple of the data '
      r"preprocessor's pad_size_divisor 32: the model only sees padded sizes such as 128x128"),
 ])
 def test_whole_model_export_refuses_what_it_cannot_export(tmp_path, config, shape, message):
@@ -203,5 +208,5 @@ def test_backbone_only_export_of_a_config_and_the_runner_refusing_it(trained_det
     ([], r'a whole model is exported at one size: give --shape H W'),
 ])
 def test_whole_model_export_refuses_backbone_options_and_a_missing_size(args, message):
-    proc = run_tool('deploy/export_onnx.py', config_path('retinanet_filtervit_demo.py'), *args)
+    proc = run_tool('deploy/export_onnx.py', config_path('filtervit/retinanet_filtervit_demo.py'), *args)
     assert proc.returncode == 2 and re.search(message, proc.stderr), proc.stderr[-2000:]

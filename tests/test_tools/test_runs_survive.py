@@ -302,7 +302,7 @@ BAD_BACKBONE_VALUES = [
 @pytest.mark.parametrize('value, message', BAD_BACKBONE_VALUES)
 def test_a_bad_backbone_value_is_one_line_before_anything_else_with_status_2(
         tmp_path, tool, value, message):
-    config = config_path('retinanet_filtervit_demo.py')
+    config = config_path('filtervit/retinanet_filtervit_demo.py')
     checkpoint = ('missing.pth', ) if tool == 'test.py' else ()
     proc = run_tool(tool, config, *checkpoint, '--work-dir', tmp_path / 'work', '--cfg-options',
                     f'model.backbone.{value}', cwd=str(tmp_path))
@@ -315,9 +315,9 @@ def test_a_bad_backbone_value_is_one_line_before_anything_else_with_status_2(
 
 
 def test_a_checkpoint_of_another_model_is_one_line_unless_a_partial_load_is_asked(tmp_path):
-    dropout = save_model_checkpoint(config_path('retinanet_dropoutvit_demo.py'),
+    dropout = save_model_checkpoint(config_path('dropoutvit/retinanet_dropoutvit_demo.py'),
                                     tmp_path / 'dropoutvit.pth')
-    mobilevit = config_path('retinanet_mobilevit_demo.py')
+    mobilevit = config_path('mobilevit/retinanet_mobilevit_demo.py')
     proc = run_tool('test.py', mobilevit, dropout, cwd=str(tmp_path))
     assert proc.returncode == 1 and proc.stdout == ''
     lines = own_lines(proc.stderr)

@@ -142,9 +142,9 @@ def test_segmentation_trains_evaluates_and_infers_on_odd_sizes(trained_segmentor
 
 @pytest.mark.parametrize('config, message', [
     ('retinanet_filtervit_coco.py', 'annotation file not found: data/coco/annotations/instances_train2017.json'),
-    ('faster-rcnn_filtervit-xs-scratch_fpn_1x_coco.py', 'annotation file not found: data/coco/annotations/instances_train2017.json'),
-    ('upernet_filtervit-xs-scratch_160k_ade20k-512x512.py', 'image folder not found: data/ade/ADEChallengeData2016/images/training'),
-    ('fpn_filtervit-xs-scratch_camvid-360x480.py', 'image folder not found: data/camvid/train'),
+    ('filtervit/faster-rcnn_filtervit-xs-scratch_fpn_1x_coco.py', 'annotation file not found: data/coco/annotations/instances_train2017.json'),
+    ('filtervit/upernet_filtervit-xs-scratch_160k_ade20k-512x512.py', 'image folder not found: data/ade/ADEChallengeData2016/images/training'),
+    ('filtervit/fpn_filtervit-xs-scratch_camvid-360x480.py', 'image folder not found: data/camvid/train'),
 ])
 def test_real_dataset_configs_stop_at_once_without_data(tmp_path, config, message):
     proc = run_tool('train.py', config_path(config), '--work-dir', tmp_path / 'w', cwd=str(tmp_path))

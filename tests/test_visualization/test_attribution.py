@@ -1,18 +1,14 @@
 """Attention rollout through filter blocks, LRP's conservation, and the deletion test."""
-import json
-
 import pytest
 import torch
 from torch import nn
 
-from conftest import load_tool, run_tool
 from mmfilter import FilterViT
 from mmfilter.models.layers.transformer import TransformerEncoder
 from mmfilter.models.token_selection import as_tokens
+from mmfilter.visualization import deletion
 from mmfilter.visualization.attribution import (conservative_rules, gradient_x_input,
                                                 record_attention, rollout_maps)
-
-deletion = load_tool('analysis/research/deletion.py')  # the deletion test's helpers
 
 
 def _first_block_rollout_by_hand(backbone: FilterViT, image: torch.Tensor) -> torch.Tensor:
@@ -159,21 +155,3 @@ def test_input_gradient_of_a_linear_model_deletes_faster_than_random():
         assert curve[0] == pytest.approx(1) and curve[-1] == pytest.approx(0)
         auc[name] = deletion.area_under_curve(curve)
     assert auc['gradient'] < auc['random'] - 0.1
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize('model', ['trained_detector', 'trained_segmentor'])
-def test_explain_faithfulness_writes_table_and_curves(model, request, tmp_path):
-    cfg, work, _ = request.getfixturevalue(model)
-    checkpoint = work / ('epoch_2.pth' if model == 'trained_detector' else 'iter_4.pth')
-    proc = run_tool('analysis/research/explain_faithfulness.py', cfg, checkpoint,
-                    '--num-images', '2', '--out-dir', tmp_path)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    report = json.loads((tmp_path / 'faithfulness.json').read_text())['methods']
-    for method in ('mask', 'gradcam', 'rollout', 'lrp', 'region', 'random'):
-        assert report[method]['images'] == 2
-        assert 0 <= report[method]['on_objects'] <= 1
-        assert report[method]['curve'][0] == pytest.approx(1)
-        assert report[method]['curve'][-1] == pytest.approx(0)
-    assert '| lrp |' in (tmp_path / 'faithfulness.md').read_text()
-    assert (tmp_path / 'deletion.png').stat().st_size > 10_000

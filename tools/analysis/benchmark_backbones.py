@@ -23,24 +23,16 @@ import os
 import os.path as osp
 import platform
 import sys
-from functools import partial
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO)
-from mmfilter.benchmark import (flops_of, forward_fn, plot_latency,  # noqa: E402
-                                render_markdown, threads_label, time_interleaved,
+from mmfilter.benchmark import (BACKBONES, COMPARED, build_backbone, flops_of, forward_fn,
+                                plot_latency, render_markdown, threads_label, time_interleaved,
                                 train_step_fn)
-from mmfilter.benchmark.backbones import BACKBONES, build_backbone  # noqa: E402
-from mmfilter.engine import add_malloc_argument, configure_malloc, fuse_conv_bn  # noqa: E402
+from mmfilter.engine import add_malloc_argument, configure_malloc, fuse_conv_bn
 
 Size = Tuple[int, int]
-
-
-MODELS: Dict[str, Callable[[], torch.nn.Module]] = {
-    name: partial(build_backbone, name) for name in BACKBONES}
 QUICK_MODELS = ['FilterViT-xs', 'FilterViT-xs-dense', 'MobileViT-xs', 'ResNet-18']
 
 
@@ -63,7 +55,7 @@ def forward_variant(model: torch.nn.Module, fuse: bool,
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--sizes', nargs='+', default=['224x224', '512x512', '800x1344', '1600x2688'])
-    parser.add_argument('--models', nargs='+', default=list(MODELS), choices=list(MODELS))
+    parser.add_argument('--models', nargs='+', default=list(COMPARED), choices=list(BACKBONES))
     parser.add_argument('--batch-sizes', nargs='+', type=int, default=[1, 2])
     parser.add_argument('--train-batch-size', type=int, default=1)
     parser.add_argument('--repeats', type=int, default=5)
@@ -78,21 +70,21 @@ def main(argv=None) -> dict:
                         help='torch.compile the forward rows (backend: inductor unless named)')
     add_malloc_argument(parser)
     parser.add_argument('--quick', action='store_true', help='4 models, 224 and 512, 2 repeats')
-    parser.add_argument('--out-dir', default=osp.join(REPO, 'results', 'benchmark'))
+    parser.add_argument('--out-dir', default='results/benchmark')
     args = parser.parse_args(argv)
     malloc = configure_malloc(args.malloc)
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.quick:
         args.sizes, args.repeats = ['224x224', '512x512'], 2
-        args.models = [m for m in args.models if m in QUICK_MODELS] if args.models != list(MODELS) \
-            else QUICK_MODELS
+        chosen = args.models != list(COMPARED)
+        args.models = [m for m in args.models if m in QUICK_MODELS] if chosen else QUICK_MODELS
     sizes: List[Size] = [tuple(int(v) for v in s.split('x')) for s in args.sizes]
 
     models = {}
     for name in args.models:
         try:
-            models[name] = MODELS[name](device=args.device)
+            models[name] = build_backbone(name, device=args.device)
         except ImportError as e:
             print(f'skipping {name}: {e}', file=sys.stderr)
     results: Dict[str, dict] = {name: {'params': sum(p.numel() for p in m.parameters())}

@@ -24,19 +24,15 @@ import argparse
 import json
 import os
 import os.path as osp
-import sys
 from typing import Dict, List
 
 import torch
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO)
-import mmfilter  # noqa: E402,F401  (registers the backbones)
-from mmfilter.benchmark import threads_label, time_interleaved  # noqa: E402
-from mmfilter.engine import add_malloc_argument, configure_malloc, fuse_conv_bn  # noqa: E402
-from mmfilter.benchmark.whole_model import (BACKBONES, PARTS, WHOLE_MODELS,  # noqa: E402
-                                            build_config_model, build_whole_model,
-                                            example_batch, part_runners, split_times)
+from mmfilter.benchmark import BACKBONES, threads_label, time_interleaved
+from mmfilter.benchmark.whole_model import (PARTS, WHOLE_MODELS, build_config_model,
+                                            build_whole_model, example_batch, part_runners,
+                                            split_times)
+from mmfilter.engine import add_malloc_argument, configure_malloc, fuse_conv_bn
 
 
 FUSED = ' +fused'  # the row label of a model with BatchNorm folded into its convolutions
@@ -50,7 +46,7 @@ def measure(args) -> List[dict]:
         height, width = args.size or spec.size
         for backbone in args.backbones:
             for fused in variants:
-                model, scope = build_whole_model(spec, backbone, REPO, args.device)
+                model, scope = build_whole_model(spec, backbone, device=args.device)
                 if fused:
                     fuse_conv_bn(model)
                 inputs, samples = example_batch(model, scope, height, width)
@@ -133,7 +129,7 @@ def main(argv=None) -> List[dict]:
     parser.add_argument('--fuse-conv-bn', choices=['off', 'on', 'both'], default='off',
                         help='fold BatchNorm into the convolutions (both: each model twice)')
     add_malloc_argument(parser)
-    parser.add_argument('--out-dir', default=osp.join(REPO, 'results', 'benchmark_models'))
+    parser.add_argument('--out-dir', default='results/benchmark_models')
     args = parser.parse_args(argv)
     if args.models is None:
         args.models = [] if args.configs else list(WHOLE_MODELS)

@@ -13,15 +13,14 @@ docs/findings/camvid.md.
 import argparse
 import os
 import os.path as osp
-import sys
 from typing import List, Sequence, Tuple
 
 import cv2
 import numpy as np
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-from mmfilter.engine.cli import load_config, read_rgb  # noqa: E402
-from mmfilter.visualization import sheet  # noqa: E402
+from mmfilter.engine.config import load_config
+from mmfilter.engine.image_inputs import read_rgb
+from mmfilter.visualization import sheet
 
 IGNORE_INDEX = 255
 

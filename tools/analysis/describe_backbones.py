@@ -1,23 +1,22 @@
 """Parameter counts and, per attention stage, tokens and K at given input sizes.
 
-    python tools/analysis/describe_backbones.py [--sizes 512x512 800x1344] [--markdown]
+    python tools/analysis/describe_backbones.py [--sizes 512x512 800x1344]
+        [--models FilterViT-xs ...]
 
-Needs torch and mmengine only. K is computed from each block's rule, exactly as
+Needs torch and mmengine only. The backbones are the catalogue's
+(:mod:`mmfilter.benchmark.backbones`). K is computed from each block's rule, exactly as
 the forward pass computes it.
 """
 import argparse
 import math
-import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-from mmfilter import DropoutViT, FilterMobileViT, FilterViT, MobileViT  # noqa: E402
-from mmfilter.models.layers import (FilterMobileViTBlock, MobileViTBlock,  # noqa: E402
+from mmfilter.benchmark import MMFILTER_BACKBONES, build_backbone
+from mmfilter.models.layers import (FilterMobileViTBlock, MobileViTBlock,
                                     PooledAttentionBlock, TokenSelectingBlock)
-from mmfilter.models.token_selection import pool_stride_for_budget  # noqa: E402
+from mmfilter.models.token_selection import pool_stride_for_budget
 
-BACKBONES = [(cls, arch) for cls in (FilterViT, DropoutViT, MobileViT, FilterMobileViT)
-             for arch in ('xxs', 'xs', 's')]
+#: The catalogue's names described by default: mmfilter's backbones at each size.
+DESCRIBED = [f'{name}-{arch}' for name in MMFILTER_BACKBONES for arch in ('xxs', 'xs', 's')]
 
 
 def stage_map_size(height: int, width: int, stage: int):
@@ -57,19 +56,22 @@ def classifier_head_params(channels: int, num_classes: int = 1000) -> int:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--sizes', nargs='+', default=['512x512', '800x1344'], help='HxW')
+    parser.add_argument('--models', nargs='+', default=DESCRIBED, choices=DESCRIBED,
+                        help="the catalogue's names (mmfilter.benchmark). Default: all sizes of "
+                        "mmfilter's backbones")
     args = parser.parse_args(argv)
     sizes = [tuple(int(v) for v in s.split('x')) for s in args.sizes]
     print('| backbone | params (backbone) | params (+1000-class head) | '
           + ' | '.join(f'{h}x{w}: stage kind tokens→K' for h, w in sizes) + ' |')
     print('|---|---|---|' + '---|' * len(sizes))
-    for cls, arch in BACKBONES:
-        model = cls(arch=arch)
+    for name in args.models:
+        model = build_backbone(name, row_bands=False)
         params = sum(p.numel() for p in model.parameters())
         with_head = params + classifier_head_params(model.stage_channels[-1])
         cells = []
         for h, w in sizes:
             cells.append('<br>'.join(f's{i} {kind} {n}→{k}' for i, kind, n, k in attention_tokens(model, h, w)))
-        print(f'| {cls.__name__}-{arch} | {params / 1e6:.2f} M | {with_head / 1e6:.2f} M | '
+        print(f'| {name} | {params / 1e6:.2f} M | {with_head / 1e6:.2f} M | '
               + ' | '.join(cells) + ' |')
 
 

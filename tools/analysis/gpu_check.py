@@ -4,7 +4,10 @@
     python tools/analysis/gpu_check.py --dry-run     # every section on tiny sizes, CPU if no CUDA
 
 Needs torch, mmengine and mmfilter only (torchvision and timm where installed, for
-the ResNet-18 and MobileViT-xs rows of the speed table). Row bands
+the ResNet-18 and MobileViT-xs rows of the speed table). The backbones come from
+the catalogue of :mod:`mmfilter.benchmark`, the measures from its modules
+(``precision``, ``device``, ``timing``, ``memory``) and the JSON lines from its
+``JsonLinesReport``; this script holds the sections and their tables. Row bands
 (``mmfilter.engine.apply_row_bands``) are a CPU optimisation and are not applied:
 the backbones run as built. Each section has its own time budget (seconds,
 ``SECTION_BUDGETS``); past it the section's remaining checks are recorded as
@@ -57,10 +60,7 @@ import argparse
 import contextlib
 import copy
 import datetime
-import json
-import os.path as osp
 import platform
-import statistics
 import sys
 import time
 import warnings
@@ -71,14 +71,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-from precision_overlap import (map_change, recorded_forward,  # noqa: E402
-                               selection_agreement, selection_overlap)
+from mmfilter.benchmark import (MMFILTER_BACKBONES, JsonLinesReport, build_backbone,
+                                catalogue_name, forward_fn, time_interleaved)
+from mmfilter.benchmark.device import float32_matmuls, no_host_sync
+from mmfilter.benchmark.memory import peak_memory_of_forward
+from mmfilter.benchmark.precision import (map_change, recorded_forward, selection_agreement,
+                                          selection_overlap)
+from mmfilter.benchmark.timing import AMP_DTYPES, synchronize
 
-BACKBONES = ('FilterViT', 'DropoutViT', 'MobileViT', 'FilterMobileViT')
 SECTION_BUDGETS = dict(parity=25, sync=25, precision=40, kernels=25, latency=90)
-DTYPES = dict(fp16=torch.float16, bf16=torch.bfloat16)
 Record = Dict[str, object]  # one JSON line
 
 
@@ -89,28 +90,6 @@ def _quiet() -> Iterator[None]:
         yield
 
 
-class Report:
-    """Prints each check's record as one JSON line (and appends it to ``out``)
-    and keeps the records for the closing tables."""
-
-    def __init__(self, out: Optional[str] = None) -> None:
-        self.records: List[Record] = []
-        self.out = out
-        if out:
-            open(out, 'w').close()
-
-    def write(self, record: Record) -> None:
-        self.records.append(record)
-        line = json.dumps(record, default=str)
-        print(line, flush=True)
-        if self.out:
-            with open(self.out, 'a') as f:
-                f.write(line + '\n')
-
-    def of(self, section: str) -> List[Record]:
-        return [r for r in self.records if r['section'] == section]
-
-
 class Section:
     """A section's checks under one time budget: :meth:`run` runs a check and
     records what it returns (``status`` ``'ok'`` unless it says otherwise,
@@ -118,7 +97,7 @@ class Section:
     passed since the section began, it records ``timed_out`` instead of running.
     A check already running is not interrupted: keep each one short."""
 
-    def __init__(self, report: Report, name: str, budget_s: float) -> None:
+    def __init__(self, report: JsonLinesReport, name: str, budget_s: float) -> None:
         self.report = report
         self.name = name
         self.budget_s = budget_s
@@ -149,68 +128,15 @@ class Section:
 
 
 # -- models and inputs ---------------------------------------------------------------
-def build_backbone(name: str, arch: str, seed: int = 0, **kwargs) -> nn.Module:
-    from mmengine.registry import MODELS
-
-    import mmfilter  # noqa: F401  (registers the backbones)
-    torch.manual_seed(seed)
-    return MODELS.build(dict(type=name, arch=arch, **kwargs))
+def build(name: str, arch: str, device: torch.device, **overrides) -> nn.Module:
+    """mmfilter's backbone ``name`` at ``arch`` from the catalogue, as built (no row
+    bands), seed 0, in eval mode on ``device``."""
+    return build_backbone(catalogue_name(name, arch), device=device, row_bands=False,
+                          **overrides)
 
 
 def noise(shape: Sequence[int], device: torch.device, seed: int = 0) -> Tensor:
     return torch.rand(*shape, generator=torch.Generator().manual_seed(seed)).to(device)
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-
-
-@contextlib.contextmanager
-def float32_matmuls(device: torch.device) -> Iterator[None]:
-    """TF32 off for convolutions and matmuls on CUDA (exact float32 for parity)."""
-    if device.type != 'cuda':
-        yield
-        return
-    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
-    try:
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
-
-
-HOST_READS = ('item', 'tolist', '__bool__', '__int__', '__float__', 'nonzero', 'cpu', 'numpy')
-
-
-@contextlib.contextmanager
-def no_host_sync(device: torch.device) -> Iterator[None]:
-    """Any synchronisation with the host raises: CUDA's sync debug mode on a GPU;
-    on the CPU, the tensor methods that read values to the host."""
-    if device.type == 'cuda':
-        torch.cuda.set_sync_debug_mode('error')
-        try:
-            yield
-        finally:
-            torch.cuda.set_sync_debug_mode('default')
-        return
-
-    def forbidden(name):
-        def fail(*args, **kwargs):
-            raise RuntimeError(f'{name} called: a host-device sync')
-        return fail
-
-    saved = {name: getattr(torch.Tensor, name) for name in HOST_READS}
-    saved_nonzero = torch.nonzero
-    for name in HOST_READS:
-        setattr(torch.Tensor, name, forbidden(f'Tensor.{name}'))
-    torch.nonzero = forbidden('torch.nonzero')
-    try:
-        yield
-    finally:
-        for name, method in saved.items():
-            setattr(torch.Tensor, name, method)
-        torch.nonzero = saved_nonzero
 
 
 def finite(tensors) -> bool:
@@ -219,7 +145,7 @@ def finite(tensors) -> bool:
 
 # -- sections ------------------------------------------------------------------------
 def check_parity(name: str, arch: str, shape: Sequence[int], device: torch.device) -> Record:
-    model = build_backbone(name, arch).eval()
+    model = build(name, arch, torch.device('cpu'))
     x = noise(shape, torch.device('cpu'))
     reference, ref_selections = recorded_forward(model, x)
     moved = copy.deepcopy(model).to(device)
@@ -236,7 +162,7 @@ def check_parity(name: str, arch: str, shape: Sequence[int], device: torch.devic
 
 def check_sync(name: str, arch: str, shape: Sequence[int], device: torch.device,
                training: bool) -> Record:
-    model = build_backbone(name, arch, drop_path_rate=0.1).to(device).train(training)
+    model = build(name, arch, device, drop_path_rate=0.1).train(training)
     x = noise(shape, device)
 
     def step():
@@ -255,8 +181,8 @@ def check_sync(name: str, arch: str, shape: Sequence[int], device: torch.device,
 
 def check_precision(name: str, arch: str, shape: Sequence[int], device: torch.device,
                     dtype_name: str) -> Record:
-    dtype = DTYPES[dtype_name]
-    model = build_backbone(name, arch).to(device).eval()
+    dtype = AMP_DTYPES[dtype_name]
+    model = build(name, arch, device)
     x = noise(shape, device)
     evaluation = selection_overlap(model, x, dtype)
     model.train()
@@ -287,7 +213,7 @@ def attention_head_dims() -> Dict[int, List[str]]:
 
     import mmfilter  # noqa: F401  (registers the backbones)
     dims: Dict[int, List[str]] = {}
-    for name in BACKBONES:
+    for name in MMFILTER_BACKBONES:
         for arch, table in MODELS.get(name).arch_settings.items():
             for stage in table['stages']:
                 attention = stage.get('attention')
@@ -300,7 +226,7 @@ def attention_head_dims() -> Dict[int, List[str]]:
 
 def check_kernels(head_dim: int, dtype_name: str, tokens: int, device: torch.device) -> Record:
     from torch.nn.attention import SDPBackend, sdpa_kernel
-    dtype = torch.float32 if dtype_name == 'fp32' else DTYPES[dtype_name]
+    dtype = torch.float32 if dtype_name == 'fp32' else AMP_DTYPES[dtype_name]
     heads, batch = 4, 2
     dim = heads * head_dim
 
@@ -365,35 +291,18 @@ def reference_models() -> Tuple[Dict[str, nn.Module], Dict[str, str]]:
     return models, notes
 
 
-def time_models(models: Dict[str, nn.Module], x: Tensor, dtype: Optional[torch.dtype],
-                warmup: int, repeats: int) -> Dict[str, dict]:
-    """Median and minimum milliseconds of each model's forward on ``x`` (the models
-    interleaved: every repeat runs each in turn) and peak CUDA memory above the
-    memory held before the forward (None on the CPU)."""
+def time_models(models: Dict[str, nn.Module], x: Tensor, amp: str, warmup: int,
+                repeats: int) -> Dict[str, dict]:
+    """Median milliseconds of each model's evaluation forward on ``x`` under ``amp``
+    (:func:`~mmfilter.benchmark.time_interleaved`: every repeat runs each in turn)
+    and, on CUDA, its peak memory above the memory held before the forward (None on
+    the CPU)."""
     device = x.device
-    autocast = (torch.autocast(device.type, dtype=dtype) if dtype is not None
-                else contextlib.nullcontext())
-    peaks = {}
-    with torch.no_grad(), autocast:
-        for name, model in models.items():
-            if device.type == 'cuda':
-                torch.cuda.empty_cache()
-                torch.cuda.reset_peak_memory_stats(device)
-                held = torch.cuda.memory_allocated(device)
-            for _ in range(max(warmup, 1)):
-                model(x)
-            synchronize(device)
-            peaks[name] = ((torch.cuda.max_memory_allocated(device) - held) / 2**20
-                           if device.type == 'cuda' else None)
-        times = {name: [] for name in models}
-        for _ in range(repeats):
-            for name, model in models.items():
-                synchronize(device)
-                began = time.perf_counter()
-                model(x)
-                synchronize(device)
-                times[name].append((time.perf_counter() - began) * 1e3)
-    return {name: dict(median_ms=round(statistics.median(t), 3), min_ms=round(min(t), 3),
+    peaks = {name: peak_memory_of_forward(model, x, device.type, amp)
+             if device.type == 'cuda' else None for name, model in models.items()}
+    times = time_interleaved({name: forward_fn(model, x, device, amp)
+                              for name, model in models.items()}, device, repeats, max(warmup, 1))
+    return {name: dict(median_ms=round(t * 1e3, 3),
                        peak_mib=None if peaks[name] is None else round(peaks[name], 1))
             for name, t in times.items()}
 
@@ -412,7 +321,7 @@ def _percent(values) -> str:
     return ' / '.join(f'{v:.1%}' for v in values) or '-'
 
 
-def tables(report: Report, models: Sequence[str]) -> List[str]:
+def tables(report: JsonLinesReport, models: Sequence[str]) -> List[str]:
     """Markdown: checks per backbone, attention kernels, latency and memory."""
     def find(section, check):
         return next((r for r in report.of(section) if r['check'] == check), None)
@@ -420,7 +329,7 @@ def tables(report: Report, models: Sequence[str]) -> List[str]:
     lines = ['| backbone | CPU vs device (map change; tokens kept) | no host sync (train; eval) '
              '| fp16 (train; eval map change; tokens kept) | bf16 (train; eval map change; '
              'tokens kept) |', '|---|---|---|---|---|']
-    for name in BACKBONES:
+    for name in MMFILTER_BACKBONES:
         parity = _cell(find('parity', name), lambda r: (
             f"{max(r['map_change']):.1e}; {_percent(r['selection_kept'])}"))
         sync = '; '.join(_cell(find('sync', f'{name} {mode}'), lambda r: str(r['status']))
@@ -428,7 +337,7 @@ def tables(report: Report, models: Sequence[str]) -> List[str]:
         precision = [_cell(find('precision', f'{name} {d}'), lambda r: (
             f"{'finite' if r['train_finite'] else 'NOT FINITE'}; "
             f"{max(r['eval_map_change']):.1%}; {_percent(r['eval_selection_kept'])}"))
-            for d in DTYPES]
+            for d in AMP_DTYPES]
         lines.append(f'| {name} | {parity} | {sync} | {precision[0]} | {precision[1]} |')
 
     kernels = report.of('kernels')
@@ -487,23 +396,23 @@ DRY_RUN = Sizes(check=(2, 3, 64, 64), parity=(2, 3, 64, 64), latency=(64, 64), b
                 tokens=64, warmup=1, repeats=1)
 
 
-def run_sections(report: Report, sections: Sequence[str], budgets: Dict[str, float],
+def run_sections(report: JsonLinesReport, sections: Sequence[str], budgets: Dict[str, float],
                  arch: str, device: torch.device, sizes: Sizes) -> List[str]:
     """Runs the chosen sections in order; returns the names of the latency table's rows."""
     if 'parity' in sections:
         section = Section(report, 'parity', budgets['parity'])
-        for name in BACKBONES:
+        for name in MMFILTER_BACKBONES:
             section.run(name, lambda: check_parity(name, arch, sizes.parity, device))
     if 'sync' in sections:
         section = Section(report, 'sync', budgets['sync'])
-        for name in BACKBONES:
+        for name in MMFILTER_BACKBONES:
             for training in (True, False):
                 section.run(f"{name} {'train' if training else 'eval'}",
                             lambda: check_sync(name, arch, sizes.check, device, training))
     if 'precision' in sections:
         section = Section(report, 'precision', budgets['precision'])
-        for name in BACKBONES:
-            for dtype_name in DTYPES:
+        for name in MMFILTER_BACKBONES:
+            for dtype_name in AMP_DTYPES:
                 section.run(f'{name} {dtype_name}',
                             lambda: check_precision(name, arch, sizes.check, device, dtype_name))
     if 'kernels' in sections:
@@ -513,11 +422,10 @@ def run_sections(report: Report, sections: Sequence[str], budgets: Dict[str, flo
                 section.run(f'head dim {head_dim} {dtype_name}',
                             lambda: check_kernels(head_dim, dtype_name, sizes.tokens, device),
                             head_dim=head_dim, dtype=dtype_name, used_by=users)
-    names = [f'{name}-{arch}' for name in BACKBONES]
+    names = [f'{name}-{arch}' for name in MMFILTER_BACKBONES]
     if 'latency' in sections:
         section = Section(report, 'latency', budgets['latency'])
-        models = {f'{name}-{arch}': build_backbone(name, arch).to(device).eval()
-                  for name in BACKBONES}
+        models = {f'{name}-{arch}': build(name, arch, device) for name in MMFILTER_BACKBONES}
         references, notes = reference_models()
         models.update({k: m.to(device).eval() for k, m in references.items()})
         names = list(models) + list(notes)
@@ -526,11 +434,11 @@ def run_sections(report: Report, sections: Sequence[str], budgets: Dict[str, flo
         for batch in sizes.batches:
             x = noise((batch, 3, *sizes.latency), device)
             for precision in ('fp32', 'fp16'):
-                group = f'b{batch} {precision}'
+                group, amp = f'b{batch} {precision}', 'none' if precision == 'fp32' else precision
                 section.run(group, lambda: [
                     dict(check=f'{name} {group}', **timing)
-                    for name, timing in time_models(models, x, DTYPES.get(precision),
-                                                    sizes.warmup, sizes.repeats).items()],
+                    for name, timing in time_models(models, x, amp, sizes.warmup,
+                                                    sizes.repeats).items()],
                     group=group, batch=batch, size=list(sizes.latency), precision=precision)
     return names
 
@@ -548,6 +456,11 @@ def main(argv=None) -> List[Record]:
                         'and without time budgets, so that the script can be tried where no '
                         'GPU is')
     args = parser.parse_args(argv)
+    try:
+        for name in MMFILTER_BACKBONES:  # every backbone has the arch, or nothing runs
+            catalogue_name(name, args.arch)
+    except ValueError as e:
+        parser.error(str(e))
     device = torch.device(args.device)
     if device.type == 'cuda' and not torch.cuda.is_available():
         sys.exit('error: no CUDA device; --device cpu --dry-run runs every section on the CPU')
@@ -560,7 +473,7 @@ def main(argv=None) -> List[Record]:
     onednn = not (args.dry_run and device.type == 'cpu')
 
     import mmfilter
-    report = Report(args.out)
+    report = JsonLinesReport(args.out)
     report.write(dict(
         section='environment', check='versions', status='ok',
         date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),

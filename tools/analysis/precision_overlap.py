@@ -14,67 +14,20 @@ lies from float32's (mean absolute difference over mean absolute value).
 With a config and a checkpoint (needs MMDetection or MMSegmentation) the images
 are the first ``--num-images`` of the config's test split, through the model's
 data preprocessor; without them a randomly initialised backbone (``--backbone``,
-``--arch``) sees uniform noise of ``--shape``. The measurement itself needs only
-torch and mmfilter (``tools/analysis/gpu_check.py`` reuses it).
+``--arch``, from the catalogue ``mmfilter.benchmark``) sees uniform noise of
+``--shape``. The measurement is :mod:`mmfilter.benchmark.precision` (the GPU check
+uses it too).
 """
 import argparse
-import os.path as osp
 import sys
-from contextlib import nullcontext
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Sequence
 
 import torch
 from torch import Tensor, nn
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-
-DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}
-
-
-def recorded_forward(backbone: nn.Module, x: Tensor,
-                     dtype: Optional[torch.dtype] = None) -> Tuple[List[Tensor], List[dict]]:
-    """The backbone's outputs (as float32) and its recorded selections for ``x``
-    ``[B, 3, H, W]``, under autocast to ``dtype`` (None: none)."""
-    autocast = nullcontext() if dtype is None else torch.autocast(x.device.type, dtype=dtype)
-    with torch.no_grad(), autocast, backbone.record_selections():
-        outs = backbone(x)
-    return [o.float() for o in outs], backbone.last_selections()
-
-
-def selection_agreement(backbone: nn.Module, reference: List[dict],
-                        other: List[dict]) -> List[dict]:
-    """Per token-selecting block, how many of the ``reference`` selections' K
-    tokens ``other`` selects too (both as :meth:`last_selections` gives them, on
-    the same images): ``dict(stage, stride, k, overlap, worst)``, the share
-    averaged over the batch and its minimum."""
-    stages = []
-    for ref, got in zip(reference, other):
-        height, width = ref['size']
-        indices = ref['indices'], got['indices'].to(ref['indices'].device)
-        chosen = [torch.zeros(len(i), height * width, dtype=torch.bool,
-                              device=i.device).scatter_(1, i, True) for i in indices]
-        share = (chosen[0] & chosen[1]).sum(1) / indices[0].shape[1]
-        stages.append(dict(stage=ref['stage'], stride=backbone.stage_strides[ref['stage']],
-                           k=indices[0].shape[1], overlap=share.mean().item(),
-                           worst=share.min().item()))
-    return stages
-
-
-def map_change(reference: Sequence[Tensor], other: Sequence[Tensor]) -> List[float]:
-    """Per output map: mean |other - reference| / mean |reference|."""
-    return [((b.to(a.device) - a).abs().mean() / a.abs().mean().clamp_min(1e-12)).item()
-            for a, b in zip(reference, other)]
-
-
-def selection_overlap(backbone: nn.Module, x: Tensor, dtype: torch.dtype) -> Dict[str, list]:
-    """Float32 against autocast to ``dtype`` on ``x`` ``[B, 3, H, W]``, in the
-    backbone's current mode: ``stages`` (:func:`selection_agreement`) and ``maps``
-    (per output ``dict(index, change)``, :func:`map_change`)."""
-    reference, ref_selections = recorded_forward(backbone, x)
-    low, low_selections = recorded_forward(backbone, x, dtype)
-    return dict(stages=selection_agreement(backbone, ref_selections, low_selections),
-                maps=[dict(index=i, change=c)
-                      for i, c in zip(backbone.out_indices, map_change(reference, low))])
+from mmfilter.benchmark import build_backbone, catalogue_name
+from mmfilter.benchmark.precision import selection_overlap
+from mmfilter.benchmark.timing import AMP_DTYPES
 
 
 def format_report(result: Dict[str, list], dtype_name: str) -> List[str]:
@@ -86,14 +39,6 @@ def format_report(result: Dict[str, list], dtype_name: str) -> List[str]:
     lines += ['', '| output | change of the map (mean relative) |', '|---:|---:|']
     lines += [f"| {m['index']} | {m['change']:.2%} |" for m in result['maps']]
     return lines
-
-
-def random_backbone(name: str, arch: str, seed: int) -> nn.Module:
-    from mmengine.registry import MODELS
-
-    import mmfilter  # noqa: F401  (registers the backbones)
-    torch.manual_seed(seed)
-    return MODELS.build(dict(type=name, arch=arch))
 
 
 def test_split_images(model: nn.Module, num_images: int, batch_size: int) -> List[Tensor]:
@@ -131,7 +76,7 @@ def main(argv=None) -> Dict[str, list]:
                         help='with a config: images of the test split. Default: 8')
     parser.add_argument('--seed', type=int, default=0, help='weights and noise. Default: 0')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
-    parser.add_argument('--dtype', choices=sorted(DTYPES),
+    parser.add_argument('--dtype', choices=sorted(AMP_DTYPES),
                         help='Default: bf16 on CPU, fp16 on CUDA')
     args = parser.parse_args(argv)
     if (args.config is None) != (args.checkpoint is None):
@@ -144,14 +89,18 @@ def main(argv=None) -> Dict[str, list]:
         batches = test_split_images(model, args.num_images, args.batch_size)
         source = f'{args.config} with {args.checkpoint}, {args.num_images} test images'
     else:
-        backbone = random_backbone(args.backbone, args.arch, args.seed).to(args.device).eval()
+        try:
+            name = catalogue_name(args.backbone, args.arch)
+        except ValueError as e:
+            parser.error(str(e))
+        backbone = build_backbone(name, seed=args.seed, device=args.device, row_bands=False)
         generator = torch.Generator().manual_seed(args.seed)
         batches = [torch.rand(args.batch_size, 3, *args.shape, generator=generator)]
         source = (f'{args.backbone}-{args.arch}, random init (seed {args.seed}), '
                   f'{args.batch_size}x3x{args.shape[0]}x{args.shape[1]} noise')
     if next(iter(getattr(backbone, 'selecting_blocks', tuple)()), None) is None:
         sys.exit(f'error: {type(backbone).__name__} selects no tokens; nothing to compare')
-    result = average([selection_overlap(backbone, x.to(args.device), DTYPES[dtype_name])
+    result = average([selection_overlap(backbone, x.to(args.device), AMP_DTYPES[dtype_name])
                       for x in batches])
     print(f'{source}; float32 against {dtype_name} autocast on {args.device}, evaluation')
     print('\n'.join(format_report(result, dtype_name)))

@@ -14,8 +14,7 @@ import sys
 import cv2
 import numpy as np
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-from mmfilter.datasets.scene import SCENES, generate_scene, object_palette, seg_palette  # noqa: E402
+from mmfilter.datasets.scene import SCENES, generate_scene, object_palette, seg_palette
 
 
 def draw_row(seed: int, size: int, scenes: str) -> np.ndarray:

@@ -21,16 +21,14 @@ import json
 import math
 import os
 import os.path as osp
-import sys
 from dataclasses import dataclass
 from typing import List, Optional, Union
 
 import torch
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-from mmfilter.benchmark import forward_fn, time_interleaved  # noqa: E402
-from mmfilter.engine.cli import load_config  # noqa: E402
-from mmfilter.models.backbones.base import NUM_STAGES, TokenRule  # noqa: E402
+from mmfilter.benchmark import forward_fn, time_interleaved
+from mmfilter.engine.config import load_config
+from mmfilter.models.backbones.base import NUM_STAGES, TokenRule
 
 METRICS = {'mmdet': ('coco/bbox_mAP', 'coco/bbox_mAP_s'), 'mmseg': ('mIoU', 'aAcc')}
 

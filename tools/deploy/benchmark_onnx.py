@@ -9,8 +9,8 @@ Every model is built from its config with the backbone swapped in and the weight
 a training run starts from (as ``tools/analysis/benchmark_models.py`` builds them;
 MobileNetV2 is MMDetection's, its maps at strides 4-32 taken from its stages 2, 3,
 5 and 7), exported whole at its test size padded as the data preprocessor pads it
-(RetinaNet 800x1333 -> 800x1344, SSDLite 320x320) with ``tools/deploy/export_onnx.py``'s
-path and, unless ``--no-int8``, quantised with ONNX Runtime's
+(RetinaNet 800x1333 -> 800x1344, SSDLite 320x320) with ``mmfilter.deploy.export_model``,
+as ``tools/deploy/export_onnx.py`` exports, and, unless ``--no-int8``, quantised with ONNX Runtime's
 ``quant_pre_process`` and ``quantize_dynamic`` (int8 weights, activations
 quantised at run time). Per model the three runners are interleaved round by
 round in one process with ``--threads`` threads each: PyTorch's ``predict``
@@ -26,22 +26,16 @@ import gc
 import json
 import os
 import os.path as osp
-import sys
 from typing import Dict, List
 
 import torch
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO)
-import mmfilter  # noqa: E402,F401  (registers the backbones)
-from mmfilter.benchmark import time_interleaved  # noqa: E402
-from mmfilter.benchmark.whole_model import (BACKBONES, WHOLE_MODELS,  # noqa: E402
-                                            build_config_model, build_whole_model,
+from mmfilter.benchmark import BACKBONES, time_interleaved
+from mmfilter.benchmark.whole_model import (WHOLE_MODELS, build_config_model, build_whole_model,
                                             example_batch)
-from mmfilter.deploy import (OUTPUT_NAMES, export_metadata, export_to_onnx,  # noqa: E402
-                             task_of, wrap_for_export)
-from mmfilter.engine import apply_row_bands  # noqa: E402
-from mmfilter.engine.hooks import resident_memory_mb  # noqa: E402
+from mmfilter.deploy import export_model
+from mmfilter.engine import apply_row_bands
+from mmfilter.engine.hooks import resident_memory_mb
 
 DEFAULT_MODELS = ('retinanet-light', 'retinanet', 'ssdlite')
 DEFAULT_BACKBONES = ('FilterViT-xs', 'DropoutViT-xs', 'MobileViT-xs', 'ResNet-18', 'MobileNetV2')
@@ -89,15 +83,13 @@ def measure_one(model_name: str, backbone: str, args) -> Dict[str, object]:
             type(model.backbone).__name__
     else:
         size = WHOLE_MODELS[model_name].size
-        model, scope = build_whole_model(WHOLE_MODELS[model_name], backbone, REPO, 'cpu',
+        model, scope = build_whole_model(WHOLE_MODELS[model_name], backbone, device='cpu',
                                          row_bands=False)
     inputs, samples = example_batch(model, scope, *size)
     height, width = inputs.shape[-2:]
     image = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0)) * 255
     path = osp.join(args.out_dir, f'{model_name}_{backbone}_{height}x{width}.onnx')
-    wrapper = wrap_for_export(model)
-    export_to_onnx(wrapper, image, path, metadata=export_metadata(model, wrapper, height, width),
-                   output_names=OUTPUT_NAMES[task_of(model)])
+    export_model(model, image, path)
     row = dict(model=model_name, backbone=backbone, input=f'{height}x{width}',
                onnx_mb=os.path.getsize(path) / 2**20)
     runners = {'eager': eager_runner(apply_row_bands(model), inputs, samples),

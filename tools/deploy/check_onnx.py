@@ -4,8 +4,9 @@
         [--num-val 100] [--box-tol 1] [--score-tol 1e-3] [--map-tol 1e-3] [--pixel-tol 1e-3]
 
 Every image (the first ``--num-val`` of the config's test split, then the given
-files) is prepared once as ``tools/deploy/onnx_infer.py`` prepares it (resized,
-padded with the mean colour to the graph's input size) and that same input is fed
+files) is prepared once as ``tools/deploy/onnx_infer.py`` prepares it
+(:mod:`mmfilter.deploy.runtime`: resized, padded with the mean colour to the
+graph's input size) and that same input is fed
 to the graph in ONNX Runtime and to the PyTorch model (its data preprocessor and
 ``predict``, the image shape being the input size). Detectors: each PyTorch
 detection must have an ONNX one of the same class with every box coordinate
@@ -21,18 +22,16 @@ exits 1 if a tolerance is exceeded.
 import argparse
 import contextlib
 import io
-import os.path as osp
 import sys
 from typing import Dict
 
 import numpy as np
 import torch
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-import onnx_infer  # noqa: E402
-
-from mmfilter.deploy import cut_score, match_detections  # noqa: E402
+from mmfilter.deploy import cut_score, match_detections
+from mmfilter.deploy.runtime import (OnnxModelError, load_runtime, prepare, read_image,
+                                     resized_size)
+from mmfilter.engine.image_inputs import ImageReadError, expand_image_inputs
 
 
 def torch_inputs(model, inputs: np.ndarray):
@@ -51,7 +50,7 @@ def torch_inputs(model, inputs: np.ndarray):
 
 def torch_detect(model, inputs: np.ndarray, scale) -> Dict[str, np.ndarray]:
     """PyTorch's detections for the graph's input, in the graph's pixels and, as
-    ``image_bboxes``, scaled back to the image as onnx_infer scales them."""
+    ``image_bboxes``, scaled back to the image as the runtime scales them."""
     with torch.no_grad():
         pred = model.predict(*torch_inputs(model, inputs), rescale=False)[0].pred_instances
     boxes = pred.bboxes.numpy()
@@ -104,7 +103,11 @@ def main(argv=None) -> dict:
 
     if not args.num_val and not args.images:
         parser.error('nothing to check: give images, or --num-val above 0')
-    runtime, meta = onnx_infer.load_runtime(args.model)
+    try:
+        runtime, meta = load_runtime(args.model)
+        extra_images = expand_image_inputs(args.images)
+    except (OnnxModelError, ImageReadError) as e:
+        sys.exit(f'error: {e}')
     from mmfilter.engine.cli import init_model_or_exit
     from mmfilter.deploy import task_of
     model = init_model_or_exit(args.config, args.checkpoint, device='cpu', cpu_optimize=False)
@@ -123,7 +126,7 @@ def main(argv=None) -> dict:
         for i in range(min(args.num_val, len(dataset))):
             info = dataset.get_data_info(i)
             items.append((info['img_path'], info))
-    items += [(path, None) for path in onnx_infer.expand_inputs(args.images)]
+    items += [(path, None) for path in extra_images]
     evaluators = None if segmentation or not args.num_val else \
         {name: build_evaluator(model, dataset) for name in ('torch', 'onnx')}
 
@@ -131,17 +134,17 @@ def main(argv=None) -> dict:
                                 extra=0, pixels=0, agree=0)
     for path, info in items:
         try:
-            image = onnx_infer.read_image(path, meta['input_channel_order'])
+            image = read_image(path, meta['input_channel_order'])
         except ValueError as e:
             failures.append(str(e))
             print(f'{path}: {e}')
             continue
-        inputs, scale = onnx_infer.prepare(image, meta)
+        inputs, scale = prepare(image, meta)
         if segmentation:
             got = runtime.run(['seg'], {'input': inputs})[0][0, 0]
             with torch.no_grad():
                 ref = model.predict(*torch_inputs(model, inputs))[0].pred_sem_seg.data[0].numpy()
-            new_h, new_w = onnx_infer.resized_size(*image.shape[:2], meta)
+            new_h, new_w = resized_size(*image.shape[:2], meta)
             agree = int((got[:new_h, :new_w] == ref[:new_h, :new_w]).sum())
             totals['pixels'] += new_h * new_w
             totals['agree'] += agree

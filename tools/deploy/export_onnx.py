@@ -37,44 +37,47 @@ from typing import List, Optional
 import numpy as np
 import torch
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-from mmfilter.engine.checkpoint import (CheckpointError, check_weights_fit,  # noqa: E402
-                                        init_weights_quietly, read_state_dict, select_prefix)
-from mmfilter.models import DropoutViT, FilterMobileViT, FilterViT, MobileViT  # noqa: E402
-
-BACKBONES = {cls.__name__: cls for cls in (FilterViT, DropoutViT, MobileViT, FilterMobileViT)}
+from mmfilter.benchmark.backbones import (MMFILTER_BACKBONES, build_backbone, catalogue_name,
+                                          registry)
+from mmfilter.engine.checkpoint import (CheckpointError, check_weights_fit, init_weights_quietly,
+                                        read_state_dict, select_prefix)
 
 
-def build_backbone(name: Optional[str], arch: str, config: Optional[str], checkpoint: Optional[str],
-                   prefix: Optional[str] = None) -> torch.nn.Module:
-    """The backbone in eval mode, with the weights of ``checkpoint`` under ``prefix``
-    (None: ``'backbone.'`` if the checkpoint has such keys, as a detector's or
-    segmentor's has, else none)."""
+def backbone_for_export(name: Optional[str], arch: str, config: Optional[str],
+                        checkpoint: Optional[str], prefix: Optional[str] = None) -> torch.nn.Module:
+    """The backbone in eval mode, as built (no row bands): the config's, or the
+    catalogue's ``name``-``arch`` (:mod:`mmfilter.benchmark.backbones`); with the
+    weights of ``checkpoint`` under ``prefix`` (None: ``'backbone.'`` if the
+    checkpoint has such keys, as a detector's or segmentor's has, else none)."""
     if config:
         from mmengine.config import Config
         cfg = Config.fromfile(config).model.backbone
-        name, kwargs = cfg.pop('type'), dict(cfg)
+        if cfg.type not in MMFILTER_BACKBONES:
+            raise SystemExit(f'error: {config}: its backbone {cfg.type!r} is not one of '
+                             f'mmfilter\'s ({", ".join(MMFILTER_BACKBONES)})')
         if checkpoint:
-            kwargs.pop('init_cfg', None)  # the weights come from the checkpoint
-    else:
-        kwargs = dict(arch=arch)
-    if name not in BACKBONES:
-        raise SystemExit(f'error: unknown backbone {name!r}; choose from {sorted(BACKBONES)}')
-    model = BACKBONES[name](**kwargs)
-    if not checkpoint:
-        model.init_weights()  # the config's init_cfg, if any
+            cfg.pop('init_cfg', None)  # the weights come from the checkpoint
+        model_name = f"{cfg.type}-{cfg.get('arch', 'xs')}"
+        model = registry(None).build(cfg).eval()
     else:
         try:
-            state_dict = read_state_dict(checkpoint)
-            if prefix is None:  # a detector's or segmentor's checkpoint: its backbone
-                prefix = 'backbone.' if any(k.startswith('backbone.') for k in state_dict) else ''
-            notes = check_weights_fit(model, checkpoint, prefix=prefix,
-                                      model_name=f'{name}-{kwargs.get("arch", "xs")}')
-        except CheckpointError as e:
+            model_name = catalogue_name(name, arch)
+        except ValueError as e:
             raise SystemExit(f'error: {e}') from None
-        for note in notes:
-            print(note, file=sys.stderr)
-        model.load_state_dict(select_prefix(state_dict, prefix), strict=False)  # fits: checked
+        model = build_backbone(model_name, row_bands=False)
+    if not checkpoint:
+        model.init_weights()  # the config's init_cfg, if any
+        return model.eval()
+    try:
+        state_dict = read_state_dict(checkpoint)
+        if prefix is None:  # a detector's or segmentor's checkpoint: its backbone
+            prefix = 'backbone.' if any(k.startswith('backbone.') for k in state_dict) else ''
+        notes = check_weights_fit(model, checkpoint, prefix=prefix, model_name=model_name)
+    except CheckpointError as e:
+        raise SystemExit(f'error: {e}') from None
+    for note in notes:
+        print(note, file=sys.stderr)
+    model.load_state_dict(select_prefix(state_dict, prefix), strict=False)  # fits: checked
     return model.eval()
 
 
@@ -145,23 +148,19 @@ def whole_model_differences(wrapper: torch.nn.Module, path: str, image: torch.Te
 
 
 def export_whole_model(args) -> List[str]:
-    from mmfilter.deploy import (OUTPUT_NAMES, ExportError, check_input_size, export_metadata,
-                                 export_to_onnx, task_of, wrap_for_export)
+    from mmfilter.deploy import ExportError, check_input_size, export_model, task_of
     model = build_model_for_export(args.config, args.checkpoint)
     height, width = args.shape
-    try:
-        check_input_size(model, height, width)
-        wrapper = wrap_for_export(model)
-    except ExportError as e:
-        raise SystemExit(f'error: {args.config}: {e}') from None
-    task = task_of(model)
     out = args.out or f'{osp.splitext(osp.basename(args.config))[0]}_{height}x{width}.onnx'
     image = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0)) * 255
-    metadata = export_metadata(model, wrapper, height, width, config=args.config,
+    try:
+        check_input_size(model, height, width)
+        wrapper = export_model(model, image, out, args.opset, config=args.config,
                                checkpoint=osp.basename(args.checkpoint or ''))
-    export_to_onnx(wrapper, image, out, args.opset, metadata, OUTPUT_NAMES[task])
+    except ExportError as e:
+        raise SystemExit(f'error: {args.config}: {e}') from None
     with removed_on_failure(out):
-        for line in whole_model_differences(wrapper, out, image, task):
+        for line in whole_model_differences(wrapper, out, image, task_of(model)):
             print(line)
     print(f'wrote {out}')
     return [out]
@@ -184,7 +183,7 @@ def main(argv=None) -> list:
                         'training starts from)')
     parser.add_argument('--backbone-only', action='store_true',
                         help="export the config's backbone alone")
-    parser.add_argument('--backbone', choices=sorted(BACKBONES),
+    parser.add_argument('--backbone', choices=MMFILTER_BACKBONES,
                         help='without a config: export this backbone (default FilterViT)')
     parser.add_argument('--arch', help='with --backbone. Default: xs')
     parser.add_argument('--checkpoint', dest='backbone_checkpoint', metavar='CKPT',
@@ -220,8 +219,8 @@ def main(argv=None) -> list:
 
     checkpoint = args.checkpoint if args.config else args.backbone_checkpoint
     arch, tolerance = args.arch or 'xs', 1e-4 if args.tolerance is None else args.tolerance
-    model = build_backbone(args.backbone or 'FilterViT', arch, args.config, checkpoint,
-                           args.prefix)
+    model = backbone_for_export(args.backbone or 'FilterViT', arch, args.config, checkpoint,
+                                args.prefix)
     height, width = args.shape or (800, 1344)
     default = (f'{osp.splitext(osp.basename(args.config))[0]}_backbone' if args.config
                else f'{type(model).__name__.lower()}_{arch}')

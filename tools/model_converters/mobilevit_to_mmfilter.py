@@ -21,8 +21,7 @@ from typing import Optional, Tuple
 
 import torch
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-from mmfilter.converters import (ConversionError, convert_mobilevit,  # noqa: E402
+from mmfilter.converters import (ConversionError, convert_mobilevit,
                                  guess_mobilevit_arch, load_state_dict)
 
 

@@ -11,13 +11,11 @@ import argparse
 import hashlib
 import os
 import os.path as osp
-import sys
 
 import torch
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-from mmfilter.engine import check_checkpoint  # noqa: E402
-from mmfilter.engine.cli import exit_on_error  # noqa: E402
+from mmfilter.engine import check_checkpoint
+from mmfilter.engine.cli import exit_on_error
 
 PLAIN = (str, int, float, bool, type(None))
 _DROP = object()  # marks what plain() leaves out

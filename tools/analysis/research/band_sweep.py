@@ -2,25 +2,21 @@
 
     python tools/analysis/research/band_sweep.py [--models FilterViT-xs MobileViT-xs]
         [--sizes 800x1344 1600x2688] [--band-mibs off 2 4 8 16] [--repeats 7]
-        [--malloc reuse|defaults|no-mmap]
+        [--malloc reuse|defaults|no-mmap] [--dry-run]
 
 Per size, every model at every budget (``off``: whole maps) is timed in one
 process, interleaved round by round (median; batch 1, inference). Prints a
-markdown table, ms.
+markdown table, ms. ``--dry-run``: FilterViT-xxs at 64x64, whole maps and one tiny
+budget, one round (seconds).
 """
 import argparse
-import os.path as osp
-import sys
 from typing import Dict, Optional
 
 import torch
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-sys.path.insert(0, REPO)
-from mmfilter.benchmark.backbones import BACKBONES, build_backbone  # noqa: E402
-from mmfilter.benchmark.timing import forward_fn, time_interleaved  # noqa: E402
-from mmfilter.engine import add_malloc_argument, apply_row_bands, configure_malloc  # noqa: E402
-from mmfilter.models.backbones.base import HybridBackbone  # noqa: E402
+from mmfilter.benchmark import BACKBONES, build_backbone, forward_fn, time_interleaved
+from mmfilter.engine import add_malloc_argument, apply_row_bands, configure_malloc
+from mmfilter.models.backbones.base import HybridBackbone
 
 
 def band_mib(value: str) -> Optional[float]:
@@ -35,7 +31,11 @@ def main(argv=None) -> Dict[str, Dict[str, float]]:
     parser.add_argument('--band-mibs', nargs='+', type=band_mib, default=[None, 2., 4., 8., 16.])
     parser.add_argument('--repeats', type=int, default=7)
     add_malloc_argument(parser)
+    parser.add_argument('--dry-run', action='store_true', help='FilterViT-xxs, 64x64, one round')
     args = parser.parse_args(argv)
+    if args.dry_run:
+        args.models, args.sizes, args.band_mibs, args.repeats = ['FilterViT-xxs'], ['64x64'], \
+            [None, 0.01], 1
     malloc = configure_malloc(args.malloc)
     times: Dict[str, Dict[str, float]] = {}
     for size in args.sizes:

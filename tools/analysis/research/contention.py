@@ -1,17 +1,17 @@
 """Backbone latency beside CPU-bound background processes: another job on the same cores.
 
     python tools/analysis/research/contention.py [--load 1] [--out-dir results/contention]
-        [benchmark_backbones.py options, e.g. --models FilterViT-xs ResNet-18 --sizes 800x1344
-        --batch-sizes 1 --repeats 7 --fuse-conv-bn --compile]
+        [--dry-run] [benchmark_backbones.py options, e.g. --models FilterViT-xs ResNet-18
+        --sizes 800x1344 --batch-sizes 1 --repeats 7 --fuse-conv-bn --compile]
 
-Runs ``tools/analysis/benchmark_backbones.py`` with ``--load`` busy Python
-processes (one ``while True: pass`` loop each) running from before the models
-are built until the benchmark ends. Run it once with ``--load 0`` (or the
+Runs ``tools/analysis/benchmark_backbones.py`` in its own process with ``--load``
+busy Python processes (one ``while True: pass`` loop each) running from before
+the models are built until the benchmark ends. Run it once with ``--load 0`` (or the
 benchmark alone) and once with the load, each in its own process, for each
 model's slowdown under contention; the OpenMP wait settings in the environment
 (``OMP_WAIT_POLICY``, ``GOMP_SPINCOUNT``) are named in the report's first line.
 Writes what the benchmark writes, with the load named in ``benchmark.md`` and
-``benchmark.json``.
+``benchmark.json``. ``--dry-run``: FilterViT-xxs at 64x64, batch 1, one round.
 """
 import argparse
 import json
@@ -21,10 +21,9 @@ import sys
 from contextlib import contextmanager
 from typing import Iterator, List
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-sys.path.insert(0, REPO)
-from tools.analysis import benchmark_backbones  # noqa: E402
-
+#: The benchmark this study runs beside the load, a sibling tool run as a command.
+BENCHMARK = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'benchmark_backbones.py')
+DRY_RUN = ['--models', 'FilterViT-xxs', '--sizes', '64x64', '--batch-sizes', '1', '--repeats', '1']
 
 @contextmanager
 def cpu_load(processes: int) -> Iterator[List[subprocess.Popen]]:
@@ -46,12 +45,20 @@ def main(argv=None) -> dict:
         epilog='Every other option is passed to tools/analysis/benchmark_backbones.py.')
     parser.add_argument('--load', type=int, default=1, metavar='N',
                         help='CPU-bound background processes (default: 1)')
-    parser.add_argument('--out-dir', default=osp.join(REPO, 'results', 'contention'))
+    parser.add_argument('--out-dir', default='results/contention')
+    parser.add_argument('--dry-run', action='store_true',
+                        help='the benchmark on FilterViT-xxs at 64x64, batch 1, one round')
     args, rest = parser.parse_known_args(argv)
+    command = [sys.executable, BENCHMARK] + (DRY_RUN if args.dry_run else []) + rest + \
+        ['--out-dir', args.out_dir]
     with cpu_load(args.load):
-        report = benchmark_backbones.main(rest + ['--out-dir', args.out_dir])
+        if subprocess.run(command).returncode:
+            sys.exit(f'error: the benchmark failed: {" ".join(command)}')
+    path = osp.join(args.out_dir, 'benchmark.json')
+    with open(path) as f:
+        report = json.load(f)
     report['background_load'] = args.load
-    with open(osp.join(args.out_dir, 'benchmark.json'), 'w') as f:
+    with open(path, 'w') as f:
         json.dump(report, f, indent=1)
     path = osp.join(args.out_dir, 'benchmark.md')
     with open(path) as f:

@@ -1,7 +1,7 @@
 """Does a detector read context? How it names the stars of scenes with and without a flag.
 
     python tools/analysis/research/context_accuracy.py CONFIG CHECKPOINT [--num-images N]
-        [--iou 0.5]
+        [--iou 0.5] [--dry-run]
 
 On the clutter benchmark a star is a ``flagged star`` when a small flag lies anywhere in the
 image: what separates the two classes is context alone. For every annotated star of the config's
@@ -9,7 +9,8 @@ test split (either class), the highest-scoring detection of either star class th
 (IoU ≥ ``--iou``) names it. The tool prints, for scenes with a flag and scenes without, how many
 stars were found and how often the name is right. A detector blind to context names a star alike
 in both kinds of scene, so its two rates sum to 1 and their mean (the balanced accuracy) is 0.5;
-a detector that reads the flag scores above 0.5.
+a detector that reads the flag scores above 0.5. ``--dry-run``: one image, with the
+checkpoint's weights where one is given, else its random initial weights.
 """
 import argparse
 import os.path as osp
@@ -19,9 +20,7 @@ from typing import List, Optional, Sequence, Tuple
 import mmcv
 import torch
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-sys.path.insert(0, REPO)
-from mmfilter.datasets.scene import FLAGGED_STAR  # noqa: E402
+from mmfilter.datasets.scene import FLAGGED_STAR
 
 STAR = 'star'
 
@@ -65,24 +64,29 @@ def summarise(named: List[Tuple[int, Optional[int]]], labels: Sequence[int],
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config')
-    parser.add_argument('checkpoint')
+    parser.add_argument('checkpoint', nargs='?', help='required unless --dry-run')
     parser.add_argument('--num-images', type=int, default=None, help='default: the whole split')
     parser.add_argument('--iou', type=float, default=0.5, help='overlap that makes a detection '
                         'name a star')
     parser.add_argument('--device', default='cpu')
+    parser.add_argument('--dry-run', action='store_true',
+                        help='one image; without CHECKPOINT the initial weights')
     args = parser.parse_args(argv)
+    if not (args.checkpoint or args.dry_run):
+        parser.error('give the CHECKPOINT, or --dry-run')
+    if args.dry_run:
+        args.num_images = 1
     from pycocotools.coco import COCO
 
     from mmfilter.apis import predict
     from mmfilter.engine.cli import init_model_or_exit
     model = init_model_or_exit(args.config, args.checkpoint, device=args.device)
-    classes = list(model.dataset_meta['classes'])
+    classes = list(model.dataset_meta['classes'])  # without a checkpoint: the config's
     names = (FLAGGED_STAR, STAR)
     if not set(names) <= set(classes):
         sys.exit(f'error: {args.config} has no {names[0]!r} and {names[1]!r} classes (its classes: '
                  f'{classes}); the context test needs the clutter benchmark')
     labels = [classes.index(n) for n in names]
-    ds = model.cfg.test_dataloader.dataset
     coco = COCO(osp.join(ds.data_root, ds.ann_file))
     label_of_category = {c['id']: classes.index(c['name']) for c in coco.loadCats(coco.getCatIds())}
 

@@ -2,7 +2,7 @@
 
     python tools/analysis/research/explain_faithfulness.py CONFIG CHECKPOINT [--num-images 50]
         [--methods mask gradcam rollout lrp] [--cell 4] [--object-classes circle ...]
-        [--seed 0] [--out-dir results/faithfulness]
+        [--seed 0] [--out-dir results/faithfulness] [--dry-run]
 
 For each image the model's top prediction is explained (a box's class score: its
 top anchors' logits; a class's mean logit over the pixels predicted as it: see
@@ -14,7 +14,10 @@ each curve is normalised to 1 intact and 0 all removed, so the area under it
 (AUC) compares across images: lower falls faster, more faithful. Also reported:
 the share of each map's top cells on ground-truth objects, taking as many cells
 as objects cover (random: about the objects' area share). Writes
-``faithfulness.md``, ``faithfulness.json`` and ``deletion.png``.
+``faithfulness.md``, ``faithfulness.json`` and ``deletion.png``. ``--dry-run``: one
+image, with the checkpoint's weights where one is given, else its random
+initial weights. The deletion test is :mod:`mmfilter.visualization.deletion`, the
+object masks :mod:`mmfilter.datasets.objects`.
 """
 import argparse
 import json
@@ -28,14 +31,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-sys.path.insert(0, REPO)
-from mmfilter.datasets.scene import OBJECT_CLASSES  # noqa: E402
-from tools.analysis.research.deletion import (DELETION_FRACTIONS, area_under_curve,  # noqa: E402
-                                              cell_ranking, deletion_curve, normalised_curve,
-                                              top_share_on_objects)
-from tools.analysis.research.objects import (segmentation_class_ids,  # noqa: E402
-                                             test_split_objects)
+from mmfilter.datasets.scene import OBJECT_CLASSES
+from mmfilter.datasets.objects import segmentation_class_ids, test_split_objects
+from mmfilter.visualization.deletion import (DELETION_FRACTIONS, area_under_curve, cell_ranking,
+                                             deletion_curve, normalised_curve,
+                                             top_share_on_objects)
 
 FLOOR = 'random'
 REGION = 'region'  # the prediction's own box or mask: where rollout starts from
@@ -130,7 +130,7 @@ def main(argv=None) -> Dict[str, dict]:
     from mmfilter.visualization.explain import METHODS
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config')
-    parser.add_argument('checkpoint')
+    parser.add_argument('checkpoint', nargs='?', help='required unless --dry-run')
     parser.add_argument('--num-images', type=int, default=50)
     parser.add_argument('--methods', nargs='+', default=list(METHODS), choices=METHODS)
     parser.add_argument('--cell', type=int, default=4, help='side of a removed cell in input pixels')
@@ -138,8 +138,14 @@ def main(argv=None) -> Dict[str, dict]:
                         help='segmentation: the classes that are objects (and may be explained)')
     parser.add_argument('--seed', type=int, default=0, help='of the random ranking')
     parser.add_argument('--device', default='cpu')
-    parser.add_argument('--out-dir', default=osp.join(REPO, 'results', 'faithfulness'))
+    parser.add_argument('--out-dir', default='results/faithfulness')
+    parser.add_argument('--dry-run', action='store_true',
+                        help='one image; without CHECKPOINT the initial weights')
     args = parser.parse_args(argv)
+    if not (args.checkpoint or args.dry_run):
+        parser.error('give the CHECKPOINT, or --dry-run')
+    if args.dry_run:
+        args.num_images = 1
     from mmfilter.apis import scope_of
     from mmfilter.engine.cli import exit_on_error, init_model_or_exit
     model = init_model_or_exit(args.config, args.checkpoint, device=args.device)
@@ -151,7 +157,7 @@ def main(argv=None) -> Dict[str, dict]:
     model.eval()
     report = evaluate(model, samples, args.methods, args.num_images, args.cell, args.seed,
                       class_ids)
-    title = f'{osp.basename(args.config)} ({osp.basename(args.checkpoint)})'
+    title = f"{osp.basename(args.config)} ({osp.basename(args.checkpoint or 'initial weights')})"
     table = render(report, title)
     os.makedirs(args.out_dir, exist_ok=True)
     with open(osp.join(args.out_dir, 'faithfulness.md'), 'w') as f:

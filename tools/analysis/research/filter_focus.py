@@ -1,7 +1,7 @@
 """How much of what the filter selects lies on objects, against how much of the image objects cover.
 
     python tools/analysis/research/filter_focus.py CONFIG CHECKPOINT [--num-images N]
-        [--object-classes circle square ...]
+        [--object-classes circle square ...] [--dry-run]
 
 Runs the model over the config's test split. Object pixels come from the
 ground truth: the instance masks of a COCO annotation file (detection) or the
@@ -9,29 +9,34 @@ label-map pixels of ``--object-classes`` (segmentation; default: the demo's
 object classes). For every filter block it prints the mean fraction of selected
 tokens that fall on objects and the mean share of the image that objects cover;
 a filter that focuses on objects has the first well above the second.
+``--dry-run``: one image, with the checkpoint's weights where one is given, else
+its random initial weights.
 """
 import argparse
-import os.path as osp
 import sys
 from collections import defaultdict
 
 import mmcv
 import numpy as np
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-sys.path.insert(0, REPO)
-from mmfilter.datasets.scene import OBJECT_CLASSES  # noqa: E402
-from tools.analysis.research.objects import on_object_fraction, test_split_objects  # noqa: E402
+from mmfilter.datasets.scene import OBJECT_CLASSES
+from mmfilter.datasets.objects import on_object_fraction, test_split_objects
 
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config')
-    parser.add_argument('checkpoint')
+    parser.add_argument('checkpoint', nargs='?', help='required unless --dry-run')
     parser.add_argument('--num-images', type=int, default=None, help='default: the whole split')
     parser.add_argument('--object-classes', nargs='+', default=list(OBJECT_CLASSES))
     parser.add_argument('--device', default='cpu')
+    parser.add_argument('--dry-run', action='store_true',
+                        help='one image; without CHECKPOINT the initial weights')
     args = parser.parse_args(argv)
+    if not (args.checkpoint or args.dry_run):
+        parser.error('give the CHECKPOINT, or --dry-run')
+    if args.dry_run:
+        args.num_images = 1
     from mmfilter.apis import scope_of
     from mmfilter.engine.cli import init_model_or_exit
     from mmfilter.visualization.explain import explain

@@ -1,28 +1,26 @@
 """Resident memory under each glibc malloc mode, with many models and sizes in one process.
 
     python tools/analysis/research/malloc_memory.py [--modes defaults reuse no-mmap] [--passes 2]
+        [--plan MODEL@HxW ...] [--dry-run]
 
 Each mode runs in its own process: FilterViT-xs and ResNet-18 at 224², 512²,
 800×1344 and 1600×2688 and MobileViT-xs up to 800×1344, each a batch-1 and a
 batch-2 forward and a batch-1 training step, the whole sequence ``--passes``
 times. Prints resident memory after each pass, the peak and the wall time (MiB, s):
 a mode whose memory keeps growing from pass to pass is not safe as a default.
+``--dry-run``: the defaults mode, one pass of FilterViT-xxs at 64x64.
 """
 import argparse
 import json
-import os.path as osp
 import subprocess
 import sys
-import time
 from typing import Dict, List, Tuple
 
 import torch
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-sys.path.insert(0, REPO)
-from mmfilter.benchmark.backbones import build_backbone  # noqa: E402
-from mmfilter.engine import MALLOC_MODES, configure_malloc  # noqa: E402
-from tools.analysis.research.memory import resident_kib  # noqa: E402
+from mmfilter.benchmark import build_backbone, forward_fn, time_call, train_step_fn
+from mmfilter.benchmark.memory import resident_kib
+from mmfilter.engine import MALLOC_MODES, configure_malloc
 
 SIZES = ['224x224', '512x512', '800x1344', '1600x2688']
 PLAN: List[Tuple[str, str]] = [(m, s) for m in ('FilterViT-xs', 'ResNet-18') for s in SIZES] + \
@@ -30,21 +28,24 @@ PLAN: List[Tuple[str, str]] = [(m, s) for m in ('FilterViT-xs', 'ResNet-18') for
 
 
 def run_plan(plan: List[Tuple[str, str]], passes: int) -> dict:
-    torch.manual_seed(0)
+    """Resident MiB after each pass over ``plan`` (per model and size a batch-1 and a
+    batch-2 forward and a batch-1 training step), the peak, and the seconds it took."""
     models = {name: build_backbone(name) for name in dict.fromkeys(n for n, _ in plan)}
-    start, after = time.perf_counter(), []
-    for _ in range(passes):
-        for name, size in plan:
-            model, hw = models[name], [int(v) for v in size.split('x')]
-            with torch.inference_mode():
+    after = []
+
+    def run_passes() -> None:
+        for _ in range(passes):
+            for name, size in plan:
+                model, hw = models[name], [int(v) for v in size.split('x')]
                 for batch in (1, 2):
-                    model(torch.rand(batch, 3, *hw))
-            model.train()
-            sum(out.mean() for out in model(torch.rand(1, 3, *hw))).backward()
-            model.zero_grad(set_to_none=True)
-            model.eval()
-        after.append(resident_kib('VmRSS') / 1024)
-    return dict(after=after, peak=resident_kib('VmHWM') / 1024, seconds=time.perf_counter() - start)
+                    forward_fn(model, torch.rand(batch, 3, *hw), 'cpu', 'none')()
+                model.train()
+                train_step_fn(model, torch.rand(1, 3, *hw), 'cpu', 'none')()
+                model.eval()
+            after.append(resident_kib('VmRSS') / 1024)
+
+    seconds = time_call(run_passes, 'cpu')
+    return dict(after=after, peak=resident_kib('VmHWM') / 1024, seconds=seconds)
 
 
 def main(argv=None) -> Dict[str, dict]:
@@ -53,8 +54,12 @@ def main(argv=None) -> Dict[str, dict]:
     parser.add_argument('--passes', type=int, default=2)
     parser.add_argument('--plan', nargs='+', metavar='MODEL@HxW',
                         help='instead of the default plan, e.g. FilterViT-xs@64x64')
+    parser.add_argument('--dry-run', action='store_true',
+                        help='the defaults mode, one pass of FilterViT-xxs at 64x64')
     parser.add_argument('--_mode', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.dry_run:
+        args.modes, args.passes, args.plan = ['defaults'], 1, ['FilterViT-xxs@64x64']
     plan = [tuple(p.split('@')) for p in args.plan] if args.plan else PLAN
     if args._mode:
         label = configure_malloc(args._mode)

@@ -2,27 +2,25 @@
 
     python tools/analysis/research/peak_memory.py [--models FilterViT-xs ResNet-18 ResNet-50]
         [--sizes 512x512 800x1344] [--device cpu|cuda] [--amp none|bf16|fp16]
-        [--malloc reuse|defaults|no-mmap]
+        [--malloc reuse|defaults|no-mmap] [--dry-run]
 
 Every model and size runs in its own process (built as the benchmarks build it:
 on a CPU with row bands), so that nothing the allocator kept from an earlier
 model counts. On a Linux CPU the figure is the growth of the resident set's
 high-water mark over the built model during the forward; on CUDA the growth of
-``max_memory_allocated``. Prints a markdown table, MiB.
+``max_memory_allocated``. Prints a markdown table, MiB. ``--dry-run``: FilterViT-xxs
+at 64x64 (one process).
 """
 import argparse
-import os.path as osp
 import subprocess
 import sys
 from typing import Dict, Optional
 
 import torch
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-sys.path.insert(0, REPO)
-from mmfilter.benchmark.backbones import BACKBONES, build_backbone  # noqa: E402
-from mmfilter.engine import add_malloc_argument, configure_malloc  # noqa: E402
-from tools.analysis.research.memory import peak_memory_of_forward  # noqa: E402
+from mmfilter.benchmark import BACKBONES, build_backbone
+from mmfilter.benchmark.memory import peak_memory_of_forward
+from mmfilter.engine import add_malloc_argument, configure_malloc
 
 
 def probe(name: str, size: str, device: str, amp: str, malloc: str) -> Optional[float]:
@@ -44,8 +42,11 @@ def main(argv=None) -> Dict[str, Dict[str, Optional[float]]]:
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--amp', default='none', choices=['none', 'bf16', 'fp16'])
     add_malloc_argument(parser)
+    parser.add_argument('--dry-run', action='store_true', help='FilterViT-xxs at 64x64')
     parser.add_argument('--_probe', nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.dry_run:
+        args.models, args.sizes = ['FilterViT-xxs'], ['64x64']
     if args._probe:
         configure_malloc(args.malloc)
         name, size = args._probe

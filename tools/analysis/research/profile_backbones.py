@@ -2,7 +2,7 @@
 filter block, per step.
 
     python tools/analysis/research/profile_backbones.py [--models FilterViT-xs ResNet-18]
-        [--size 800x1344] [--repeats 3] [--out-dir results/profile]
+        [--size 800x1344] [--repeats 3] [--out-dir results/profile] [--dry-run]
 
 Each step of the forward (the stem, then each stage's convolutions and its
 attention) is called on its own input from one forward, the steps of all models
@@ -15,24 +15,20 @@ blocks (FilterViT, DropoutViT) each block is also timed step by step through its
 own methods: scoring, ranking (``select``), the gather (``split``), the attention
 over the K tokens and the write-back (``merge``); all but the attention are what
 selecting tokens costs. CPU only. Writes ``profile.md`` and ``profile.json``.
+``--dry-run``: FilterViT-xxs at 64x64, one round. The profiles are
+:mod:`mmfilter.benchmark.profiling`.
 """
 import argparse
 import json
 import os
 import os.path as osp
-import sys
 from typing import Dict, List
 
 import torch
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-sys.path.insert(0, REPO)
-import mmfilter  # noqa: E402,F401  (registers the backbones)
-from mmfilter.benchmark import threads_label  # noqa: E402
-from mmfilter.benchmark.backbones import BACKBONES, build_backbone  # noqa: E402
-from mmfilter.models.layers.filter_attention import FilterAttentionBlock  # noqa: E402
-from tools.analysis.research.profiling import (OP_KINDS, profile_selecting_blocks,  # noqa: E402
-                                               profile_stages)
+from mmfilter.benchmark import BACKBONES, build_backbone, threads_label
+from mmfilter.benchmark.profiling import OP_KINDS, profile_selecting_blocks, profile_stages
+from mmfilter.models.layers.filter_attention import FilterAttentionBlock
 
 KINDS = [k for k, _ in OP_KINDS] + ['other']
 #: Steps of a filter block that exist only to select and place tokens: scoring,
@@ -96,8 +92,11 @@ def main(argv=None) -> Dict[str, Dict[str, List[dict]]]:
     parser.add_argument('--size', default='800x1344')
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--threads', type=int, default=None, help='CPU threads (default: torch)')
-    parser.add_argument('--out-dir', default=osp.join(REPO, 'results', 'profile'))
+    parser.add_argument('--out-dir', default='results/profile')
+    parser.add_argument('--dry-run', action='store_true', help='FilterViT-xxs, 64x64, one round')
     args = parser.parse_args(argv)
+    if args.dry_run:
+        args.models, args.size, args.repeats = ['FilterViT-xxs'], '64x64', 1
     if args.threads:
         torch.set_num_threads(args.threads)
     height, width = (int(v) for v in args.size.split('x'))

@@ -1,6 +1,7 @@
 """Where a trained filter's scorer learns from, and what its mask does to the map.
 
     python tools/analysis/research/scorer_signal.py CONFIG CHECKPOINT [--num-images 32]
+    python tools/analysis/research/scorer_signal.py CONFIG --dry-run
 
 Runs the training loss (the test split's images and labels, no augmentation)
 through the model and backpropagates it. For every block that scores pixels it
@@ -10,16 +11,14 @@ unselected pixels, and the share of the loss gradient reaching the logits
 share K/N of the map. With the paper's ``mask_mode='scale'`` every pixel's
 logit gets gradient through ``x * mask``; a scorer whose gradient comes mostly
 from unselected pixels learns which pixels to dim, not which to attend.
+``--dry-run``: one image, with the checkpoint's weights where one is given, else
+its random initial weights.
 """
 import argparse
-import os.path as osp
-import sys
 from collections import defaultdict
 
 import torch
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-sys.path.insert(0, REPO)
 
 
 def scorer_signal(model, batches) -> dict:
@@ -66,10 +65,16 @@ def scorer_signal(model, batches) -> dict:
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config')
-    parser.add_argument('checkpoint')
+    parser.add_argument('checkpoint', nargs='?', help='required unless --dry-run')
     parser.add_argument('--num-images', type=int, default=32)
     parser.add_argument('--batch-size', type=int, default=8)
+    parser.add_argument('--dry-run', action='store_true',
+                        help='one image; without CHECKPOINT the initial weights')
     args = parser.parse_args(argv)
+    if not (args.checkpoint or args.dry_run):
+        parser.error('give the CHECKPOINT, or --dry-run')
+    if args.dry_run:
+        args.num_images, args.batch_size = 1, 1
     from mmengine.dataset import pseudo_collate
     from mmengine.registry import DATASETS
 

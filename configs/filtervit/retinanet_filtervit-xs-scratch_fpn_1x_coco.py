@@ -1,0 +1,14 @@
+# RetinaNet (FPN 256 channels, 4-conv head) with FilterViT-xs, the backbone trained from scratch;
+# COCO 2017 (data/coco), 1x schedule: 12 epochs, AdamW 1e-4 (_base_/schedules/adamw_1x.py),
+# 2 images per GPU on 8 GPUs. configs/retinanet_filtervit_coco.py, the documented entry point,
+# is this config.
+# From scratch on a schedule designed for ImageNet-pretrained backbones: 12 epochs are short for
+# random weights. Pretrained alternative: retinanet_filtermobilevit-xs-in1k-pre_fpn_1x_coco.py.
+#   python tools/train.py configs/filtervit/retinanet_filtervit-xs-scratch_fpn_1x_coco.py
+#   bash tools/dist_train.sh configs/filtervit/retinanet_filtervit-xs-scratch_fpn_1x_coco.py 8
+_base_ = [
+    '../_base_/models/retinanet_filtervit.py',
+    'mmdet::_base_/datasets/coco_detection.py',
+    '../_base_/schedules/adamw_1x.py',
+    'mmdet::_base_/default_runtime.py',
+]

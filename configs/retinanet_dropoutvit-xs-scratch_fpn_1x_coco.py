@@ -1,8 +1,0 @@
-# RetinaNet (FPN 256 channels, 4-conv head) with DropoutViT-xs (K random tokens), the backbone
-# trained from scratch; COCO 2017 (data/coco), 1x schedule with AdamW 1e-4:
-# retinanet_filtervit_coco.py with random tokens.
-# From scratch on a schedule designed for ImageNet-pretrained backbones. Pretrained alternative:
-# retinanet_filtermobilevit-xs-in1k-pre_fpn_1x_coco.py.
-#   python tools/train.py configs/retinanet_dropoutvit-xs-scratch_fpn_1x_coco.py
-_base_ = ['./retinanet_filtervit_coco.py']
-model = dict(backbone=dict(type='DropoutViT'))
