@@ -35,7 +35,7 @@ def tiny_clutter_detector(tmp_path_factory) -> str:
     root = folder / 'clutter'
     make_demo_coco(str(root), dict(train=2, val=4), 128, 'clutter')
     dataset = f"dataset=dict(data_root='{root}/', splits=dict(train=2, val=4), image_size=128)"
-    return tiny_config(folder, 'retinanet_filtervit_clutter.py', f"""
+    return tiny_config(folder, 'filtervit/retinanet_filtervit_clutter.py', f"""
 model = dict(backbone=dict(arch='xxs'), neck=dict(in_channels=[24, 48, 80, 112]),
              test_cfg=dict(score_thr=0.0))
 test_dataloader = dict(batch_size=1, num_workers=0, persistent_workers=False, {dataset})

@@ -81,6 +81,7 @@ def main(argv=None) -> dict:
     from mmfilter.apis import predict
     from mmfilter.engine.cli import init_model_or_exit
     model = init_model_or_exit(args.config, args.checkpoint, device=args.device)
+    ds = model.cfg.test_dataloader.dataset
     classes = list(model.dataset_meta['classes'])  # without a checkpoint: the config's
     names = (FLAGGED_STAR, STAR)
     if not set(names) <= set(classes):
