@@ -27,8 +27,8 @@ from mmfilter.engine import add_malloc_argument, check_weights_fit
 from mmfilter.engine.cli import (PARTIAL_LOAD_HELP, distributed, exit_on_error,
                                  run_runner, use_cpu_inference_settings)
 from mmfilter.engine.config import ConfigError, check_loop_options, load_config
-from mmfilter.engine.preflight import (build_model, checked_data,
-                                       handle_bad_images, restrict_coco_metrics_to_subsets)
+from mmfilter.engine.preflight import (build_model, checked_data, handle_bad_images,
+                                       restrict_coco_metrics_to_subsets)
 from mmfilter.engine.workdir import check_work_dir
 
 

@@ -19,15 +19,13 @@ import sys
 
 from mmengine.config import Config, DictAction
 
-from mmfilter.engine import (add_malloc_argument, check_weights_fit,
-                             latest_checkpoint, write_checkpoints_atomically)
+from mmfilter.engine import (add_malloc_argument, check_weights_fit, latest_checkpoint,
+                             write_checkpoints_atomically)
 from mmfilter.engine.cli import (PARTIAL_LOAD_HELP, distributed, exit_on_error,
                                  run_runner, use_cpu_inference_settings)
-from mmfilter.engine.config import (check_loop_options, enable_auto_scale_lr,
-                                    load_config)
-from mmfilter.engine.preflight import (build_model, checked_data,
-                                       existing_checkpoints, handle_bad_images,
-                                       restrict_coco_metrics_to_subsets)
+from mmfilter.engine.config import check_loop_options, enable_auto_scale_lr, load_config
+from mmfilter.engine.preflight import (build_model, checked_data, existing_checkpoints,
+                                       handle_bad_images, restrict_coco_metrics_to_subsets)
 from mmfilter.engine.workdir import (check_free_space, check_work_dir,
                                      checkpoint_bytes, checkpoints_to_fit, describe_removed,
                                      hold_work_dir, is_main_process, remove_stale_parts)
