@@ -3,7 +3,8 @@
 Importing the package registers the backbones in mmengine's root ``MODELS``
 registry, which MMDetection's and MMSegmentation's registries inherit from, so
 ``custom_imports=dict(imports=['mmfilter'])`` makes ``type='FilterViT'`` work in
-both. Where MMSegmentation is installed, it also registers ``CamVidDataset`` there.
+both. Where MMSegmentation is installed, it also registers ``CamVidDataset`` and
+``BatchAugmentSegDataPreProcessor`` there.
 Only torch and mmengine are needed to import it.
 
 Importing it also allows, for ``torch.load``'s weights-only mode, the few types
@@ -23,5 +24,6 @@ except ImportError:  # MMSegmentation is optional
     pass
 else:
     from .datasets import camvid  # noqa: F401  registers CamVidDataset
+    from .models.data_preprocessors import seg_batch_augments  # noqa: F401
 
 __all__ = ['FilterViT', 'DropoutViT', 'MobileViT', 'FilterMobileViT', '__version__']

@@ -9,17 +9,19 @@ image with the predicted classes as a coloured overlay. One PNG per input, at th
 input's path below the inputs' common folder (``a/x.jpg`` → ``OUT/a/x.png``),
 drawn with the longer side at most 2048 pixels. A folder stands for the images
 directly in it (``.jpg``, ``.png``, ... as MMDetection's image demo reads them),
-in name order. Files that cannot be read are named on one ``error:`` line at the
-end (exit status 1); the others are drawn.
+in name order. An ``--out-dir`` that cannot be created or written is one
+``error:`` line (exit status 2) before the model is loaded; files that cannot be
+read are named on one ``error:`` line at the end (exit status 1); the others are drawn.
 """
 import argparse
 import os
 import os.path as osp
-import sys
 
 from mmfilter.engine import add_malloc_argument
-from mmfilter.engine.cli import (PARTIAL_LOAD_HELP, ImageReadError,
-                                 expand_image_inputs, output_paths, read_rgb, readable_images)
+from mmfilter.engine.cli import PARTIAL_LOAD_HELP, exit_on_error
+from mmfilter.engine.image_inputs import (ImageReadError, expand_image_inputs,
+                                          output_paths, read_rgb, readable_images)
+from mmfilter.engine.workdir import check_work_dir
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -42,19 +44,22 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> list:
     args = parse_args(argv)
-    try:
-        images = expand_image_inputs(args.images)
-    except ImageReadError as e:
-        sys.exit(f'error: {e}')
+    with exit_on_error(partial_load_flag=True):
+        return draw(args)
+
+
+def draw(args: argparse.Namespace) -> list:
+    """Check the inputs and ``--out-dir``, load the model, draw each readable image."""
+    images = expand_image_inputs(args.images)
     readable, unreadable = readable_images(images)  # all checked before a model is loaded
     if not readable:
-        sys.exit('error: ' + '; '.join(unreadable.values()))
-    from mmfilter.apis import (bounded_for_drawing, build_visualizer, init_model_or_exit, predict,
-                               scope_of)
+        raise ImageReadError('; '.join(unreadable.values()))
+    check_work_dir(args.out_dir, what='--out-dir')
+    from mmfilter.apis import bounded_for_drawing, build_visualizer, init_model, predict, scope_of
     from mmfilter.engine.hooks import resident_memory_mb
-    model = init_model_or_exit(args.config, args.checkpoint, partial_load=args.partial_load,
-                               device=args.device, fuse_conv_bn=args.fuse_conv_bn,
-                               malloc=args.malloc)  # row bands and malloc mode on the CPU only
+    model = init_model(args.config, args.checkpoint, partial_load=args.partial_load,
+                       device=args.device, fuse_conv_bn=args.fuse_conv_bn, cpu_optimize=True,
+                       malloc=args.malloc)  # row bands and malloc mode on the CPU only
     visualizer = build_visualizer(model, opacity=args.opacity)
     extra = {} if scope_of(model.cfg) == 'mmseg' else dict(pred_score_thr=args.score_thr)
     written = []
@@ -76,8 +81,8 @@ def main(argv=None) -> list:
               f'image {len(written)} ({100 * (last / first - 1):+.1f}%)')
     if unreadable:
         listed = '; '.join(list(unreadable.values())[:5]) + ('; ...' if len(unreadable) > 5 else '')
-        sys.exit(f'error: {len(unreadable)} of {len(images)} image(s) could not be read and were '
-                 f'skipped (the other {len(written)} were drawn): {listed}')
+        raise ImageReadError(f'{len(unreadable)} of {len(images)} image(s) could not be read and '
+                             f'were skipped (the other {len(written)} were drawn): {listed}')
     return written
 
 

@@ -16,7 +16,9 @@ the top box's or the largest segment's) with those methods and writes
 ``{image}_methods.png``: the prediction and each method's map side by side (the mask
 averaged over blocks, Grad-CAM at the deepest filter stage, attention rollout
 through the filter blocks from the prediction's region, LRP; see
-``mmfilter/visualization/attribution.py``).
+``mmfilter/visualization/attribution.py``). Without ``--checkpoint`` the model keeps
+the random weights it is built with (said on one line), and its predictions are
+labelled with the config's classes.
 """
 import argparse
 import os
@@ -26,7 +28,9 @@ import sys
 import mmcv
 import numpy as np
 
-from mmfilter.engine.cli import ImageReadError, output_paths, read_rgb
+from mmfilter.engine.cli import exit_on_error
+from mmfilter.engine.config import ConfigError
+from mmfilter.engine.image_inputs import output_paths, read_rgb
 from mmfilter.visualization import heatmap_overlay, mark_tokens, sheet
 
 
@@ -34,7 +38,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Draw filter masks and selected tokens')
     parser.add_argument('config', help='detector or segmentor config with a FilterViT/DropoutViT backbone')
     parser.add_argument('images', nargs='+')
-    parser.add_argument('--checkpoint', help='trained weights (default: the config as initialised)')
+    parser.add_argument('--checkpoint',
+                        help='trained weights (default: the random weights the model is built '
+                        'with)')
     parser.add_argument('--out-dir', required=True)
     parser.add_argument('--gradcam', type=int, metavar='STAGE', help='add Grad-CAM at this stage (0-3)')
     parser.add_argument('--method', nargs='+', default=['mask'],
@@ -53,26 +59,28 @@ def save(path: str, rgb: np.ndarray) -> None:
 
 def main(argv=None) -> list:
     args = parse_args(argv)
-    try:
-        for path in args.images:  # every input readable before a model is loaded
-            read_rgb(path)
-    except ImageReadError as e:
-        sys.exit(f'error: {e}')
+    with exit_on_error():
+        return visualize(args)
+
+
+def visualize(args: argparse.Namespace) -> list:
+    for path in args.images:  # every input readable before a model is loaded
+        read_rgb(path)
     from mmfilter.apis import (MAX_DRAW_SIDE, build_visualizer, init_model,
                                require_token_selection, scope_of)
-    from mmfilter.engine import CheckpointError
     from mmfilter.visualization.explain import METHODS, explain, for_display, selection_panels
     methods = list(METHODS) if 'all' in args.method else args.method
     methods = [] if methods == ['mask'] else methods
-    try:
-        model = init_model(args.config, args.checkpoint, device=args.device)
-        require_token_selection(model)
-    except (CheckpointError, ValueError) as e:
-        sys.exit(f'error: {e}')
+    model = init_model(args.config, args.checkpoint, device=args.device, cpu_optimize=True,
+                       malloc='reuse')
+    require_token_selection(model)
+    if args.checkpoint is None:
+        print(f'note: no --checkpoint: the weights are random (as built from {args.config}); '
+              'the masks and predictions show the untrained model', file=sys.stderr)
     visualizer = build_visualizer(model)
     scope = scope_of(model.cfg)
     if args.gradcam is not None and not 0 <= args.gradcam < len(model.backbone.stages):
-        sys.exit(f'error: --gradcam stage must lie in [0, {len(model.backbone.stages) - 1}]')
+        raise ConfigError(f'--gradcam stage must lie in [0, {len(model.backbone.stages) - 1}]')
     explanations = []
     for path, stem in output_paths(args.images, args.out_dir, suffix='').items():
         image = read_rgb(path)

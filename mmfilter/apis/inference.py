@@ -1,17 +1,22 @@
-"""One way to build a detector or segmentor from a config, whatever its library."""
+"""One way to build a detector or segmentor from a config, whatever its library.
+
+The functions raise (:class:`~mmfilter.engine.config.ConfigError`,
+:class:`~mmfilter.engine.CheckpointError`, ``ValueError``); the tools turn those
+into one ``error:`` line and an exit status (:mod:`mmfilter.engine.cli`).
+"""
 import logging
-import sys
+import os
 from typing import Optional, Union
 
 import numpy as np
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from ..engine import CheckpointError, check_checkpoint
 from ..engine import fuse_conv_bn as fuse  # the argument of init_model shadows the name
 from ..engine import optimize_for_cpu
-from ..engine.checkpoint import WeightsMismatchError, check_weights_fit
-from ..engine.cli import PARTIAL_LOAD_HINT, ConfigError, exit_config_error
+from ..engine.checkpoint import check_weights_fit
+from ..engine.config import ConfigError, read_config
+from ..engine.image_inputs import read_rgb
 
 SCOPES = ('mmdet', 'mmseg')
 
@@ -20,7 +25,7 @@ def scope_of(cfg: Config) -> str:
     """The library that runs ``cfg``: its ``default_scope``, MMDetection if unset."""
     scope = cfg.get('default_scope', 'mmdet')
     if scope not in SCOPES:
-        raise ValueError(f'default_scope {scope!r} is neither of {SCOPES}')
+        raise ConfigError(f'{cfg.filename}: default_scope {scope!r} is neither of {SCOPES}')
     return scope
 
 
@@ -32,67 +37,52 @@ def default_device() -> str:
 
 def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
                device: Optional[str] = None, fuse_conv_bn: bool = False,
-               partial_load: bool = False, malloc: Optional[str] = 'reuse',
-               cpu_inference: bool = True):
-    """A detector (``mmdet.apis.init_detector``) or segmentor (``mmseg.apis.init_model``)
-    in eval mode on ``device`` (default: CUDA where available, else the CPU), with
-    ``checkpoint`` loaded when given and, with ``fuse_conv_bn``, BatchNorm folded
-    into the convolutions (inference only). On the CPU the model runs its
-    convolutions in row bands and the process takes the glibc ``malloc`` mode
-    (:func:`~mmfilter.engine.optimize_for_cpu`; ``malloc=None`` leaves the
-    allocator alone); on any other device, or with ``cpu_inference=False`` (a
-    model to export), it runs as built.
+               partial_load: bool = False, cpu_optimize: bool = False,
+               malloc: Optional[str] = None):
+    """A detector or segmentor in eval mode on ``device`` (default: CUDA where
+    available, else the CPU), built once, as ``mmdet.apis.init_detector`` and
+    ``mmseg.apis.init_model`` build it, with ``checkpoint`` loaded when given and,
+    with ``fuse_conv_bn``, BatchNorm folded into the convolutions (inference only).
 
-    Before anything is loaded, raises :class:`~mmfilter.engine.CheckpointError` if
-    the checkpoint is not a complete one, and
-    :class:`~mmfilter.engine.checkpoint.WeightsMismatchError` if its tensors do not
-    fit the config's model (keys missing, unexpected or of another shape; keys the
-    model declares may be absent are logged once), unless ``partial_load``;
-    :class:`~mmfilter.engine.cli.ConfigError` if the libraries refuse the config's
-    model.
+    Its ``dataset_meta`` (classes and palette) is the checkpoint's, else the
+    config's test dataset's: a model without a checkpoint (random weights) names
+    the config's classes, not COCO's. With ``cpu_optimize`` and on the CPU the
+    model runs its convolutions in row bands and, with ``malloc``, the process
+    takes that glibc malloc mode (:func:`~mmfilter.engine.optimize_for_cpu`);
+    by default the model runs as built and the allocator is left alone.
+
+    Before anything is loaded, raises :class:`~mmfilter.engine.config.ConfigError`
+    for a config that does not parse or whose model the libraries refuse;
+    :class:`~mmfilter.engine.CheckpointError` if the checkpoint is not a complete
+    one, and :class:`~mmfilter.engine.checkpoint.WeightsMismatchError` if its
+    tensors do not fit the model (keys missing, unexpected or of another shape;
+    keys the model declares may be absent are logged once), unless ``partial_load``.
     """
-    if checkpoint is not None:
-        check_checkpoint(checkpoint)
-    cfg = config if isinstance(config, Config) else Config.fromfile(config)
-    scope = scope_of(cfg)
-    if checkpoint is not None:
-        from mmengine.logging import print_log
+    from mmengine.logging import print_log
+    from mmengine.model import revert_sync_batchnorm
+    from mmengine.runner import load_checkpoint
 
-        from ..engine.preflight import build_model
-        notes = check_weights_fit(build_model(cfg), checkpoint, partial=partial_load,
-                                  model_name=f'the model of {cfg.filename}')
-        for note in notes:
+    from ..engine.preflight import build_model, dataset_meta
+    cfg = config if isinstance(config, Config) else read_config(config)
+    init_default_scope(scope_of(cfg))
+    if scope_of(cfg) == 'mmseg':
+        cfg.model.train_cfg = None  # as mmseg.apis.init_model
+    model = revert_sync_batchnorm(build_model(cfg))
+    meta = {}
+    if checkpoint is not None:
+        for note in check_weights_fit(model, checkpoint, partial=partial_load,
+                                      model_name=f'the model of {cfg.filename}'):
             print_log(note, logger='current', level=logging.WARNING)
-    init_default_scope(scope)
-    device = device or default_device()
-    if scope == 'mmseg':
-        from mmseg.apis import init_model as init_segmentor
-        model = init_segmentor(cfg, checkpoint, device=device)
-    else:
-        from mmdet.apis import init_detector
-        model = init_detector(cfg, checkpoint, device=device)
+        meta = load_checkpoint(model, checkpoint, map_location='cpu').get('meta', {})
+    model.dataset_meta = {k.lower(): v for k, v in meta.get('dataset_meta', {}).items()} \
+        or dataset_meta(cfg)
+    model.cfg = cfg
+    model.to(device or default_device()).eval()
     if fuse_conv_bn:
         fuse(model)
-    if cpu_inference:
+    if cpu_optimize:
         optimize_for_cpu(model, malloc)
     return model
-
-
-def init_model_or_exit(config: str, checkpoint: str, partial_load: Optional[bool] = None,
-                       **kwargs):
-    """:func:`init_model` for a tool: a checkpoint that is not a complete one, or
-    whose weights do not fit the config's model, ends the tool with ``error: ...``
-    naming the file (status 1); a config whose model the libraries refuse ends it
-    with status 2. ``partial_load``: the tool's ``--partial-load`` (None: the tool
-    has no such flag; the load is strict)."""
-    try:
-        return init_model(config, checkpoint, partial_load=bool(partial_load), **kwargs)
-    except ConfigError as e:
-        exit_config_error(e)
-    except WeightsMismatchError as e:
-        sys.exit(f'error: {e}' + ('' if partial_load is None else f'; {PARTIAL_LOAD_HINT}'))
-    except CheckpointError as e:
-        sys.exit(f'error: {e}')
 
 
 def build_visualizer(model, opacity: Optional[float] = None):
@@ -108,9 +98,27 @@ def build_visualizer(model, opacity: Optional[float] = None):
     return visualizer
 
 
-def predict(model, image_rgb: np.ndarray):
-    """The model's prediction for one RGB ``uint8 [H, W, 3]`` image (a data sample)."""
-    bgr = np.ascontiguousarray(image_rgb[..., ::-1])  # the pipelines expect BGR arrays
+def as_rgb_image(image: Union[np.ndarray, str, os.PathLike]) -> np.ndarray:
+    """``image`` as an RGB ``uint8 [H, W, 3]`` array: a path is read (with its EXIF
+    orientation); an array must be one already. Raises ``ValueError`` saying what
+    was given otherwise (an RGBA, grey or float array would give other predictions
+    without a word)."""
+    if isinstance(image, (str, os.PathLike)):
+        return read_rgb(os.fspath(image))
+    if not isinstance(image, np.ndarray):
+        raise ValueError(f'expected an RGB uint8 [H, W, 3] array or an image path, got a '
+                         f'{type(image).__name__}')
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f'expected an RGB uint8 [H, W, 3] array or an image path, got a '
+                         f'{image.dtype} array of shape {list(image.shape)}')
+    return image
+
+
+def predict(model, image: Union[np.ndarray, str, os.PathLike]):
+    """The model's prediction (a data sample) for one image: an RGB ``uint8
+    [H, W, 3]`` array or an image file's path (as ``mmdet.apis.inference_detector``
+    takes); anything else raises ``ValueError`` (see :func:`as_rgb_image`)."""
+    bgr = np.ascontiguousarray(as_rgb_image(image)[..., ::-1])  # the pipelines expect BGR
     if scope_of(model.cfg) == 'mmseg':
         from mmseg.apis import inference_model
         return inference_model(model, bgr)
@@ -119,11 +127,12 @@ def predict(model, image_rgb: np.ndarray):
 
 
 def require_token_selection(model) -> None:
-    """Raise ValueError unless the model's backbone has blocks that select tokens."""
+    """Raise :class:`~mmfilter.engine.config.ConfigError` unless the model's backbone
+    has blocks that select tokens."""
     backbone = model.backbone
     blocks = backbone.selecting_blocks() if hasattr(backbone, 'selecting_blocks') else ()
     if next(iter(blocks), None) is None:
-        raise ValueError(f'{type(backbone).__name__} has no token-selecting blocks; use a '
+        raise ConfigError(f'{type(backbone).__name__} has no token-selecting blocks; use a '
                          'FilterViT or DropoutViT config')
 
 

@@ -7,7 +7,7 @@ import json
 import os
 import os.path as osp
 from concurrent.futures import ThreadPoolExecutor
-from typing import Collection, List, Optional, Sequence, Tuple
+from typing import Collection, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -24,8 +24,9 @@ def _require_dir(path: str, what: str, hint: str = '') -> None:
 def check_coco_annotations(ann_file: str,
                            img_dir: str,
                            classes: Optional[Sequence[str]] = None,
-                           hint: str = '') -> List[str]:
-    """Validate a COCO ``instances_*.json`` and its image folder; return the image paths."""
+                           hint: str = '') -> Dict[str, Tuple[int, int]]:
+    """Validate a COCO ``instances_*.json`` and its image folder; return
+    ``{image path: (width, height) the file gives it}``."""
     if not osp.isfile(ann_file):
         raise DatasetError(f'annotation file not found: {ann_file}{hint}')
     _require_dir(img_dir, 'image', hint)
@@ -74,7 +75,8 @@ def check_coco_annotations(ann_file: str,
     if lost:
         raise DatasetError(f'{len(lost)} images listed in {ann_file} are missing from {img_dir}, '
                            f'e.g. {lost[:3]}')
-    return [osp.join(img_dir, im['file_name']) for im in images.values()]
+    return {osp.join(img_dir, im['file_name']): (im['width'], im['height'])
+            for im in images.values()}
 
 
 def check_segmentation_folders(img_dir: str,
@@ -162,12 +164,18 @@ _TRAILERS = {'JPEG': b'\xff\xd9', 'PNG': b'IEND'}
 _TAIL_BYTES = 4096
 
 
-def image_problem(path: str) -> Optional[str]:
-    """Why ``path`` would not decode, or None.
+#: EXIF orientations that turn an image by 90 degrees (width and height swap)
+_TRANSPOSING_ORIENTATIONS = (5, 6, 7, 8)
+
+
+def image_problem(path: str, annotated_size: Optional[Tuple[int, int]] = None) -> Optional[str]:
+    """Why ``path`` would not decode, or does not have the ``(width, height)`` its
+    annotation gives it, or None.
 
     Reads the header (Pillow identifies the format and size) and the last few KiB
     (JPEG and PNG files end with an end marker): catches empty, foreign and
-    truncated files without decoding the pixels.
+    truncated files, and a size other than the annotated one (as displayed, after
+    its EXIF orientation, or as stored), without decoding the pixels.
     """
     from PIL import Image, UnidentifiedImageError
     try:
@@ -176,8 +184,12 @@ def image_problem(path: str) -> Optional[str]:
             return 'empty file'
         with Image.open(path) as image:
             image_format, (width, height) = image.format, image.size
+            turned = image.getexif().get(0x0112) in _TRANSPOSING_ORIENTATIONS
         if width < 1 or height < 1:
             return f'{width}x{height} pixels'
+        if annotated_size is not None and tuple(annotated_size) not in (
+                (width, height), (height, width) if turned else (width, height)):
+            return f'{width}x{height} pixels, annotated as {annotated_size[0]}x{annotated_size[1]}'
         trailer = _TRAILERS.get(image_format)
         if trailer is not None:
             with open(path, 'rb') as f:
@@ -191,9 +203,13 @@ def image_problem(path: str) -> Optional[str]:
     return None
 
 
-def find_bad_images(paths: Sequence[str], workers: int = 8) -> List[Tuple[str, str]]:
-    """``(path, problem)`` for every image of ``paths`` that would not decode (threads:
+def find_bad_images(paths: Sequence[str], workers: int = 8,
+                    annotated_sizes: Optional[Mapping[str, Tuple[int, int]]] = None
+                    ) -> List[Tuple[str, str]]:
+    """``(path, problem)`` for every image of ``paths`` that would not decode or, with
+    ``annotated_sizes`` (``{path: (width, height)}``), has another size (threads:
     the checks wait on the disk, not the CPU)."""
+    sizes = annotated_sizes or {}
     with ThreadPoolExecutor(workers) as pool:
-        problems = list(pool.map(image_problem, paths))
+        problems = list(pool.map(lambda path: image_problem(path, sizes.get(path)), paths))
     return [(p, why) for p, why in zip(paths, problems) if why is not None]

@@ -9,7 +9,7 @@ import json
 import os
 import os.path as osp
 import shutil
-import tempfile
+import uuid
 from typing import Dict
 
 import cv2
@@ -69,7 +69,8 @@ def _build_atomically(root: str, settings: dict, write) -> str:
                               f'(no {_MARKER}); refusing to write into it')
     parent = osp.dirname(osp.abspath(root))
     os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix='.demo-', dir=parent)
+    tmp = osp.join(parent, f'.demo-{uuid.uuid4().hex}')
+    os.mkdir(tmp)  # mode 0777 less the umask, as the folders MMEngine makes
     try:
         write(tmp)
         with open(osp.join(tmp, _MARKER), 'w') as f:

@@ -9,6 +9,8 @@ from typing import Iterator, List, Sequence, Tuple
 import mmcv
 import numpy as np
 
+from mmfilter.engine.config import ConfigError
+
 Sample = Tuple[str, np.ndarray]  # image path, bool object mask [H, W] at the image's size
 
 
@@ -27,12 +29,12 @@ def detection_samples(cfg) -> Iterator[Sample]:
 
 def segmentation_class_ids(cfg, object_classes: Sequence[str]) -> List[int]:
     """The indices of ``object_classes`` among the test dataset's classes; raises
-    ``ValueError`` naming the classes the dataset lacks."""
+    :class:`ConfigError` naming the classes the dataset lacks."""
     from mmseg.registry import DATASETS
     classes = list(DATASETS.get(cfg.test_dataloader.dataset.type).METAINFO['classes'])
     missing = [c for c in object_classes if c not in classes]
     if missing:
-        raise ValueError(f'object classes {missing} are not among the dataset classes {classes}')
+        raise ConfigError(f'object classes {missing} are not among the dataset classes {classes}')
     return [classes.index(c) for c in object_classes]
 
 

@@ -1,12 +1,7 @@
-"""MMSegmentation pieces: a per-sample check of label maps, and a data preprocessor
-that runs batch augments given as configs (as MMDetection's does)."""
-from typing import List, Optional
-
+"""A per-sample check of MMSegmentation label maps."""
 import numpy as np
 from mmcv.transforms import BaseTransform
-from mmseg.models.data_preprocessor import SegDataPreProcessor
-from mmseg.registry import MODELS, TRANSFORMS
-from torch import nn
+from mmseg.registry import TRANSFORMS
 
 
 @TRANSFORMS.register_module()
@@ -41,20 +36,3 @@ class ValidateSegMap(BaseTransform):
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(num_classes={self.num_classes}, ignore_index={self.ignore_index})'
-
-
-@MODELS.register_module()
-class BatchAugmentSegDataPreProcessor(SegDataPreProcessor):
-    """``SegDataPreProcessor`` whose ``batch_augments`` are configs, built and applied
-    in order to training batches (MMSegmentation's expects one callable object,
-    which a plain config cannot hold), e.g. ``[dict(type='MultiScaleBatchResize', ...)]``."""
-
-    def __init__(self, batch_augments: Optional[List[dict]] = None, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.augments = nn.ModuleList([MODELS.build(cfg) for cfg in batch_augments or []])
-        self.batch_augments = self._augment if batch_augments else None
-
-    def _augment(self, inputs, data_samples):
-        for augment in self.augments:
-            inputs, data_samples = augment(inputs, data_samples)
-        return inputs, data_samples

@@ -10,7 +10,7 @@ from torch import nn
 
 from ..datasets.checks import (DatasetError, check_coco_annotations, check_segmentation_folders,
                                find_bad_images)
-from .cli import ConfigError, error_message
+from .config import ConfigError, error_message
 
 DEMO_HINTS = {
     'mmdet': 'python tools/train.py configs/filtervit/retinanet_filtervit_demo.py',
@@ -49,7 +49,8 @@ def check_data(cfg: Config, splits: Sequence[str] = SPLITS) -> Dict[str, List[Tu
 
     Raises :class:`DatasetError` naming the first missing or malformed annotation
     file or folder. Then checks that every image would decode (header and end
-    marker, see :func:`find_bad_images`) and returns the bad ones per split.
+    marker, see :func:`find_bad_images`) and has the size its COCO annotation gives
+    it, and returns the bad ones per split.
 
     Demo datasets (types starting with ``Demo``) generate their files on first
     use; once generated they are checked like any other. A dataset on remote
@@ -72,7 +73,8 @@ def check_data(cfg: Config, splits: Sequence[str] = SPLITS) -> Dict[str, List[Tu
             if is_remote(ds):
                 continue
             images = _dataset_images(ds, scope, hint)
-            bad.setdefault(split, []).extend(find_bad_images(images))
+            bad.setdefault(split, []).extend(find_bad_images(list(images),
+                                                             annotated_sizes=images))
     return {split: found for split, found in bad.items() if found}
 
 
@@ -107,8 +109,10 @@ def checked_data(cfg: Config, splits: Sequence[str]) -> Dict[str, List[Tuple[str
     return value
 
 
-def _dataset_images(ds: ConfigDict, scope: Optional[str], hint: str) -> List[str]:
-    """Check one dataset's annotation files and folders; return its image paths."""
+def _dataset_images(ds: ConfigDict, scope: Optional[str],
+                    hint: str) -> Dict[str, Optional[Tuple[int, int]]]:
+    """Check one dataset's annotation files and folders; return ``{image path:
+    (width, height) its annotation gives, or None}``."""
     root = ds.get('data_root') or ''
     prefix = ds.get('data_prefix') or {}
     cls = _dataset_class(scope, ds.get('type', ''))
@@ -125,11 +129,11 @@ def _dataset_images(ds: ConfigDict, scope: Optional[str], hint: str) -> List[str
         def setting(name: str, default):  # the config's value, else the class's default
             return ds.get(name, defaults.get(name, default))
 
-        return check_segmentation_folders(
+        return dict.fromkeys(check_segmentation_folders(
             osp.join(root, prefix.get('img_path', '')), osp.join(root, prefix['seg_map_path']),
             setting('img_suffix', '.jpg'), setting('seg_map_suffix', '.png'), hint,
-            valid_labels=_valid_labels(cls, ds, setting('reduce_zero_label', False)))
-    return []
+            valid_labels=_valid_labels(cls, ds, setting('reduce_zero_label', False))))
+    return {}
 
 
 def _valid_labels(cls, ds: ConfigDict, reduce_zero_label: bool) -> Optional[Set[int]]:
@@ -148,7 +152,8 @@ def _valid_labels(cls, ds: ConfigDict, reduce_zero_label: bool) -> Optional[Set[
 
 
 def handle_bad_images(cfg: Config, bad: Dict[str, List[Tuple[str, str]]]) -> Optional[str]:
-    """Raise :class:`DatasetError` naming the images that would not decode, unless
+    """Raise :class:`DatasetError` naming the images that would not decode or do not
+    have their annotated size, unless
     the config sets ``skip_bad_images = True`` and they are all training images:
     then the training pipeline skips them and a warning (returned) counts them.
     Evaluation splits are never skipped: their metric would silently change."""
@@ -159,7 +164,7 @@ def handle_bad_images(cfg: Config, bad: Dict[str, List[Tuple[str, str]]]) -> Opt
     if not cfg.get('skip_bad_images') or set(bad) != {'train'}:
         advice = ('set skip_bad_images = True in the config to train without them'
                   if set(bad) == {'train'} else 'evaluation needs every image of its split')
-        raise DatasetError(f'{total} image(s) of the {"/".join(bad)} split would not decode: '
+        raise DatasetError(f'{total} image(s) of the {"/".join(bad)} split are unusable: '
                            f'{listed}{" ..." if total > 5 else ""}; replace or remove them '
                            f'({advice})')
     paths = [path for path, _ in bad['train']]
@@ -169,8 +174,41 @@ def handle_bad_images(cfg: Config, bad: Dict[str, List[Tuple[str, str]]]) -> Opt
                 transform.type = 'LoadImageSkippingBad'
                 transform.bad_images = paths
     import mmfilter.datasets.loading  # noqa: F401  registers LoadImageSkippingBad
-    return (f'warning: skipping {total} training image(s) that would not decode '
+    return (f'warning: skipping {total} unusable training image(s) '
             f'(skip_bad_images = True): {listed}{" ..." if total > 5 else ""}')
+
+
+def dataset_meta(cfg: Config, split: str = 'test') -> dict:
+    """``{'classes': ..., 'palette': ...}`` of the ``split``'s dataset as the config
+    gives them (its ``metainfo``, else its class's ``METAINFO``), for a model
+    built without a checkpoint that would hold them."""
+    ds = next(_datasets(cfg, (split, )), None) or {}
+    cls = _dataset_class(cfg.get('default_scope'), ds.get('type', ''))
+    meta = dict(getattr(cls, 'METAINFO', {}), **(ds.get('metainfo') or {}))
+    return {k: meta[k] for k in ('classes', 'palette') if k in meta}
+
+
+def restrict_coco_metrics_to_subsets(cfg: Config, splits: Sequence[str]) -> List[str]:
+    """For each split whose dataset sets ``indices`` (part of the dataset), score
+    its ``CocoMetric`` on the images run (:class:`~mmfilter.evaluation.SubsetCocoMetric`)
+    rather than on every image of the annotation file; returns a note per split."""
+    notes = []
+    for split in splits:
+        dataset = (cfg.get(f'{split}_dataloader') or {}).get('dataset') or {}
+        evaluator = cfg.get(f'{split}_evaluator')
+        metrics = evaluator if isinstance(evaluator, list) else [evaluator]
+        coco = [m for m in metrics if isinstance(m, dict)
+                and m.get('type') in ('CocoMetric', 'mmdet.CocoMetric')]
+        if dataset.get('indices') is None or not coco:
+            continue
+        for metric in coco:
+            metric['type'] = 'SubsetCocoMetric'
+        notes.append(f'note: {split}_dataloader.dataset.indices runs part of the {split} split: '
+                     'its COCO metric scores those images only, a figure not comparable with '
+                     "the whole split's")
+    if notes:
+        import mmfilter.evaluation  # noqa: F401  registers SubsetCocoMetric
+    return notes
 
 
 def existing_checkpoints(work_dir: str) -> list:

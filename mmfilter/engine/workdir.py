@@ -37,18 +37,23 @@ class WorkDirError(OSError):
     held by a live training."""
 
 
-def check_work_dir(work_dir: str) -> None:
+class WorkDirBusyError(WorkDirError):
+    """A work dir held by a live training."""
+
+
+def check_work_dir(work_dir: str, what: str = 'work dir') -> None:
     """Create ``work_dir`` if needed and write (then delete) a file in it; raise
-    :class:`WorkDirError` naming the folder and the reason if either fails."""
+    :class:`WorkDirError` naming the folder (as ``what``: ``'work dir'``,
+    ``'--out-dir'``) and the reason if either fails."""
     try:
         os.makedirs(work_dir, exist_ok=True)
     except OSError as e:
-        raise WorkDirError(f'cannot create work dir {work_dir}: {e.strerror or e}') from None
+        raise WorkDirError(f'cannot create {what} {work_dir}: {e.strerror or e}') from None
     try:
         with tempfile.TemporaryFile(dir=work_dir) as f:
             f.write(b'0')
     except OSError as e:
-        raise WorkDirError(f'cannot write in work dir {work_dir}: {e.strerror or e}') from None
+        raise WorkDirError(f'cannot write in {what} {work_dir}: {e.strerror or e}') from None
 
 
 def checkpoint_bytes(model: nn.Module, optimizer_states: int = 2) -> int:
@@ -91,7 +96,7 @@ def hold_work_dir(work_dir: str, what: str = '') -> Iterator[float]:
     """Within this context this process holds ``work_dir``'s training lock; yields
     the time it was taken. Raises :class:`WorkDirError` naming the folder and
     the holder (pid, host, since when, ``what`` it runs) if a live process holds
-    it. The lock file is removed when the context ends."""
+    it (:class:`WorkDirBusyError`). The lock file is removed when the context ends."""
     path = osp.join(work_dir, LOCK_NAME)
     while True:
         f = open(path, 'a+')
@@ -102,7 +107,7 @@ def hold_work_dir(work_dir: str, what: str = '') -> Iterator[float]:
             holder = f.read().strip() or 'a process that has not written its name yet'
             f.close()
             if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise WorkDirError(f'work dir {work_dir} is in use by another training '
+                raise WorkDirBusyError(f'work dir {work_dir} is in use by another training '
                                    f'({holder}); wait for it to end or choose another '
                                    '--work-dir') from None
             raise WorkDirError(f'cannot lock work dir {work_dir}: {e.strerror or e}') from None

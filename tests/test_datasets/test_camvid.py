@@ -34,7 +34,7 @@ def small_copy(root, per_split: int = 4) -> str:
 
 
 def camvid_config(data_root: str):
-    from mmfilter.engine.cli import load_config
+    from mmfilter.engine.config import load_config
     cfg = load_config(CONFIG)
     for split in ('train', 'val', 'test'):
         cfg[f'{split}_dataloader'].dataset.data_root = data_root

@@ -177,9 +177,19 @@ def test_clutter_benchmark_files_are_valid(tmp_path):
         make_demo_coco(str(tmp_path / 'x'), dict(train=1, val=1), 64, 'nope')
 
 
-def test_show_scenes_draws_a_sheet(tmp_path):
+def test_show_scenes_draws_each_scene_its_boxes_and_its_label_map(tmp_path):
     from conftest import load_tool
+    from mmfilter.datasets.scene import SCENES, generate_scene, seg_palette
     out = load_tool('analysis/show_scenes.py').main(['--seeds', '1', '2', '--size', '96',
                                                       '--out', str(tmp_path / 'sheet.png')])
-    sheet = cv2.imread(out)
-    assert sheet.shape == (2 * 96, 3 * 96, 3) and sheet.std() > 10
+    sheet = cv2.imread(out)[..., ::-1]  # RGB, as generated
+    assert sheet.shape == (2 * 96, 3 * 96, 3)
+    palette = np.array([(0, 0, 0)] + seg_palette(SCENES['clutter']), np.uint8)
+    for row, seed in enumerate((1, 2)):
+        image, objects, labels = generate_scene(seed, 96, 96, SCENES['clutter'])
+        cells = np.split(sheet[row * 96:(row + 1) * 96], 3, axis=1)
+        assert np.array_equal(cells[0], image) and np.array_equal(cells[2], palette[labels])
+        x, y, w, h = (int(v) for v in objects[0].bbox_xywh)
+        outline = np.zeros((96, 96), bool)
+        outline[y:y + h, x] = True  # the left edge of the first object's box
+        assert (cells[1] != image).any(axis=2)[outline].mean() > 0.5

@@ -12,8 +12,6 @@ import pytest
 
 from conftest import TINY_SPLITS, own_lines, run_tool, tiny_detection_config
 
-pytestmark = pytest.mark.slow  # tool runs, trainings, processes: integration tests
-
 
 def _broken_annotations(folder) -> str:
     """A tiny detection config whose training annotations are truncated: a run stops
@@ -41,6 +39,7 @@ def _hold_lock_in_another_process(work) -> subprocess.Popen:
     return holder
 
 
+@pytest.mark.slow  # a tool run
 def test_a_second_training_into_a_held_work_dir_stops_at_once_and_a_dead_holder_is_taken_over(
         tmp_path):
     cfg = _broken_annotations(tmp_path)
@@ -85,6 +84,7 @@ def test_the_lock_is_held_for_the_run_and_released_after(tmp_path):
         pass
 
 
+@pytest.mark.slow  # a tool run
 def test_unfinished_checkpoint_writes_are_removed_with_one_line(tmp_path):
     cfg = _broken_annotations(tmp_path)
     work = tmp_path / 'work'
@@ -118,6 +118,7 @@ def _unwritable_folder(tmp_path) -> str:
     pytest.skip('no folder that refuses writes on this machine')
 
 
+@pytest.mark.slow  # a tool run
 @pytest.mark.parametrize('tool', ['train.py', 'test.py'])
 def test_a_work_dir_that_cannot_be_created_or_written_is_one_line_with_status_2(tmp_path, tool):
     cfg = tiny_detection_config(tmp_path)
@@ -142,6 +143,7 @@ def _fitting_checkpoint(cfg: str, folder) -> str:
     return path
 
 
+@pytest.mark.slow  # a tool run
 def test_too_little_free_space_stops_before_training(tmp_path, monkeypatch):
     cfg = tiny_detection_config(tmp_path)
     work = tmp_path / 'work'
@@ -157,6 +159,49 @@ def test_too_little_free_space_stops_before_training(tmp_path, monkeypatch):
     assert not list(work.glob('*.pth')) and not list(work.glob('*/*.log'))
 
 
+def test_work_dir_checks_name_the_folder_and_the_reason(tmp_path, monkeypatch):
+    from mmfilter.engine import WorkDirError
+    from mmfilter.engine.workdir import check_free_space, check_work_dir
+    check_work_dir(str(tmp_path / 'new' / 'work'))  # created
+    assert (tmp_path / 'new' / 'work').is_dir() and not list((tmp_path / 'new' / 'work').iterdir())
+    with pytest.raises(WorkDirError, match='^cannot create --out-dir /proc/mmfilter-out: '):
+        check_work_dir('/proc/mmfilter-out', what='--out-dir')
+    usage = collections.namedtuple('usage', 'total used free')
+    monkeypatch.setattr(shutil, 'disk_usage', lambda path: usage(2**30, 2**30 - 2**21, 2**21))
+    check_free_space(str(tmp_path), per_checkpoint=2**19, count=4)  # 2 MiB: room for 4
+    with pytest.raises(WorkDirError, match=f'work dir {tmp_path} has 2 MiB free, too little for '
+                       r'5 checkpoint\(s\) of this model \(about 0.50 MiB each'):
+        check_free_space(str(tmp_path), per_checkpoint=2**19, count=5)
+
+
+def test_the_checkpoints_to_fit_follow_max_keep_ckpts_and_rank_zero_checks(monkeypatch):
+    from mmengine.config import Config
+
+    from mmfilter.engine.workdir import CHECKPOINTS_TO_FIT, checkpoints_to_fit, is_main_process
+    for keep, expected in ((1, 1), (-1, CHECKPOINTS_TO_FIT), (None, CHECKPOINTS_TO_FIT)):
+        hooks = {} if keep is None else dict(checkpoint=dict(max_keep_ckpts=keep))
+        assert checkpoints_to_fit(Config(dict(default_hooks=hooks))) == expected
+    monkeypatch.delenv('RANK', raising=False)
+    assert is_main_process('none') and is_main_process('pytorch')
+    monkeypatch.setenv('RANK', '1')
+    assert is_main_process('none') and not is_main_process('pytorch')
+
+
+def test_stale_parts_older_than_the_lock_are_removed_and_newer_ones_kept(tmp_path):
+    import time
+
+    from mmfilter.engine.workdir import describe_removed, remove_stale_parts
+    for name in ('tmpa.part', 'tmpb.part', 'epoch_1.pth'):
+        (tmp_path / name).write_bytes(b'0')
+    taken = time.time()
+    os.utime(tmp_path / 'tmpb.part', (taken + 60, taken + 60))  # written after the lock
+    removed = remove_stale_parts(str(tmp_path), before=taken)
+    assert removed == [str(tmp_path / 'tmpa.part')]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['epoch_1.pth', 'tmpb.part']
+    assert describe_removed(removed) == (f'note: removed 1 unfinished checkpoint write(s) an '
+                                         f'interrupted run left in {tmp_path}: tmpa.part')
+
+
 def test_checkpoint_size_estimate_counts_weights_and_adam_state():
     from torch import nn
 
@@ -165,6 +210,7 @@ def test_checkpoint_size_estimate_counts_weights_and_adam_state():
     assert checkpoint_bytes(model) == (16 + 16) * 4 + 8 + 2 * 16 * 4
 
 
+@pytest.mark.slow  # a tool run
 def test_a_failed_save_ends_in_one_line_and_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     cfg = tiny_detection_config(tmp_path)
     work = tmp_path / 'work'

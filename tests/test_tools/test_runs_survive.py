@@ -4,7 +4,8 @@ import sys
 
 import pytest
 
-from conftest import config_path, load_tool, own_lines, run_tool, tiny_detection_config
+from conftest import (config_path, load_tool, own_lines, run_tool, tiny_detection_config,
+                      tiny_segmentation_config)
 from mmfilter.engine import CheckpointError
 
 pytestmark = pytest.mark.slow  # tool runs, trainings, processes: integration tests
@@ -28,9 +29,10 @@ def test_diverged_training_stops_with_the_iteration_and_loss_terms(tmp_path):
     proc = run_tool('train.py', cfg, '--work-dir', work, '--cfg-options',
                     'optim_wrapper.optimizer.lr=1e4', 'optim_wrapper.clip_grad=None',
                     'train_cfg.max_epochs=6', 'train_cfg.val_interval=6')
-    assert proc.returncode != 0
-    assert 'training diverged at iteration' in proc.stderr
-    assert 'loss_cls=' in proc.stderr and 'loss_bbox=' in proc.stderr
+    assert proc.returncode == 1 and 'Traceback' not in proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith('error: training diverged at iteration ')
+    assert 'loss_cls=' in last and 'loss_bbox=' in last
     assert not (work / 'epoch_6.pth').exists()  # stopped before the end
 
 
@@ -76,8 +78,21 @@ def test_visualize_filter_refuses_a_backbone_without_token_selection(trained_det
     mobilevit.write_text(f"_base_ = ['{cfg}']\nmodel = dict(backbone=dict(type='MobileViT'), "
                          "neck=dict(in_channels=[24, 48, 64, 80]))\n")
     proc = run_tool('visualize_filter.py', mobilevit, image, '--out-dir', tmp_path / 'out')
-    assert proc.returncode == 1
-    assert 'MobileViT has no token-selecting blocks' in proc.stderr
+    assert proc.returncode == 2
+    assert own_lines(proc.stderr)[-1].startswith('error: MobileViT has no token-selecting blocks')
+
+
+def test_visualize_filter_without_a_checkpoint_says_the_weights_are_random(tmp_path):
+    import cv2
+    import numpy as np
+    image = tmp_path / 'x.png'
+    cv2.imwrite(str(image), np.zeros((32, 32, 3), np.uint8))
+    config = tiny_detection_config(tmp_path)
+    proc = run_tool('visualize_filter.py', config, image, '--out-dir', tmp_path / 'out')
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f'note: no --checkpoint: the weights are random (as built from {config}); the ' \
+        'masks and predictions show the untrained model' in proc.stderr
+    assert (tmp_path / 'out' / 'x_sheet.png').is_file()
 
 
 def _bad_checkpoints(folder, good):
@@ -113,12 +128,9 @@ def test_bad_checkpoints_are_one_line_errors_before_anything_is_built(trained_de
         assert 'weights_only=False' not in proc.stderr
 
 
-def test_resume_auto_stops_when_there_is_nothing_and_falls_back_past_a_truncated_latest(
-        trained_detector, tmp_path):
+def test_resume_auto_falls_back_past_a_truncated_latest(trained_detector, tmp_path):
     import shutil
     cfg, trained, _ = trained_detector
-    empty = run_tool('train.py', cfg, '--work-dir', tmp_path / 'typo', '--resume', 'auto')
-    assert empty.returncode == 1 and 'no complete checkpoint in' in empty.stderr
     moved = tmp_path / 'moved'
     shutil.copytree(trained, moved)  # last_checkpoint still names the old absolute path
     (moved / 'last_checkpoint').write_text(str(tmp_path / 'elsewhere' / 'epoch_2.pth'))
@@ -127,17 +139,6 @@ def test_resume_auto_stops_when_there_is_nothing_and_falls_back_past_a_truncated
     from mmfilter.engine import latest_checkpoint
     with pytest.warns(UserWarning, match='epoch_2.pth is truncated'):
         assert latest_checkpoint(str(moved)) == str(moved / 'epoch_1.pth')
-
-
-def test_checkpoint_writes_are_atomic(tmp_path):
-    from mmengine.fileio import get_file_backend
-
-    from mmfilter.engine import write_checkpoints_atomically
-    write_checkpoints_atomically()
-    backend = get_file_backend(str(tmp_path / 'x.pth'))
-    backend.put(b'complete', tmp_path / 'x.pth')
-    assert (tmp_path / 'x.pth').read_bytes() == b'complete'
-    assert [p.name for p in tmp_path.iterdir()] == ['x.pth']  # no temporary left behind
 
 
 def test_infer_names_outputs_by_relative_path_bounds_drawing_and_names_empty_files(
@@ -180,15 +181,51 @@ def test_corrupt_images_are_named_before_training_or_skipped_when_asked(tmp_path
     proc = run_tool('train.py', cfg, '--work-dir', tmp_path / 'work')
     assert proc.returncode == 1 and 'Traceback' not in proc.stderr
     error = proc.stderr.strip().splitlines()[-1]
-    assert error.startswith('error: 2 image(s) of the train split would not decode')
+    assert error.startswith('error: 2 image(s) of the train split are unusable')
     assert f'{truncated} (truncated JPEG (no end marker))' in error
     assert f'{text} (not an image file)' in error and 'skip_bad_images = True' in error
 
     proc = run_tool('train.py', cfg, '--work-dir', tmp_path / 'work', '--cfg-options',
                     'skip_bad_images=True', 'train_cfg.max_epochs=1', 'train_cfg.val_interval=1')
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert 'warning: skipping 2 training image(s) that would not decode' in proc.stderr
+    assert 'warning: skipping 2 unusable training image(s)' in proc.stderr
     assert (tmp_path / 'work' / 'epoch_1.pth').exists()
+
+
+def test_an_image_of_another_size_than_annotated_is_named_before_training(tmp_path):
+    import cv2
+    import numpy as np
+    from mmfilter.datasets import make_demo_coco
+    from conftest import TINY_SPLITS
+    cfg = tiny_detection_config(tmp_path)
+    root = make_demo_coco(str(tmp_path / 'coco'), TINY_SPLITS, 128)
+    tiny = f'{root}/train2017/000003.jpg'
+    cv2.imwrite(tiny, np.zeros((1, 1, 3), np.uint8))  # annotated as 128x128
+    proc = run_tool('train.py', cfg, '--work-dir', tmp_path / 'work')
+    assert proc.returncode == 1 and 'Traceback' not in proc.stderr
+    assert own_lines(proc.stderr) == [
+        f'error: 1 image(s) of the train split are unusable: {tiny} (1x1 pixels, annotated as '
+        '128x128); replace or remove them (set skip_bad_images = True in the config to train '
+        'without them)']
+
+
+def test_test_outputs_take_each_librarys_form_and_a_coco_subset_is_scored_alone(tmp_path):
+    segmentor = tiny_segmentation_config(tmp_path)
+    checkpoint = save_model_checkpoint(segmentor, tmp_path / 'segmentor.pth')
+    proc = run_tool('test.py', segmentor, checkpoint, '--work-dir', tmp_path / 'seg',
+                    '--out', tmp_path / 'labels', '--show-dir', tmp_path / 'drawn')
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert sorted(p.name for p in (tmp_path / 'labels').iterdir()) == [
+        f'demo_val_{i:06d}.png' for i in range(4)]  # MMSegmentation's --out: one map per image
+    assert len(list((tmp_path / 'drawn').rglob('*.png'))) == 4
+
+    detector = tiny_detection_config(tmp_path)
+    checkpoint = save_model_checkpoint(detector, tmp_path / 'detector.pth')
+    proc = run_tool('test.py', detector, checkpoint, '--work-dir', tmp_path / 'det',
+                    '--show-dir', 'drawn', '--cfg-options', 'test_dataloader.dataset.indices=2')
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'its COCO metric scores those images only' in proc.stderr
+    assert len(list((tmp_path / 'det').glob('*/drawn/*.jpg'))) == 2  # below WORK_DIR/TIMESTAMP
 
 
 def test_bad_validation_images_are_never_skipped(tmp_path):
@@ -239,7 +276,7 @@ def test_published_model_loads_with_plain_weights_only_torch_load(trained_detect
 def test_tools_read_images_with_exif_orientation(tmp_path):
     import numpy as np
     from PIL import Image
-    from mmfilter.engine.cli import read_rgb
+    from mmfilter.engine.image_inputs import read_rgb
     pixels = np.zeros((40, 80, 3), np.uint8)
     pixels[:, :40] = 255  # left half white
     image = Image.fromarray(pixels)

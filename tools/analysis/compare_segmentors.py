@@ -18,7 +18,8 @@ from typing import List, Sequence, Tuple
 import cv2
 import numpy as np
 
-from mmfilter.engine.cli import load_config, read_rgb
+from mmfilter.engine.config import load_config
+from mmfilter.engine.image_inputs import read_rgb
 from mmfilter.visualization import sheet
 
 IGNORE_INDEX = 255
@@ -66,7 +67,7 @@ def predict(models: List[Tuple[str, str, str]], paths: Sequence[str]) -> List[Li
     from mmfilter.apis import init_model
     out = []
     for _, config, checkpoint in models:
-        model = init_model(config, checkpoint, device='cpu')
+        model = init_model(config, checkpoint, device='cpu', cpu_optimize=True, malloc='reuse')
         out.append([inference_model(model, path).pred_sem_seg.data[0].cpu().numpy().astype(np.uint8)
                     for path in paths])
     return out

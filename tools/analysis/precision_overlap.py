@@ -83,7 +83,7 @@ def main(argv=None) -> Dict[str, list]:
         parser.error('give a config and its checkpoint, or neither (a random-init backbone)')
     dtype_name = args.dtype or ('bf16' if args.device == 'cpu' else 'fp16')
     if args.config:
-        from mmfilter.apis import init_model_or_exit
+        from mmfilter.engine.cli import init_model_or_exit
         model = init_model_or_exit(args.config, args.checkpoint, device=args.device)
         backbone = model.backbone.eval()
         batches = test_split_images(model, args.num_images, args.batch_size)

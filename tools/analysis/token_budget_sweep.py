@@ -29,7 +29,7 @@ import torch
 
 from mmfilter.analysis import override_selection, record_selections
 from mmfilter.benchmark import forward_fn, time_interleaved
-from mmfilter.engine.cli import load_config
+from mmfilter.engine.config import load_config
 from mmfilter.models.backbones.base import NUM_STAGES, TokenRule
 
 METRICS = {'mmdet': ('coco/bbox_mAP', 'coco/bbox_mAP_s'), 'mmseg': ('mIoU', 'aAcc')}

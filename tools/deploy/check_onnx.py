@@ -31,7 +31,7 @@ import torch
 from mmfilter.deploy import cut_score, match_detections
 from mmfilter.deploy.runtime import (OnnxModelError, load_runtime, prepare, read_image,
                                      resized_size)
-from mmfilter.engine.cli import ImageReadError, expand_image_inputs
+from mmfilter.engine.image_inputs import ImageReadError, expand_image_inputs
 
 
 def torch_inputs(model, inputs: np.ndarray):
@@ -108,9 +108,9 @@ def main(argv=None) -> dict:
         extra_images = expand_image_inputs(args.images)
     except (OnnxModelError, ImageReadError) as e:
         sys.exit(f'error: {e}')
-    from mmfilter.apis import init_model_or_exit
+    from mmfilter.engine.cli import init_model_or_exit
     from mmfilter.deploy import task_of
-    model = init_model_or_exit(args.config, args.checkpoint, device='cpu', cpu_inference=False)
+    model = init_model_or_exit(args.config, args.checkpoint, device='cpu', cpu_optimize=False)
     if task_of(model) != meta['task']:
         sys.exit(f"error: {args.model} holds a {meta['task']} model, {args.config} a "
                  f'{task_of(model)} model')

@@ -84,8 +84,8 @@ def backbone_for_export(name: Optional[str], arch: str, config: Optional[str],
 def build_model_for_export(config: str, checkpoint: Optional[str]) -> torch.nn.Module:
     """The config's detector or segmentor on the CPU in eval mode, as built (no row
     bands), with the checkpoint's weights, or the weights training starts from."""
-    from mmfilter.apis import init_model_or_exit
-    model = init_model_or_exit(config, checkpoint, device='cpu', cpu_inference=False)
+    from mmfilter.engine.cli import init_model_or_exit
+    model = init_model_or_exit(config, checkpoint, device='cpu', cpu_optimize=False)
     if checkpoint is None:  # the heads' priors: few scores above the test threshold
         init_weights_quietly(model)
     return model.eval()

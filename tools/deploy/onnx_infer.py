@@ -16,8 +16,10 @@ the bottom and right with the mean colour (which the graph normalises to 0, as
 the data preprocessor pads), run, and its boxes or class map scaled back to the
 image. Detectors write the image with boxes, class names and scores (above
 ``--score-thr``); segmentors the image with the classes as a coloured overlay.
-One PNG per input, at the input's path below the inputs' common folder; files
-that cannot be read are named on one ``error:`` line at the end (exit status 1).
+One PNG per input, at the input's path below the inputs' common folder. An
+``--out-dir`` that cannot be created or written is one ``error:`` line (exit
+status 2) before the model is loaded; files that cannot be read are named on one
+``error:`` line at the end (exit status 1).
 The CUDA provider is used where ONNX Runtime has it.
 """
 import argparse
@@ -30,7 +32,9 @@ import cv2
 import numpy as np
 
 from mmfilter.deploy.runtime import OnnxModelError, detect, load_runtime, read_image, segment
-from mmfilter.engine.cli import ImageReadError, expand_image_inputs, output_paths
+from mmfilter.engine.cli import exit_on_error
+from mmfilter.engine.image_inputs import expand_image_inputs, output_paths
+from mmfilter.engine.workdir import check_work_dir
 
 
 def palette_of(meta: dict, count: int) -> np.ndarray:
@@ -78,10 +82,12 @@ def main(argv=None) -> List[str]:
     parser.add_argument('--threads', type=int, default=0,
                         help="ONNX Runtime's intra-op threads (0: its default)")
     args = parser.parse_args(argv)
+    with exit_on_error():  # before the model is loaded
+        paths = expand_image_inputs(args.images)
+        check_work_dir(args.out_dir, what='--out-dir')
     try:
         runtime, meta = load_runtime(args.model, args.threads)
-        paths = expand_image_inputs(args.images)
-    except (OnnxModelError, ImageReadError) as e:
+    except OnnxModelError as e:
         sys.exit(f'error: {e}')
     written, unreadable = [], []
     for path, out_file in output_paths(paths, args.out_dir).items():

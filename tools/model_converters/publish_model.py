@@ -11,11 +11,11 @@ import argparse
 import hashlib
 import os
 import os.path as osp
-import sys
 
 import torch
 
-from mmfilter.engine import CheckpointError, check_checkpoint
+from mmfilter.engine import check_checkpoint
+from mmfilter.engine.cli import exit_on_error
 
 PLAIN = (str, int, float, bool, type(None))
 _DROP = object()  # marks what plain() leaves out
@@ -54,10 +54,8 @@ def main(argv=None) -> str:
     parser.add_argument('in_file')
     parser.add_argument('out_file')
     args = parser.parse_args(argv)
-    try:
+    with exit_on_error():
         final = publish(args.in_file, args.out_file)
-    except CheckpointError as error:
-        sys.exit(f'error: {error}')
     print(f'published {args.in_file} as {final}')
     return final
 

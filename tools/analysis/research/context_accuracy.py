@@ -78,13 +78,11 @@ def main(argv=None) -> dict:
         args.num_images = 1
     from pycocotools.coco import COCO
 
-    from mmfilter.apis import init_model_or_exit, predict
-    from mmengine.registry import DATASETS
+    from mmfilter.apis import predict
+    from mmfilter.engine.cli import init_model_or_exit
     model = init_model_or_exit(args.config, args.checkpoint, device=args.device)
     ds = model.cfg.test_dataloader.dataset
-    # without a checkpoint the model holds no classes of its own: the test split's
-    meta = model.dataset_meta if args.checkpoint else DATASETS.build(ds).metainfo
-    classes = list(meta['classes'])
+    classes = list(model.dataset_meta['classes'])  # without a checkpoint: the config's
     names = (FLAGGED_STAR, STAR)
     if not set(names) <= set(classes):
         sys.exit(f'error: {args.config} has no {names[0]!r} and {names[1]!r} classes (its classes: '

@@ -146,16 +146,14 @@ def main(argv=None) -> Dict[str, dict]:
         parser.error('give the CHECKPOINT, or --dry-run')
     if args.dry_run:
         args.num_images = 1
-    from mmfilter.apis import init_model, scope_of
-    from mmfilter.engine import CheckpointError
-    try:
-        model = init_model(args.config, args.checkpoint, device=args.device)
-        scope = scope_of(model.cfg)
+    from mmfilter.apis import scope_of
+    from mmfilter.engine.cli import exit_on_error, init_model_or_exit
+    model = init_model_or_exit(args.config, args.checkpoint, device=args.device)
+    scope = scope_of(model.cfg)
+    with exit_on_error():
         samples = test_split_objects(model.cfg, scope, args.object_classes)
         class_ids = segmentation_class_ids(model.cfg, args.object_classes) \
             if scope == 'mmseg' else None
-    except (CheckpointError, ValueError) as e:
-        sys.exit(f'error: {e}')
     model.eval()
     report = evaluate(model, samples, args.methods, args.num_images, args.cell, args.seed,
                       class_ids)

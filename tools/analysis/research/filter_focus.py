@@ -38,7 +38,7 @@ def main(argv=None) -> dict:
     if args.dry_run:
         args.num_images = 1
     from mmfilter.apis import scope_of
-    from mmfilter.apis import init_model_or_exit
+    from mmfilter.engine.cli import init_model_or_exit
     from mmfilter.visualization.explain import explain
     model = init_model_or_exit(args.config, args.checkpoint, device=args.device)
     try:

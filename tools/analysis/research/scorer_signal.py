@@ -79,7 +79,7 @@ def main(argv=None) -> dict:
     from mmengine.dataset import pseudo_collate
     from mmengine.registry import DATASETS
 
-    from mmfilter.apis import init_model_or_exit
+    from mmfilter.engine.cli import init_model_or_exit
     model = init_model_or_exit(args.config, args.checkpoint)
     model.train()  # the training forward: its selection and its loss
     dataset = DATASETS.build(model.cfg.test_dataloader.dataset)
