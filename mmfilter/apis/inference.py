@@ -14,7 +14,7 @@ from mmengine.registry import init_default_scope
 
 from ..engine import fuse_conv_bn as fuse  # the argument of init_model shadows the name
 from ..engine import optimize_for_cpu
-from ..engine.checkpoint import check_weights_fit
+from ..engine.checkpoint import check_weights_fit, init_weights_quietly
 from ..engine.config import ConfigError, read_config
 from ..engine.image_inputs import read_rgb
 
@@ -69,7 +69,9 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
         cfg.model.train_cfg = None  # as mmseg.apis.init_model
     model = revert_sync_batchnorm(build_model(cfg))
     meta = {}
-    if checkpoint is not None:
+    if checkpoint is None:
+        init_weights_quietly(model)  # the weights a training run starts from
+    else:
         for note in check_weights_fit(model, checkpoint, partial=partial_load,
                                       model_name=f'the model of {cfg.filename}'):
             print_log(note, logger='current', level=logging.WARNING)
