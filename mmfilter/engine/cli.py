@@ -6,6 +6,7 @@ the errors a user can act on (2 for a configuration mistake, as argparse's for a
 bad argument; 1 for the rest). Any other exception is a bug and keeps its
 traceback.
 """
+import argparse
 import contextlib
 import sys
 from typing import Iterator, NoReturn, Optional
@@ -76,6 +77,34 @@ def init_model_or_exit(config: str, checkpoint: Optional[str],
     kwargs = dict(dict(cpu_optimize=True, malloc='reuse'), **kwargs)
     with exit_on_error(partial_load_flag=partial_load is not None):
         return init_model(config, checkpoint, partial_load=bool(partial_load), **kwargs)
+
+
+def model_run_parser(description: str, num_images: Optional[int] = None
+                     ) -> argparse.ArgumentParser:
+    """The arguments of a script that runs a model over a config's test images:
+    ``config``, ``checkpoint`` (optional with ``--dry-run``), ``--num-images``
+    (default ``num_images``; None: the whole split) and ``--dry-run`` (one image,
+    without a checkpoint the initial weights). Parse with :func:`parse_model_run_args`."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument('config')
+    parser.add_argument('checkpoint', nargs='?', help='required unless --dry-run')
+    parser.add_argument('--num-images', type=int, default=num_images,
+                        help='default: the whole split' if num_images is None else None)
+    parser.add_argument('--dry-run', action='store_true',
+                        help='one image; without CHECKPOINT the initial weights')
+    return parser
+
+
+def parse_model_run_args(parser: argparse.ArgumentParser,
+                         argv: Optional[list] = None) -> argparse.Namespace:
+    """``argv`` parsed by a :func:`model_run_parser`: a run needs the checkpoint
+    or ``--dry-run``, which sets ``num_images`` to 1."""
+    args = parser.parse_args(argv)
+    if not (args.checkpoint or args.dry_run):
+        parser.error('give the CHECKPOINT, or --dry-run')
+    if args.dry_run:
+        args.num_images = 1
+    return args
 
 
 def use_cpu_inference_settings(cfg: Config, malloc: str) -> bool:

@@ -9,7 +9,8 @@ import pytest
 from mmengine.config import Config
 
 from conftest import config_path, load_tool, own_lines, run_tool
-from mmfilter.engine.cli import EXIT_STATUS, exit_on_error
+from mmfilter.engine.cli import (EXIT_STATUS, exit_on_error, model_run_parser,
+                                 parse_model_run_args)
 
 DEMO = config_path('filtervit/retinanet_filtervit_demo.py')
 SEG_DEMO = config_path('filtervit/upernet_filtervit_demo.py')
@@ -50,6 +51,18 @@ def test_a_mismatch_names_partial_load_only_where_the_tool_has_it_and_bugs_keep_
         assert capsys.readouterr().err == f'error: checkpoint c.pth does not fit the model{tail}\n'
     with pytest.raises(ZeroDivisionError), exit_on_error():
         raise ZeroDivisionError  # a bug, not a user's mistake
+
+
+def test_a_model_run_needs_a_checkpoint_or_a_dry_run_of_one_image(capsys):
+    parser = model_run_parser('a study', num_images=50)
+    with pytest.raises(SystemExit) as caught:
+        parse_model_run_args(parser, ['a.py'])
+    assert caught.value.code == 2
+    assert 'error: give the CHECKPOINT, or --dry-run' in capsys.readouterr().err
+    assert parse_model_run_args(parser, ['a.py', 'c.pth']).num_images == 50
+    dry_run = parse_model_run_args(parser, ['a.py', '--dry-run', '--num-images', '8'])
+    assert dry_run.checkpoint is None and dry_run.num_images == 1
+    assert model_run_parser('a study').parse_args(['a.py']).num_images is None  # the whole split
 
 
 def _assert_one_config_error(proc, start: str) -> str:
