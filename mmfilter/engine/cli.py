@@ -8,12 +8,14 @@ traceback.
 """
 import argparse
 import contextlib
+import os
 import sys
 from typing import Iterator, NoReturn, Optional
 
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 
 from ..datasets.checks import DatasetError
+from .allocator import add_malloc_argument
 from .checkpoint import CheckpointError, SaveError, WeightsMismatchError
 from .config import ConfigError, error_message
 from .hooks import DivergedError
@@ -104,6 +106,30 @@ def parse_model_run_args(parser: argparse.ArgumentParser,
         parser.error('give the CHECKPOINT, or --dry-run')
     if args.dry_run:
         args.num_images = 1
+    return args
+
+
+def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``tools/train.py`` and ``tools/test.py`` after their own:
+    ``--cfg-options``, ``--launcher``, ``--no-data-check``, ``--local-rank`` (set by
+    PyTorch's launcher) and the malloc mode. Parse with :func:`parse_runner_args`."""
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, e.g. train_dataloader.batch_size=4')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+                        help='job launcher for a distributed run')
+    parser.add_argument('--no-data-check', action='store_true',
+                        help='skip the pre-flight check of annotation files and image headers '
+                        '(as data_check = False in the config); made on rank 0 only otherwise')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_malloc_argument(parser)
+
+
+def parse_runner_args(parser: argparse.ArgumentParser,
+                      argv: Optional[list] = None) -> argparse.Namespace:
+    """``argv`` parsed by a parser with :func:`add_runner_arguments`; ``LOCAL_RANK``
+    set from ``--local-rank`` unless the launcher set it."""
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
 
 

@@ -1,5 +1,6 @@
 """The tools' one exit path, and each fault a new user hits ending in one ``error:`` line
 with exit status 2 for a configuration mistake (1 otherwise), before anything is created."""
+import argparse
 import glob
 import json
 import os
@@ -9,8 +10,8 @@ import pytest
 from mmengine.config import Config
 
 from conftest import config_path, load_tool, own_lines, run_tool
-from mmfilter.engine.cli import (EXIT_STATUS, exit_on_error, model_run_parser,
-                                 parse_model_run_args)
+from mmfilter.engine.cli import (EXIT_STATUS, add_runner_arguments, exit_on_error,
+                                 model_run_parser, parse_model_run_args, parse_runner_args)
 
 DEMO = config_path('filtervit/retinanet_filtervit_demo.py')
 SEG_DEMO = config_path('filtervit/upernet_filtervit_demo.py')
@@ -63,6 +64,18 @@ def test_a_model_run_needs_a_checkpoint_or_a_dry_run_of_one_image(capsys):
     dry_run = parse_model_run_args(parser, ['a.py', '--dry-run', '--num-images', '8'])
     assert dry_run.checkpoint is None and dry_run.num_images == 1
     assert model_run_parser('a study').parse_args(['a.py']).num_images is None  # the whole split
+
+
+def test_runner_arguments_set_the_local_rank_unless_the_launcher_did(monkeypatch):
+    parser = argparse.ArgumentParser()
+    add_runner_arguments(parser)
+    monkeypatch.delenv('LOCAL_RANK', raising=False)
+    args = parse_runner_args(parser, ['--local-rank', '3', '--cfg-options', 'model.a=1'])
+    assert os.environ['LOCAL_RANK'] == '3'
+    assert args.cfg_options == {'model.a': 1} and args.launcher == 'none' and args.malloc == 'reuse'
+    monkeypatch.setenv('LOCAL_RANK', '1')
+    parse_runner_args(parser, ['--local-rank', '3'])
+    assert os.environ['LOCAL_RANK'] == '1'
 
 
 def _assert_one_config_error(proc, start: str) -> str:
