@@ -10,7 +10,7 @@ import argparse
 import contextlib
 import os
 import sys
-from typing import Iterator, NoReturn, Optional
+from typing import Iterator, NoReturn, Optional, Sequence, Tuple
 
 from mmengine.config import Config, DictAction
 
@@ -55,14 +55,18 @@ def exit_with(error: BaseException, status: int, hint: str = '') -> NoReturn:
 
 
 @contextlib.contextmanager
-def exit_on_error(partial_load_flag: bool = False) -> Iterator[None]:
+def exit_on_error(partial_load_flag: bool = False,
+                  layer_errors: Sequence[Tuple[type, int]] = ()) -> Iterator[None]:
     """Within this context an error of :data:`EXIT_STATUS` ends the tool with one
     ``error:`` line and its status. ``partial_load_flag``: the tool has
-    ``--partial-load``, which the line of a checkpoint that does not fit names."""
+    ``--partial-load``, which the line of a checkpoint that does not fit names.
+    ``layer_errors``: ``(error class, exit status)`` of a layer above the engine
+    that the tool uses (e.g. ``mmfilter.deploy``'s ``ExportError``), tried first."""
+    table = tuple(layer_errors) + EXIT_STATUS
     try:
         yield
-    except tuple(cls for cls, _ in EXIT_STATUS) as error:
-        status = next(status for cls, status in EXIT_STATUS if isinstance(error, cls))
+    except tuple(cls for cls, _ in table) as error:
+        status = next(status for cls, status in table if isinstance(error, cls))
         hint = PARTIAL_LOAD_HINT if partial_load_flag and isinstance(
             error, WeightsMismatchError) else ''
         exit_with(error, status, hint)

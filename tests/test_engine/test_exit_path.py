@@ -54,6 +54,16 @@ def test_a_mismatch_names_partial_load_only_where_the_tool_has_it_and_bugs_keep_
         raise ZeroDivisionError  # a bug, not a user's mistake
 
 
+def test_errors_of_a_tools_own_layer_end_in_one_line_where_the_tool_names_them(capsys):
+    from mmfilter.deploy import ExportError
+    with pytest.raises(SystemExit) as caught, exit_on_error(layer_errors=[(ExportError, 1)]):
+        raise ExportError('the graph differs from PyTorch')
+    assert caught.value.code == 1
+    assert capsys.readouterr().err == 'error: the graph differs from PyTorch\n'
+    with pytest.raises(ExportError), exit_on_error():
+        raise ExportError('not named: a bug of the tool')
+
+
 def test_a_model_run_needs_a_checkpoint_or_a_dry_run_of_one_image(capsys):
     parser = model_run_parser('a study', num_images=50)
     with pytest.raises(SystemExit) as caught:
