@@ -70,6 +70,7 @@ def test_converted_mobilevit_matches_the_reference(converted, size):
     assert max(errors) <= 1e-4
 
 
+@pytest.mark.parametrize('converted', ['xxs'], indirect=True)  # every arch resizes: the test above
 def test_padding_instead_of_resizing_would_not_match(converted, monkeypatch):
     """The odd-map handling matters: zero padding (what mmfilter did before) departs from
     the reference, which resizes."""
@@ -214,6 +215,7 @@ def test_converter_tool_writes_a_checkpoint_that_pretrained_init_loads(tmp_path)
 
 
 # -- FilterMobileViT ------------------------------------------------------------------------
+@pytest.mark.parametrize('converted', ['xxs'], indirect=True)  # the blocks of every arch alike
 @pytest.mark.parametrize('size', [(224, 224), (200, 328)])
 def test_filtermobilevit_at_full_budget_is_mobilevit(converted, size):
     arch, reference, mobilevit = converted
