@@ -7,7 +7,7 @@ import pytest
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from conftest import run_tool
+from conftest import run_tool, tiny_detection_config
 from mmfilter.visualization import InputGeometry, heatmap_overlay, mark_tokens, token_mask
 from mmfilter.visualization.selection_maps import topk_agreement
 
@@ -81,9 +81,8 @@ def test_visualize_filter_draws_every_method_for_one_prediction(trained_detector
     assert methods.shape[1] == 5 * 360  # the prediction and four maps side by side
 
 
-def test_explain_shows_dropoutvit_selection_without_a_mask(trained_detector):
-    cfg_path, _, _ = trained_detector
-    cfg = Config.fromfile(cfg_path)
+def test_explain_shows_dropoutvit_selection_without_a_mask(tmp_path):
+    cfg = Config.fromfile(tiny_detection_config(tmp_path))  # its initial weights: no training
     cfg.model.backbone.type = 'DropoutViT'
     init_default_scope('mmdet')
     from mmdet.apis import init_detector
