@@ -195,7 +195,9 @@ def test_backbone_only_export_of_a_config_and_the_runner_refusing_it(trained_det
     assert len(re.findall(r'^out\d: max relative error', proc.stdout, re.M)) == 4
     import onnx
     assert [i.name for i in onnx.load(str(model)).graph.input] == ['input']
-    proc = run_tool('deploy/onnx_infer.py', model, tmp_path)
+    image = tmp_path / 'image.png'
+    cv2.imwrite(str(image), np.zeros((32, 32, 3), np.uint8))
+    proc = run_tool('deploy/onnx_infer.py', model, image, '--out-dir', tmp_path / 'drawn')
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1] == (
         f'error: {model} has no task / input_size metadata: it was not written by '
