@@ -4,7 +4,8 @@ The graph takes one input ``input``, float32 ``[1, 3, H, W]``: an image already
 resized and padded to ``H x W``, with pixel values 0-255 in the channel order the
 config's pipeline loads (BGR for ``LoadImageFromFile``), and holds the whole model
 (:mod:`.wrappers`); exported with ``normalize_outside``, the image normalised
-instead, in the model's channel order (MMDeploy's contract). K and the pooling strides of mmfilter's backbones follow from
+instead, in the model's channel order (MMDeploy's contract). K and the pooling
+strides of mmfilter's backbones follow from
 the input size, so a graph is exported for one size. The export runs under the
 export-time rewrites (:mod:`.rewrites`) and writes the runner's metadata
 (:mod:`.metadata`) into the file.

@@ -1,6 +1,7 @@
 """What a runner needs besides the graph, written into the ONNX file's metadata:
 task, class names, palette, input size and channel order, mean and std, whether
-the graph normalises its input, the test resize, and for detectors the score threshold and detection cap."""
+the graph normalises its input, the test resize, and for detectors the score
+threshold and detection cap."""
 import json
 from typing import Dict
 
