@@ -139,3 +139,19 @@ def test_int8_graph_is_quantised_and_checked_against_its_float32_graph(trained_d
     fp32_map, int8_map = map(float, re.search(
         r'mAP float32 graph ([\d.]+), int8 graph ([\d.]+)', proc.stdout).groups())
     assert abs(fp32_map - int8_map) <= 0.005
+
+
+@pytest.mark.slow
+def test_int8_segmentor_is_checked_by_its_miou_change(trained_segmentor, tmp_path):
+    config, work, _ = trained_segmentor
+    model = tmp_path / 'upernet.onnx'
+    proc = run_tool('deploy/export_onnx.py', config, work / 'iter_4.pth', '--shape', 128, 128,
+                    '--out', model, '--int8', '--calib-images', 2)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = run_tool('deploy/check_onnx.py', config, work / 'iter_4.pth',
+                    tmp_path / 'upernet-int8.onnx', '--num-val', 4)
+    fp32, int8, change = map(float, re.search(
+        r'test split \(4 images\): mIoU float32 graph ([\d.]+), int8 graph ([\d.]+) '
+        r'\(change ([-+][\d.]+) points\)', proc.stdout).groups())
+    assert change == pytest.approx(int8 - fp32, abs=0.011)
+    assert proc.returncode == (0 if abs(change) <= 0.5 else 1), proc.stderr[-2000:]

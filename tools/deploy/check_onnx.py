@@ -30,8 +30,8 @@ of its mIoU within ``--miou-tol`` points (default 0.5).
 import argparse
 import contextlib
 import io
-import sys
 import os.path as osp
+import sys
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
