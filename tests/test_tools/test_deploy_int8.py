@@ -150,8 +150,9 @@ def test_int8_segmentor_is_checked_by_its_miou_change(trained_segmentor, tmp_pat
     assert proc.returncode == 0, proc.stderr[-3000:]
     proc = run_tool('deploy/check_onnx.py', config, work / 'iter_4.pth',
                     tmp_path / 'upernet-int8.onnx', '--num-val', 4)
-    fp32, int8, change = map(float, re.search(
-        r'test split \(4 images\): mIoU float32 graph ([\d.]+), int8 graph ([\d.]+) '
-        r'\(change ([-+][\d.]+) points\)', proc.stdout).groups())
+    line = re.search(r'test split \(4 images\): mIoU float32 graph ([\d.]+), int8 graph '
+                     r'([\d.]+) \(change ([-+][\d.]+) points\)', proc.stdout)
+    assert line, proc.stdout[-2000:] + proc.stderr[-3000:]
+    fp32, int8, change = map(float, line.groups())
     assert change == pytest.approx(int8 - fp32, abs=0.011)
     assert proc.returncode == (0 if abs(change) <= 0.5 else 1), proc.stderr[-2000:]

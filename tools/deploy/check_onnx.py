@@ -125,7 +125,7 @@ def miou_change_lines(areas: Dict[str, list], names: Dict[str, str], tolerance: 
     for side, per_image in areas.items():
         totals = [sum(parts) for parts in zip(*per_image)]
         summary[f'{side}_mIoU'] = 100 * float(np.nanmean(
-            IoUMetric.total_area_to_metrics(*(t.numpy() for t in totals))['IoU']))
+            IoUMetric.total_area_to_metrics(*totals)['IoU']))
     change = summary['onnx_mIoU'] - summary['ref_mIoU']
     lines = [f"test split ({len(areas['ref'])} images): mIoU {names['ref']} "
              f"{summary['ref_mIoU']:.2f}, {names['onnx']} {summary['onnx_mIoU']:.2f} "
