@@ -114,7 +114,8 @@ def test_int8_graph_is_quantised_and_checked_against_its_float32_graph(trained_d
                                                                         tmp_path):
     """RetinaNet-FilterViT-xxs (2 tiny epochs) at 128x128, calibrated on 4 images:
     QDQ nodes in the file, its metadata saying so, and check_onnx.py comparing it
-    with the float32 graph on the test split, the mAP change within 0.005."""
+    with the float32 graph on the test split: the detections within the stated
+    tolerance, the mAP change within 0.005."""
     import onnx
     config, work, _ = trained_detector
     model = tmp_path / 'retinanet.onnx'
@@ -130,12 +131,17 @@ def test_int8_graph_is_quantised_and_checked_against_its_float32_graph(trained_d
     assert 'MinMax on 4 images' in json.loads(meta['quantization'])['calibration']
     assert meta['classes'] == _metadata(model)['classes']
 
-    proc = run_tool('deploy/check_onnx.py', config, work / 'epoch_2.pth', int8, '--num-val', 4)
+    proc = run_tool('deploy/check_onnx.py', config, work / 'epoch_2.pth', int8, '--num-val', 4,
+                    '--box-tol', 2, '--score-tol', 0.005)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    ref, got, matched = map(int, re.search(
-        r'all 4 images: float32 (\d+) / int8 (\d+) detections, (\d+) matched',
-        proc.stdout).groups())
-    assert ref == got == 400
+    ref, got = map(int, re.search(r'all 4 images: float32 (\d+) / int8 (\d+) detections',
+                                  proc.stdout).groups())
+    assert ref == got == 400  # score threshold 0: NMS's cap on every image
+    # the tolerance for int8: every detection scoring 0.005 above the cut but 2% has an
+    # int8 counterpart of its class within 2 px and 0.005 of score (this model's scores
+    # crowd the cut, where int8 may reorder them)
+    unmatched = sum(map(int, re.findall(r'(\d+) unmatched above the cut', proc.stdout)))
+    assert unmatched <= 0.02 * ref, proc.stdout
     fp32_map, int8_map = map(float, re.search(
         r'mAP float32 graph ([\d.]+), int8 graph ([\d.]+)', proc.stdout).groups())
     assert abs(fp32_map - int8_map) <= 0.005
