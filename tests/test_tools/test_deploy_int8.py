@@ -13,7 +13,7 @@ from mmfilter.benchmark import int8_instruction_sets, int8_instruction_sets_labe
 CPUINFO = """processor\t: 0
 vendor_id\t: GenuineIntel
 model name\t: Intel(R) Xeon(R) Platinum 8480+
-flags\t\t: fpu vme sse2 avx avx2 fma avx512f avx512dq avx512bw avx512_vnni amx_bf16 amx_tile amx_int8
+flags\t\t: fpu sse2 avx avx2 fma avx512f avx512dq avx512bw avx512_vnni amx_bf16 amx_tile amx_int8
 bogomips\t: 4000.00
 
 processor\t: 1
