@@ -3,7 +3,9 @@
 The graph takes one input ``input``, float32 ``[1, 3, H, W]``: an image already
 resized and padded to ``H x W``, with pixel values 0-255 in the channel order the
 config's pipeline loads (BGR for ``LoadImageFromFile``), and holds the whole model
-(:mod:`.wrappers`). K and the pooling strides of mmfilter's backbones follow from
+(:mod:`.wrappers`); exported with ``normalize_outside``, the image normalised
+instead, in the model's channel order (MMDeploy's contract). K and the pooling
+strides of mmfilter's backbones follow from
 the input size, so a graph is exported for one size. The export runs under the
 export-time rewrites (:mod:`.rewrites`) and writes the runner's metadata
 (:mod:`.metadata`) into the file.
@@ -39,15 +41,19 @@ def export_to_onnx(wrapper: nn.Module, image: Tensor, path: str, opset: int = 17
 
 
 def export_model(model: nn.Module, image: Tensor, path: str, opset: int = 17, config: str = '',
-                 checkpoint: str = '') -> nn.Module:
+                 checkpoint: str = '', normalize_outside: bool = False) -> nn.Module:
     """Write the whole-model graph of a detector or segmentor in eval mode, traced on
     ``image`` ``[1, 3, H, W]``, with its metadata (``config`` and ``checkpoint``
     named there); returns the wrapper the graph was traced from
-    (:func:`~.wrappers.wrap_for_export`). Raises :class:`~.wrappers.ExportError` for
-    a model it cannot export."""
+    (:func:`~.wrappers.wrap_for_export`). With ``normalize_outside`` the graph
+    leaves the channel flip and ``(x - mean) / std`` to the runner, as MMDeploy's
+    graphs do, and the metadata states them. Raises
+    :class:`~.wrappers.ExportError` for a model it cannot export."""
     wrapper = wrap_for_export(model)
     height, width = (int(s) for s in image.shape[-2:])
     metadata = export_metadata(model, wrapper, height, width, config=config,
-                               checkpoint=checkpoint)
+                               checkpoint=checkpoint, normalize_outside=normalize_outside)
+    if normalize_outside:
+        wrapper.normalize = nn.Identity()
     export_to_onnx(wrapper, image, path, opset, metadata, OUTPUT_NAMES[task_of(model)])
     return wrapper

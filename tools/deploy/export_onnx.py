@@ -1,6 +1,7 @@
 """Export a detector, segmentor or backbone to ONNX at one input size, checked against PyTorch.
 
     python tools/deploy/export_onnx.py CONFIG CHECKPOINT --shape H W [--out MODEL.onnx] [--opset 17]
+        [--int8 [--calib-images 100]] [--normalize-outside]
     python tools/deploy/export_onnx.py CONFIG [CHECKPOINT] --backbone-only --shape H W ...
     python tools/deploy/export_onnx.py --backbone FilterViT --arch xs --shape 800 1344 \
         [--checkpoint CKPT [--prefix backbone.]] [--batch-size 1] ...
@@ -14,7 +15,15 @@ segmentor (UPerNet, DeepLabv3). Class names, palette, mean, std, channel order,
 input size and test resize go into the file's metadata, which
 ``tools/deploy/onnx_infer.py`` reads. ``H`` and ``W`` must be multiples of the
 data preprocessor's ``pad_size_divisor``. Two-stage detectors are refused (their
-backbone exports with ``--backbone-only``).
+backbone exports with ``--backbone-only``). ``--normalize-outside`` leaves the
+channel flip and ``(x - mean) / std`` out of the graph, as MMDeploy's graphs do:
+the input is then the normalised image, and the metadata's ``normalization``
+(``outside``) and ``normalize`` (MMDeploy's ``Normalize`` step: ``mean``, ``std``,
+``to_rgb``) tell the runner to normalise. ``--int8`` also writes ``MODEL-int8.onnx``,
+the graph statically quantised (:mod:`mmfilter.deploy.quantize`: QDQ, int8 weights
+per channel, activations calibrated on the first ``--calib-images`` images of the
+config's test split), which ``tools/deploy/check_onnx.py`` checks against the
+float32 graph.
 
 With ``--backbone-only`` or ``--backbone``, the backbone alone is exported, with
 one input ``input`` and outputs ``out0``... (one per ``out_indices``). A
@@ -39,6 +48,7 @@ import torch
 
 from mmfilter.benchmark.backbones import (MMFILTER_BACKBONES, build_backbone, catalogue_name,
                                           registry)
+from mmfilter.deploy.quantize import MAX_CALIBRATION_IMAGES
 from mmfilter.engine.checkpoint import (CheckpointError, check_weights_fit, init_weights_quietly,
                                         read_state_dict, select_prefix)
 
@@ -156,14 +166,30 @@ def export_whole_model(args) -> List[str]:
     try:
         check_input_size(model, height, width)
         wrapper = export_model(model, image, out, args.opset, config=args.config,
-                               checkpoint=osp.basename(args.checkpoint or ''))
+                               checkpoint=osp.basename(args.checkpoint or ''),
+                               normalize_outside=args.normalize_outside)
     except ExportError as e:
         raise SystemExit(f'error: {args.config}: {e}') from None
     with removed_on_failure(out):
         for line in whole_model_differences(wrapper, out, image, task_of(model)):
             print(line)
     print(f'wrote {out}')
-    return [out]
+    return [out, write_int8(model.cfg, args.config, out, args.calib_images)] if args.int8 \
+        else [out]
+
+
+def write_int8(cfg, config: str, path: str, count: int) -> str:
+    """Write ``path``'s static int8 graph beside it (``-int8.onnx``), calibrated on
+    the first ``count`` images of the config's test split; returns its path."""
+    from mmfilter.deploy.quantize import quantize_int8, split_image_paths
+    try:
+        images = split_image_paths(cfg, count)
+    except ValueError as e:
+        raise SystemExit(f'error: {e}') from None
+    out = f'{osp.splitext(path)[0]}-int8.onnx'
+    quantize_int8(path, out, images, config)
+    print(f'wrote {out} (int8, calibrated on {len(images)} images of the test split)')
+    return out
 
 
 @contextlib.contextmanager
@@ -174,6 +200,24 @@ def removed_on_failure(path: str):
     except BaseException:
         os.remove(path)
         raise
+
+
+def check_whole_model_options(parser: argparse.ArgumentParser, args) -> None:
+    """Refuse the whole-model options for a backbone export, and a calibration set
+    outside 1-:data:`MAX_CALIBRATION_IMAGES` or without ``--int8``; fill its default."""
+    given = [option for option, value in (('--int8', args.int8),
+                                          ('--normalize-outside', args.normalize_outside),
+                                          ('--calib-images', args.calib_images is not None))
+             if value]
+    if given and (args.backbone_only or not args.config):
+        parser.error(f'{", ".join(given)}: for a whole-model export only (a config, without '
+                     '--backbone-only)')
+    if args.calib_images is not None and not args.int8:
+        parser.error('--calib-images calibrates the int8 graph: give --int8 with it')
+    if args.calib_images is None:
+        args.calib_images = MAX_CALIBRATION_IMAGES
+    if not 1 <= args.calib_images <= MAX_CALIBRATION_IMAGES:
+        parser.error(f'--calib-images {args.calib_images}: give 1 to {MAX_CALIBRATION_IMAGES}')
 
 
 def main(argv=None) -> list:
@@ -198,6 +242,14 @@ def main(argv=None) -> list:
     parser.add_argument('--opset', type=int, default=17)
     parser.add_argument('--out', help='ONNX file (default: CONFIG_HxW.onnx, '
                         'CONFIG_backbone_HxW.onnx or BACKBONE_ARCH_HxW.onnx)')
+    parser.add_argument('--normalize-outside', action='store_true',
+                        help='whole models: leave the normalisation to the runner (MMDeploy\'s '
+                        'input contract), stated in the metadata')
+    parser.add_argument('--int8', action='store_true', help='whole models: also write the '
+                        'static int8 (QDQ) graph, MODEL-int8.onnx')
+    parser.add_argument('--calib-images', type=int, metavar='N',
+                        help='with --int8: calibration images of the test split (1-'
+                        f'{MAX_CALIBRATION_IMAGES}). Default: {MAX_CALIBRATION_IMAGES}')
     parser.add_argument('--tolerance', type=float,
                         help='largest relative error accepted for a backbone. Default: 1e-4')
     args = parser.parse_args(argv)
@@ -205,6 +257,7 @@ def main(argv=None) -> list:
         parser.error('give a config (and its checkpoint after it), or --backbone, not both')
     if args.backbone_only and not args.config:
         parser.error('--backbone-only exports the backbone of a config: give the config')
+    check_whole_model_options(parser, args)
     if args.config and not args.backbone_only:
         backbone_options = [f'--{name.replace("_", "-")}' for name in
                             ('arch', 'prefix', 'batch_size', 'tolerance')
