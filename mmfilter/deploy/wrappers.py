@@ -168,10 +168,12 @@ class DenseDetectorForExport(nn.Module):
             sizes_ok = ((boxes[:, 2] - boxes[:, 0]) > cfg['min_bbox_size']) & \
                 ((boxes[:, 3] - boxes[:, 1]) > cfg['min_bbox_size'])
             scores = torch.where(sizes_ok, scores, torch.zeros_like(scores))
-        num_classes = self.head.num_classes
-        class_scores = F.one_hot(labels, num_classes).t().to(scores.dtype) * scores  # [C, M]
-        selected = NonMaxSuppression.apply(boxes[None], class_scores[None], cfg['max_per_img'],
-                                           cfg['iou_threshold'], cfg['score_thr'])
+        # Per-class NMS as MMCV's batched_nms runs it: the classes' boxes moved apart by
+        # an offset per class, then one class of boxes (no [C, M] one-hot scores).
+        offsets = labels.to(boxes.dtype) * (boxes.max() + 1)
+        selected = NonMaxSuppression.apply((boxes + offsets[:, None])[None], scores[None, None],
+                                           cfg['max_per_img'], cfg['iou_threshold'],
+                                           cfg['score_thr'])
         kept = selected[:, 2]
         order = scores[kept].argsort(descending=True)[:cfg['max_per_img']]
         kept = kept[order]
