@@ -3,7 +3,7 @@
     python tools/deploy/benchmark_onnx.py [--models retinanet-light retinanet ssdlite]
         [--backbones FilterViT-xs DropoutViT-xs MobileViT-xs ResNet-18 MobileNetV2]
         [--configs CONFIG ...] [--threads 2] [--repeats 5] [--warmup 1] [--no-int8]
-        [--out-dir results/benchmark_onnx]
+        [--profile [RUNS]] [--out-dir results/benchmark_onnx]
 
 Every model is built from its config with the backbone swapped in and the weights
 a training run starts from (as ``tools/analysis/benchmark_models.py`` builds them;
@@ -19,6 +19,10 @@ and on the int8 graph; the figures are medians, post-processing included. Also
 the files' sizes. ``--configs`` adds (or, without ``--models``, times only) the
 models of config files as configured, detectors or segmentors, at their test
 ``Resize`` scale.
+``--profile`` also prints, per float32 graph, where ONNX Runtime's time goes: its
+profiler's kernel time per operator type over RUNS runs (default 10), with the
+node count of each type (:func:`mmfilter.deploy.profile.profile_ops`), and writes
+it to ``profile_MODEL_BACKBONE.md``.
 Writes ``onnx.md`` and ``onnx.json``.
 """
 import argparse
@@ -34,6 +38,7 @@ from mmfilter.benchmark import BACKBONES, time_interleaved
 from mmfilter.benchmark.whole_model import (WHOLE_MODELS, build_config_model, build_whole_model,
                                             example_batch)
 from mmfilter.deploy import export_model
+from mmfilter.deploy.profile import profile_ops, render_op_table
 from mmfilter.engine import apply_row_bands
 from mmfilter.engine.hooks import resident_memory_mb
 
@@ -74,6 +79,17 @@ def quantized(path: str) -> str:
     return out
 
 
+def print_profile(path: str, image, args, name: str) -> None:
+    """Print and write (``profile_NAME.md``) the per-operator-type kernel times of the
+    graph at ``path`` in ONNX Runtime with ``args.threads`` threads."""
+    rows = profile_ops(path, {'input': image.numpy()}, runs=args.profile, threads=args.threads)
+    table = (f'ONNX Runtime profile of {osp.basename(path)}, {args.threads} threads, kernel '
+             f'time per run over {args.profile} runs:\n\n{render_op_table(rows)}\n')
+    print(table, flush=True)
+    with open(osp.join(args.out_dir, f'profile_{name}.md'), 'w') as f:
+        f.write(table)
+
+
 def measure_one(model_name: str, backbone: str, args) -> Dict[str, object]:
     """One model of ``WHOLE_MODELS`` with ``backbone``, or (``backbone`` None) the
     model of the config file ``model_name`` as configured."""
@@ -92,6 +108,8 @@ def measure_one(model_name: str, backbone: str, args) -> Dict[str, object]:
     export_model(model, image, path)
     row = dict(model=model_name, backbone=backbone, input=f'{height}x{width}',
                onnx_mb=os.path.getsize(path) / 2**20)
+    if args.profile:
+        print_profile(path, image, args, f'{model_name}_{backbone}')
     runners = {'eager': eager_runner(apply_row_bands(model), inputs, samples),
                'onnx': onnx_runner(path, image, args.threads)}
     if args.int8:
@@ -143,6 +161,10 @@ def main(argv=None) -> List[dict]:
     parser.add_argument('--repeats', type=int, default=5)
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--no-int8', dest='int8', action='store_false')
+    parser.add_argument('--profile', type=int, nargs='?', const=10, default=0, metavar='RUNS',
+                        choices=range(1, 100_001),
+                        help="print ONNX Runtime's kernel time per operator type of each float32 "
+                        'graph, over RUNS runs (default 10)')
     parser.add_argument('--out-dir', default='results/benchmark_onnx')
     args = parser.parse_args(argv)
     if args.models is None:
