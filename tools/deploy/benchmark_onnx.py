@@ -3,7 +3,7 @@
     python tools/deploy/benchmark_onnx.py [--models retinanet-light retinanet ssdlite]
         [--backbones FilterViT-xs DropoutViT-xs MobileViT-xs ResNet-18 MobileNetV2]
         [--configs CONFIG ...] [--threads 2] [--repeats 5] [--warmup 1] [--no-int8]
-        [--profile [RUNS]] [--out-dir results/benchmark_onnx]
+        [--profile [RUNS]] [--standard-ops] [--out-dir results/benchmark_onnx]
 
 Every model is built from its config with the backbone swapped in and the weights
 a training run starts from (as ``tools/analysis/benchmark_models.py`` builds them;
@@ -22,7 +22,9 @@ models of config files as configured, detectors or segmentors, at their test
 ``--profile`` also prints, per float32 graph, where ONNX Runtime's time goes: its
 profiler's kernel time per operator type over RUNS runs (default 10), with the
 node count of each type (:func:`mmfilter.deploy.profile.profile_ops`), and writes
-it to ``profile_MODEL_BACKBONE.md``.
+it to ``profile_MODEL_BACKBONE.md``. ``--standard-ops`` exports as
+``export_onnx.py --standard-ops`` does: the self-attention in standard ONNX ops, not
+ONNX Runtime's fused ``MultiHeadAttention``.
 Writes ``onnx.md`` and ``onnx.json``.
 """
 import argparse
@@ -105,7 +107,7 @@ def measure_one(model_name: str, backbone: str, args) -> Dict[str, object]:
     height, width = inputs.shape[-2:]
     image = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0)) * 255
     path = osp.join(args.out_dir, f'{model_name}_{backbone}_{height}x{width}.onnx')
-    export_model(model, image, path)
+    export_model(model, image, path, runtime_kernels=not args.standard_ops)
     row = dict(model=model_name, backbone=backbone, input=f'{height}x{width}',
                onnx_mb=os.path.getsize(path) / 2**20)
     if args.profile:
@@ -165,6 +167,8 @@ def main(argv=None) -> List[dict]:
                         choices=range(1, 100_001),
                         help="print ONNX Runtime's kernel time per operator type of each float32 "
                         'graph, over RUNS runs (default 10)')
+    parser.add_argument('--standard-ops', action='store_true',
+                        help="the self-attention without ONNX Runtime's fused MultiHeadAttention")
     parser.add_argument('--out-dir', default='results/benchmark_onnx')
     args = parser.parse_args(argv)
     if args.models is None:
