@@ -49,14 +49,14 @@ def summarise_kernels(events: Sequence[dict], runs: int) -> List[OpTime]:
     for event in events:
         if event.get('cat') == 'Node' and event['name'].endswith('_kernel_time'):
             by_node.setdefault(event['name'], []).append(event)
-    total_us: Dict[str, float] = {}
+    micros: Dict[str, float] = {}
     nodes: Dict[str, int] = {}
     for node_events in by_node.values():
         op_type = node_events[0]['args']['op_name']
         last = sorted(node_events, key=lambda e: e['ts'])[-runs:]
-        total_us[op_type] = total_us.get(op_type, 0.) + sum(e['dur'] for e in last)
+        micros[op_type] = micros.get(op_type, 0.) + sum(e['dur'] for e in last)
         nodes[op_type] = nodes.get(op_type, 0) + 1
-    rows = [OpTime(op, us / runs / 1000, nodes[op]) for op, us in total_us.items()]
+    rows = [OpTime(op, total / runs / 1000, nodes[op]) for op, total in micros.items()]
     return sorted(rows, key=lambda row: -row.ms)
 
 

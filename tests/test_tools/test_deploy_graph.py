@@ -79,7 +79,7 @@ def test_kernel_times_summed_per_op_type_over_the_last_runs():
     events = [event('conv1', 'Conv', 0, 900), event('conv1', 'Conv', 10, 100),
               event('conv1', 'Conv', 20, 300), event('conv2', 'Conv', 21, 500),
               event('conv2', 'Conv', 11, 500), event('mm', 'MatMul', 22, 2000),
-              event('mm', 'MatMul', 12, 2000), dict(cat='Session', name='model_run', dur=9)]
+              event('mm', 'MatMul', 12, 2000), dict(cat='Node', name='mm_fence_before', dur=9)]
     rows = summarise_kernels(events, runs=2)  # the first conv1 run is warm-up
     assert rows == [OpTime('MatMul', 2.0, 1), OpTime('Conv', 0.7, 2)]
     table = render_op_table(rows, top=1)
