@@ -160,9 +160,9 @@ def batch_row_index(indices: Tensor) -> Tensor:
 
 class GatherRows(torch.autograd.Function):
     """ONNX's ``GatherND``: rows ``[B, K, C]`` of ``[B, N, C]`` at a
-    :func:`batch_row_index` ``[B, K, 2]``, copied row by row (``GatherElements``,
-    which :func:`~mmfilter.models.token_selection.gather_rows` exports as, indexes
-    element by element)."""
+    :func:`batch_row_index` ``[B, K, 2]``, copied row by row, where
+    :func:`~mmfilter.models.token_selection.gather_rows` exports as ``GatherElements``,
+    which indexes element by element."""
 
     @staticmethod
     def forward(ctx, sequences: Tensor, index: Tensor) -> Tensor:
@@ -211,7 +211,7 @@ def scatter_tokens_out_of_place(x: Tensor, indices: Tensor, tokens: Tensor) -> T
 
 
 #: ``(module, function name) -> export form``: functions of the model that the exporter
-#: cannot trace as written, by the module that looks them up.
+#: cannot trace as written, or traces into slow ops, by the module that looks them up.
 FUNCTION_REWRITES: Dict[Tuple[object, str], Callable] = {
     (filter_attention, 'scatter_tokens_'): scatter_tokens_out_of_place,
     (token_selection, 'gather_rows'): gather_rows_nd,
