@@ -3,8 +3,7 @@
     python tools/deploy/benchmark_onnx.py [--models retinanet-light retinanet ssdlite]
         [--backbones FilterViT-xs DropoutViT-xs MobileViT-xs ResNet-18 MobileNetV2]
         [--configs CONFIG ...] [--threads 2] [--repeats 5] [--warmup 1] [--no-int8]
-        [--calib-images 8]
-        [--out-dir results/benchmark_onnx]
+        [--calib-images 8] [--profile [RUNS]] [--standard-ops] [--out-dir results/benchmark_onnx]
 
 Every model is built from its config with the backbone swapped in and the weights
 a training run starts from (as ``tools/analysis/benchmark_models.py`` builds them;
@@ -23,6 +22,12 @@ and on the int8 graph; the figures are medians, post-processing included. Also
 the files' sizes. ``--configs`` adds (or, without ``--models``, times only) the
 models of config files as configured, detectors or segmentors, at their test
 ``Resize`` scale.
+``--profile`` also prints, per float32 graph, where ONNX Runtime's time goes: its
+profiler's kernel time per operator type over RUNS runs (default 10), with the
+node count of each type (:func:`mmfilter.deploy.profile.profile_ops`), and writes
+it to ``profile_MODEL_BACKBONE.md``. ``--standard-ops`` exports as
+``export_onnx.py --standard-ops`` does: the self-attention in standard ONNX ops, not
+ONNX Runtime's fused ``MultiHeadAttention``.
 Writes ``onnx.md`` and ``onnx.json``.
 """
 import argparse
@@ -41,6 +46,7 @@ from mmfilter.benchmark.whole_model import (CHECKOUT, WHOLE_MODELS, build_config
                                             build_whole_model, example_batch)
 from mmfilter.deploy import export_model
 from mmfilter.deploy.quantize import quantize_int8
+from mmfilter.deploy.profile import profile_ops, render_op_table
 from mmfilter.engine import apply_row_bands
 from mmfilter.engine.hooks import resident_memory_mb
 
@@ -75,6 +81,17 @@ def calibration_images(count: int) -> List[str]:
     return split_image_paths(Config.fromfile(osp.join(CHECKOUT, CALIBRATION_CONFIG)), count)
 
 
+def print_profile(path: str, image, args, name: str) -> None:
+    """Print and write (``profile_NAME.md``) the per-operator-type kernel times of the
+    graph at ``path`` in ONNX Runtime with ``args.threads`` threads."""
+    rows = profile_ops(path, {'input': image.numpy()}, runs=args.profile, threads=args.threads)
+    table = (f'ONNX Runtime profile of {osp.basename(path)}, {args.threads} threads, kernel '
+             f'time per run over {args.profile} runs:\n\n{render_op_table(rows)}\n')
+    print(table, flush=True)
+    with open(osp.join(args.out_dir, f'profile_{name}.md'), 'w') as f:
+        f.write(table)
+
+
 def measure_one(model_name: str, backbone: str, args) -> Dict[str, object]:
     """One model of ``WHOLE_MODELS`` with ``backbone``, or (``backbone`` None) the
     model of the config file ``model_name`` as configured."""
@@ -90,9 +107,11 @@ def measure_one(model_name: str, backbone: str, args) -> Dict[str, object]:
     height, width = inputs.shape[-2:]
     image = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0)) * 255
     path = osp.join(args.out_dir, f'{model_name}_{backbone}_{height}x{width}.onnx')
-    export_model(model, image, path)
+    export_model(model, image, path, runtime_kernels=not args.standard_ops)
     row = dict(model=model_name, backbone=backbone, input=f'{height}x{width}',
                onnx_mb=os.path.getsize(path) / 2**20)
+    if args.profile:
+        print_profile(path, image, args, f'{model_name}_{backbone}')
     runners = {'eager': eager_runner(apply_row_bands(model), inputs, samples),
                'onnx': onnx_runner(path, image, args.threads)}
     if args.int8:
@@ -154,6 +173,12 @@ def main(argv=None) -> List[dict]:
                         help='time float32 only, without the static int8 graphs')
     parser.add_argument('--calib-images', type=int, default=8, choices=range(1, 101),
                         metavar='N', help='demo images calibrating the int8 graphs. Default: 8')
+    parser.add_argument('--profile', type=int, nargs='?', const=10, default=0, metavar='RUNS',
+                        choices=range(1, 100_001),
+                        help="print ONNX Runtime's kernel time per operator type of each float32 "
+                        'graph, over RUNS runs (default 10)')
+    parser.add_argument('--standard-ops', action='store_true',
+                        help="the self-attention without ONNX Runtime's fused MultiHeadAttention")
     parser.add_argument('--out-dir', default='results/benchmark_onnx')
     args = parser.parse_args(argv)
     if args.models is None:

@@ -1,7 +1,7 @@
 """Export a detector, segmentor or backbone to ONNX at one input size, checked against PyTorch.
 
     python tools/deploy/export_onnx.py CONFIG CHECKPOINT --shape H W [--out MODEL.onnx] [--opset 17]
-        [--int8 [--calib-images 100]] [--normalize-outside]
+        [--int8 [--calib-images 100]] [--normalize-outside] [--standard-ops]
     python tools/deploy/export_onnx.py CONFIG [CHECKPOINT] --backbone-only --shape H W ...
     python tools/deploy/export_onnx.py --backbone FilterViT --arch xs --shape 800 1344 \
         [--checkpoint CKPT [--prefix backbone.]] [--batch-size 1] ...
@@ -29,6 +29,10 @@ With ``--backbone-only`` or ``--backbone``, the backbone alone is exported, with
 one input ``input`` and outputs ``out0``... (one per ``out_indices``). A
 detector's or segmentor's checkpoint (keys under ``backbone.``) gives its
 backbone without ``--prefix``.
+
+The transformer layers' self-attention is exported as ONNX Runtime's fused
+``MultiHeadAttention`` kernel (``com.microsoft`` domain); ``--standard-ops`` keeps
+to standard ONNX ops, for other runtimes.
 
 K and the pooling strides follow from the input size, so the graph is exported
 for one size (export again for another). The check runs ONNX Runtime and PyTorch
@@ -102,13 +106,15 @@ def build_model_for_export(config: str, checkpoint: Optional[str]) -> torch.nn.M
 
 
 def export_backbone(model: torch.nn.Module, image: torch.Tensor, path: str,
-                    opset: int = 17) -> List[str]:
-    """Write ``model`` traced on ``image`` to ``path``; return the output names."""
+                    opset: int = 17, runtime_kernels: bool = True) -> List[str]:
+    """Write ``model`` traced on ``image`` to ``path`` (with ONNX Runtime's fused
+    kernels unless ``runtime_kernels`` is False); return the output names."""
     from mmfilter.deploy import export_to_onnx
     with torch.no_grad():
         num_outputs = len(model(image))
     names = [f'out{i}' for i in range(num_outputs)]
-    export_to_onnx(model, image, path, opset, output_names=names)
+    export_to_onnx(model, image, path, opset, output_names=names,
+                   runtime_kernels=runtime_kernels)
     return names
 
 
@@ -167,7 +173,8 @@ def export_whole_model(args) -> List[str]:
         check_input_size(model, height, width)
         wrapper = export_model(model, image, out, args.opset, config=args.config,
                                checkpoint=osp.basename(args.checkpoint or ''),
-                               normalize_outside=args.normalize_outside)
+                               normalize_outside=args.normalize_outside,
+                               runtime_kernels=not args.standard_ops)
     except ExportError as e:
         raise SystemExit(f'error: {args.config}: {e}') from None
     with removed_on_failure(out):
@@ -240,6 +247,9 @@ def main(argv=None) -> list:
                         'for a backbone default 800 1344')
     parser.add_argument('--batch-size', type=int, help='backbones only. Default: 1')
     parser.add_argument('--opset', type=int, default=17)
+    parser.add_argument('--standard-ops', action='store_true',
+                        help="standard ONNX ops only: the self-attention without ONNX Runtime's "
+                        'fused MultiHeadAttention (com.microsoft), for other runtimes')
     parser.add_argument('--out', help='ONNX file (default: CONFIG_HxW.onnx, '
                         'CONFIG_backbone_HxW.onnx or BACKBONE_ARCH_HxW.onnx)')
     parser.add_argument('--normalize-outside', action='store_true',
@@ -280,7 +290,7 @@ def main(argv=None) -> list:
     out = args.out or f'{default}_{height}x{width}.onnx'
     image = torch.rand(args.batch_size or 1, model.in_channels, height, width,
                        generator=torch.Generator().manual_seed(0))
-    names = export_backbone(model, image, out, args.opset)
+    names = export_backbone(model, image, out, args.opset, not args.standard_ops)
     errors = max_relative_errors(model, out, image)
     for name, err in zip(names, errors):
         print(f'{name}: max relative error onnxruntime vs torch = {err:.2e}')
