@@ -1,6 +1,7 @@
 """What a runner needs besides the graph, written into the ONNX file's metadata:
-task, class names, palette, input size and channel order, mean and std, the test
-resize, and for detectors the score threshold and detection cap."""
+task, class names, palette, input size and channel order, mean and std, whether
+the graph normalises its input, the test resize, and for detectors the score
+threshold and detection cap."""
 import json
 from typing import Dict
 
@@ -32,10 +33,21 @@ def pipeline_resize(cfg) -> dict:
     return {}
 
 
+def normalize_step(normalize: nn.Module) -> dict:
+    """The graph's normalisation as MMDeploy's ``pipeline.json`` states its
+    ``Normalize`` step: ``mean`` and ``std`` in the model's channel order, applied
+    after the channel flip that ``to_rgb`` asks for."""
+    return dict(type='Normalize', mean=normalize.mean.flatten().tolist(),
+                std=normalize.std.flatten().tolist(), to_rgb=normalize.flip_channels)
+
+
 def export_metadata(model: nn.Module, wrapper: nn.Module, height: int, width: int,
-                    config: str = '', checkpoint: str = '') -> Dict[str, str]:
+                    config: str = '', checkpoint: str = '',
+                    normalize_outside: bool = False) -> Dict[str, str]:
     """What a runner needs besides the graph, as ONNX metadata (string values,
-    JSON where structured)."""
+    JSON where structured). ``normalization`` says whether the graph normalises its
+    input (``'in-graph'``) or takes it normalised (``'outside'``, MMDeploy's
+    contract); ``normalize`` states the step either way."""
     from .. import __version__
     meta = getattr(model, 'dataset_meta', None) or {}
     task = task_of(model)
@@ -45,6 +57,8 @@ def export_metadata(model: nn.Module, wrapper: nn.Module, height: int, width: in
         task=task, input_size=[height, width],
         input_channel_order=loaded_channel_order(cfg),
         mean=normalize.in_input_order(normalize.mean), std=normalize.in_input_order(normalize.std),
+        normalization='outside' if normalize_outside else 'in-graph',
+        normalize=normalize_step(normalize),
         classes=list(meta.get('classes', ())), palette=[list(c) for c in meta.get('palette', ())],
         resize=pipeline_resize(cfg),
         config=config, checkpoint=checkpoint, exporter=f'mmfilter {__version__}')

@@ -1,5 +1,6 @@
 """Export-time rewrites, in MMDeploy's manner: what the TorchScript exporter cannot
-trace as the model writes it, replaced for the export only.
+trace as the model writes it, or traces into a graph that runs slowly, replaced for
+the export only.
 
 - :class:`FixedSizeAdaptiveAvgPool2d`: adaptive average pooling as two matrix
   products, for pooling cells the exporter cannot write (pyramid pooling's 3x3 and
@@ -8,16 +9,22 @@ trace as the model writes it, replaced for the export only.
   forward to trace;
 - :func:`export_rewrites`: functions of the model swapped, where the model looks
   them up, for their export form while the block runs (the token write-back of the
-  filter-attention blocks, in place in PyTorch, out of place in the graph).
+  filter-attention blocks, in place in PyTorch, out of place in the graph; token
+  rows gathered and scattered whole, :class:`GatherRows` / :class:`ScatterRows`,
+  not element by element) and, with ``runtime_kernels``, the transformer layers'
+  self-attention as ONNX Runtime's fused :class:`MultiHeadAttention`.
 """
 import contextlib
 from typing import Callable, Dict, Iterator, Tuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..models.layers import filter_attention
-from ..models.token_selection import as_tokens, from_tokens, scatter_rows
+from ..models import token_selection
+from ..models.layers import filter_attention, mobilevit_block
+from ..models.layers.transformer import MultiheadSelfAttention
+from ..models.token_selection import as_tokens, from_tokens
 
 
 def adaptive_pool_matrix(out_size: int, in_size: int, like: Tensor) -> Tensor:
@@ -112,26 +119,122 @@ class NonMaxSuppression(torch.autograd.Function):
                     constant(score_threshold, torch.float32))
 
 
+class MultiHeadAttention(torch.autograd.Function):
+    """ONNX Runtime's fused ``MultiHeadAttention`` (``com.microsoft`` domain): softmax
+    attention of ``num_heads`` heads, scaled by ``1 / sqrt(head_dim)``, the heads split
+    and merged inside the kernel. ``forward`` computes the same in PyTorch, for tracing.
+
+    Args (of ``apply``): query, key, value ``[B, N, C]``, num_heads (int).
+    Returns: ``[B, N, C]``.
+    """
+
+    @staticmethod
+    def forward(ctx, query: Tensor, key: Tensor, value: Tensor, num_heads: int) -> Tensor:
+        batch_size, num_tokens, dim = query.shape
+
+        def heads(t: Tensor) -> Tensor:  # [B, N, C] -> [B, heads, N, head_dim]
+            return t.view(batch_size, -1, num_heads, dim // num_heads).transpose(1, 2)
+        out = F.scaled_dot_product_attention(heads(query), heads(key), heads(value))
+        return out.transpose(1, 2).reshape(batch_size, num_tokens, dim)
+
+    @staticmethod
+    def symbolic(g, query, key, value, num_heads: int):
+        out = g.op('com.microsoft::MultiHeadAttention', query, key, value, num_heads_i=num_heads)
+        out.setType(query.type())
+        return out
+
+
+def self_attention_fused(attn: MultiheadSelfAttention, x: Tensor) -> Tensor:
+    """:meth:`MultiheadSelfAttention.forward` (inference) with ONNX Runtime's fused
+    :class:`MultiHeadAttention`: ``[B, N, C] -> [B, N, C]``."""
+    query, key, value = attn.qkv(x).chunk(3, dim=-1)
+    return attn.proj(MultiHeadAttention.apply(query, key, value, attn.num_heads))
+
+
+def batch_row_index(indices: Tensor) -> Tensor:
+    """``[B, K]`` row indices -> ``[B, K, 2]`` (image, row): the indices of ONNX's
+    ``GatherND`` / ``ScatterND`` that address whole rows of ``[B, N, C]``."""
+    images = torch.arange(indices.shape[0], device=indices.device)[:, None].expand_as(indices)
+    return torch.stack((images, indices), dim=-1)
+
+
+class GatherRows(torch.autograd.Function):
+    """ONNX's ``GatherND``: rows ``[B, K, C]`` of ``[B, N, C]`` at a
+    :func:`batch_row_index` ``[B, K, 2]``, copied row by row, where
+    :func:`~mmfilter.models.token_selection.gather_rows` exports as ``GatherElements``,
+    which indexes element by element."""
+
+    @staticmethod
+    def forward(ctx, sequences: Tensor, index: Tensor) -> Tensor:
+        return sequences[index[..., 0], index[..., 1]]
+
+    @staticmethod
+    def symbolic(g, sequences, index):
+        out = g.op('GatherND', sequences, index)
+        out.setType(sequences.type().with_sizes(None))
+        return out
+
+
+class ScatterRows(torch.autograd.Function):
+    """ONNX's ``ScatterND``: ``[B, N, C]`` with rows ``[B, K, C]`` written at a
+    :func:`batch_row_index` ``[B, K, 2]``, out of place, row by row."""
+
+    @staticmethod
+    def forward(ctx, sequences: Tensor, index: Tensor, rows: Tensor) -> Tensor:
+        out = sequences.clone()
+        out[index[..., 0], index[..., 1]] = rows
+        return out
+
+    @staticmethod
+    def symbolic(g, sequences, index, rows):
+        out = g.op('ScatterND', sequences, index, rows)
+        out.setType(sequences.type())
+        return out
+
+
+def gather_rows_nd(sequences: Tensor, indices: Tensor) -> Tensor:
+    """:func:`~mmfilter.models.token_selection.gather_rows` as ``GatherND``:
+    ``[B, N, C], [B, K] -> [B, K, C]``."""
+    return GatherRows.apply(sequences, batch_row_index(indices))
+
+
+def scatter_rows_nd(sequences: Tensor, indices: Tensor, rows: Tensor) -> Tensor:
+    """:func:`~mmfilter.models.token_selection.scatter_rows` as ``ScatterND``:
+    ``[B, N, C], [B, K], [B, K, C] -> [B, N, C]``."""
+    return ScatterRows.apply(sequences, batch_row_index(indices), rows.to(sequences.dtype))
+
+
 def scatter_tokens_out_of_place(x: Tensor, indices: Tensor, tokens: Tensor) -> Tensor:
     """:func:`~mmfilter.models.token_selection.scatter_tokens_` as a new tensor
     ``[B, C, H, W]``: the TorchScript exporter loses writes into views."""
-    return from_tokens(scatter_rows(as_tokens(x), indices, tokens), *x.shape[2:])
+    return from_tokens(scatter_rows_nd(as_tokens(x), indices, tokens), *x.shape[2:])
 
 
 #: ``(module, function name) -> export form``: functions of the model that the exporter
-#: cannot trace as written, by the module that looks them up.
+#: cannot trace as written, or traces into slow ops, by the module that looks them up.
 FUNCTION_REWRITES: Dict[Tuple[object, str], Callable] = {
     (filter_attention, 'scatter_tokens_'): scatter_tokens_out_of_place,
+    (token_selection, 'gather_rows'): gather_rows_nd,
+    (mobilevit_block, 'gather_rows'): gather_rows_nd,
+    (mobilevit_block, 'scatter_rows'): scatter_rows_nd,
+}
+
+#: Rewrites into ONNX Runtime's fused kernels (``com.microsoft`` ops, which other
+#: runtimes lack): the self-attention of the transformer layers.
+RUNTIME_KERNEL_REWRITES: Dict[Tuple[object, str], Callable] = {
+    (MultiheadSelfAttention, 'forward'): self_attention_fused,
 }
 
 
 @contextlib.contextmanager
-def export_rewrites() -> Iterator[None]:
-    """Every function of :data:`FUNCTION_REWRITES` in its export form for the block;
-    the originals back on leaving, whatever happens."""
-    originals = {key: getattr(*key) for key in FUNCTION_REWRITES}
+def export_rewrites(runtime_kernels: bool = False) -> Iterator[None]:
+    """Every function of :data:`FUNCTION_REWRITES` (and, with ``runtime_kernels``, of
+    :data:`RUNTIME_KERNEL_REWRITES`) in its export form for the block; the originals
+    back on leaving, whatever happens."""
+    rewrites = {**FUNCTION_REWRITES, **(RUNTIME_KERNEL_REWRITES if runtime_kernels else {})}
+    originals = {key: getattr(*key) for key in rewrites}
     try:
-        for (module, name), rewrite in FUNCTION_REWRITES.items():
+        for (module, name), rewrite in rewrites.items():
             setattr(module, name, rewrite)
         yield
     finally:

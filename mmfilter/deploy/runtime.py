@@ -1,5 +1,6 @@
 """Running an exported detector or segmentor with ONNX Runtime: the file's metadata
-read back, images prepared as the config's test pipeline prepares them, and the
+read back, images prepared as the config's test pipeline prepares them (normalised
+here where the graph was exported without its normalisation), and the
 graph's outputs scaled back to the image.
 
 Needs numpy, OpenCV and ONNX Runtime only; nothing in it imports torch or
@@ -14,8 +15,8 @@ import numpy as np
 
 #: The metadata ``mmfilter.deploy.export_metadata`` writes as JSON (the rest are plain
 #: strings, as are the entries other tools add, such as ONNX Runtime's quantisation).
-JSON_METADATA = ('input_size', 'mean', 'std', 'classes', 'palette', 'resize', 'score_threshold',
-                 'max_detections')
+JSON_METADATA = ('input_size', 'mean', 'std', 'normalize', 'classes', 'palette', 'resize',
+                 'score_threshold', 'max_detections', 'quantization')
 
 
 class OnnxModelError(ValueError):
@@ -69,19 +70,49 @@ def resized_size(height: int, width: int, meta: dict) -> Tuple[int, int]:
     return new_h, new_w
 
 
-def prepare(image: np.ndarray, meta: dict) -> Tuple[np.ndarray, Tuple[float, float]]:
-    """``(input [1, 3, H, W] float32, (x scale, y scale))`` for an image ``[h, w, 3]``
+def resize_and_pad(image: np.ndarray, meta: dict) -> Tuple[np.ndarray, Tuple[float, float]]:
+    """``(image [1, 3, H, W] float32, (x scale, y scale))`` for an image ``[h, w, 3]``
     uint8 in the graph's channel order: resized, then padded at the bottom and right
-    with the mean colour (which the graph normalises to 0, as the data preprocessor
-    pads)."""
+    with the mean colour (which normalises to 0, as the data preprocessor pads);
+    pixel values 0-255, not normalised."""
     height, width = image.shape[:2]
     new_h, new_w = resized_size(height, width, meta)
     resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
     in_h, in_w = meta['input_size']
     canvas = np.empty((in_h, in_w, 3), np.float32)
-    canvas[:] = np.asarray(meta['mean'], np.float32)  # the graph normalises it to 0
+    canvas[:] = np.asarray(meta['mean'], np.float32)
     canvas[:new_h, :new_w] = resized
     return canvas.transpose(2, 0, 1)[None].copy(), (new_w / width, new_h / height)
+
+
+def normalizes_outside(meta: dict) -> bool:
+    """Whether the graph takes a normalised image (exported with
+    ``--normalize-outside``, MMDeploy's contract), not pixel values 0-255."""
+    return meta.get('normalization') == 'outside'
+
+
+def graph_input(image: np.ndarray, meta: dict) -> np.ndarray:
+    """The graph's input for a resized and padded image ``[1, 3, H, W]`` of pixel
+    values (:func:`resize_and_pad`): the image itself where the graph normalises,
+    else the metadata's ``normalize`` step applied (MMDeploy's ``Normalize``: the
+    channel flip where ``to_rgb``, then ``(x - mean) / std``)."""
+    if not normalizes_outside(meta):
+        return image
+    step = meta['normalize']
+    if step['to_rgb']:
+        image = image[:, ::-1]
+    mean = np.asarray(step['mean'], np.float32).reshape(1, -1, 1, 1)
+    std = np.asarray(step['std'], np.float32).reshape(1, -1, 1, 1)
+    return np.ascontiguousarray((image - mean) / std, np.float32)
+
+
+def prepare(image: np.ndarray, meta: dict) -> Tuple[np.ndarray, Tuple[float, float]]:
+    """``(input [1, 3, H, W] float32, (x scale, y scale))`` for an image ``[h, w, 3]``
+    uint8 in the graph's channel order: resized, padded (:func:`resize_and_pad`) and,
+    where the graph does not normalise, normalised as its metadata says
+    (:func:`graph_input`)."""
+    image, scale = resize_and_pad(image, meta)
+    return graph_input(image, meta), scale
 
 
 def read_image(path: str, channel_order: str) -> np.ndarray:
@@ -105,9 +136,17 @@ def detect(runtime, meta: dict, image: np.ndarray) -> Dict[str, np.ndarray]:
 
 def segment(runtime, meta: dict, image: np.ndarray) -> np.ndarray:
     """The class of every pixel of the image, ``[h, w]`` int64."""
-    inputs, (sx, sy) = prepare(image, meta)
-    seg = runtime.run(['seg'], {'input': inputs})[0][0, 0]
-    height, width = image.shape[:2]
+    inputs, scale = prepare(image, meta)
+    return class_map_to_image(runtime.run(['seg'], {'input': inputs})[0][0, 0], image.shape[:2],
+                              scale)
+
+
+def class_map_to_image(seg: np.ndarray, image_size: Tuple[int, int],
+                       scale: Tuple[float, float]) -> np.ndarray:
+    """The graph's class map ``[H, W]`` of an image of ``image_size`` ``(h, w)``
+    resized by ``scale`` ``(x, y)``: the resized part, scaled back (nearest), int64."""
+    height, width = image_size
+    sx, sy = scale
     new_h, new_w = round(height * sy), round(width * sx)
     return cv2.resize(seg[:new_h, :new_w].astype(np.int32), (width, height),
                       interpolation=cv2.INTER_NEAREST).astype(np.int64)

@@ -103,6 +103,14 @@ def delta_decoder(coder) -> Callable[[Tensor, Tensor, Tuple[int, int]], Tensor]:
     return decode
 
 
+def classes_apart(boxes: Tensor, labels: Tensor) -> Tensor:
+    """``boxes`` ``[M, 4]`` (x1, y1, x2, y2) moved by ``labels`` ``[M]``
+    times (the largest coordinate + 1), so that boxes of different classes never
+    overlap: one NMS over them is per-class NMS, as MMCV's ``batched_nms`` runs it
+    (without scores expanded to ``[C, M]``)."""
+    return boxes + (labels.to(boxes.dtype) * (boxes.max() + 1))[:, None]
+
+
 class DenseDetectorForExport(nn.Module):
     """A single-stage detector with an anchor head (RetinaNet, SSD, SSDLite) from the
     image to ``(dets [1, N, 5], labels [1, N])``, post-processing included."""
@@ -168,10 +176,9 @@ class DenseDetectorForExport(nn.Module):
             sizes_ok = ((boxes[:, 2] - boxes[:, 0]) > cfg['min_bbox_size']) & \
                 ((boxes[:, 3] - boxes[:, 1]) > cfg['min_bbox_size'])
             scores = torch.where(sizes_ok, scores, torch.zeros_like(scores))
-        num_classes = self.head.num_classes
-        class_scores = F.one_hot(labels, num_classes).t().to(scores.dtype) * scores  # [C, M]
-        selected = NonMaxSuppression.apply(boxes[None], class_scores[None], cfg['max_per_img'],
-                                           cfg['iou_threshold'], cfg['score_thr'])
+        selected = NonMaxSuppression.apply(classes_apart(boxes, labels)[None], scores[None, None],
+                                           cfg['max_per_img'], cfg['iou_threshold'],
+                                           cfg['score_thr'])
         kept = selected[:, 2]
         order = scores[kept].argsort(descending=True)[:cfg['max_per_img']]
         kept = kept[order]

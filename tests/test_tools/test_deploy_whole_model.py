@@ -181,8 +181,11 @@ def test_onnx_benchmark_times_eager_onnx_and_int8(tmp_path, capsys):
     assert len(rows) == 1 and rows[0]['input'] == '320x320'
     assert all(rows[0][key] > 0 for key in ('eager_ms', 'onnx_ms', 'int8_ms', 'onnx_mb', 'int8_mb'))
     assert rows[0]['int8_mb'] < rows[0]['onnx_mb']
+    from mmfilter.benchmark import int8_instruction_sets_label
+    assert rows[0]['cpu_int8_flags'] == int8_instruction_sets_label()
     table = (tmp_path / 'onnx.md').read_text()
     assert '| ssdlite | FilterViT-xxs | 320x320 |' in table and table in capsys.readouterr().out
+    assert f'CPU int8 instruction sets: {int8_instruction_sets_label()}.' in table
 
 
 @pytest.mark.slow
@@ -195,7 +198,9 @@ def test_backbone_only_export_of_a_config_and_the_runner_refusing_it(trained_det
     assert len(re.findall(r'^out\d: max relative error', proc.stdout, re.M)) == 4
     import onnx
     assert [i.name for i in onnx.load(str(model)).graph.input] == ['input']
-    proc = run_tool('deploy/onnx_infer.py', model, tmp_path)
+    image = tmp_path / 'image.png'
+    cv2.imwrite(str(image), np.zeros((32, 32, 3), np.uint8))
+    proc = run_tool('deploy/onnx_infer.py', model, image, '--out-dir', tmp_path / 'drawn')
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1] == (
         f'error: {model} has no task / input_size metadata: it was not written by '

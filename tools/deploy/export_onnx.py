@@ -1,6 +1,7 @@
 """Export a detector, segmentor or backbone to ONNX at one input size, checked against PyTorch.
 
     python tools/deploy/export_onnx.py CONFIG CHECKPOINT --shape H W [--out MODEL.onnx] [--opset 17]
+        [--int8 [--calib-images 100]] [--normalize-outside] [--standard-ops]
     python tools/deploy/export_onnx.py CONFIG [CHECKPOINT] --backbone-only --shape H W ...
     python tools/deploy/export_onnx.py --backbone FilterViT --arch xs --shape 800 1344 \
         [--checkpoint CKPT [--prefix backbone.]] [--batch-size 1] ...
@@ -14,12 +15,24 @@ segmentor (UPerNet, DeepLabv3). Class names, palette, mean, std, channel order,
 input size and test resize go into the file's metadata, which
 ``tools/deploy/onnx_infer.py`` reads. ``H`` and ``W`` must be multiples of the
 data preprocessor's ``pad_size_divisor``. Two-stage detectors are refused (their
-backbone exports with ``--backbone-only``).
+backbone exports with ``--backbone-only``). ``--normalize-outside`` leaves the
+channel flip and ``(x - mean) / std`` out of the graph, as MMDeploy's graphs do:
+the input is then the normalised image, and the metadata's ``normalization``
+(``outside``) and ``normalize`` (MMDeploy's ``Normalize`` step: ``mean``, ``std``,
+``to_rgb``) tell the runner to normalise. ``--int8`` also writes ``MODEL-int8.onnx``,
+the graph statically quantised (:mod:`mmfilter.deploy.quantize`: QDQ, int8 weights
+per channel, activations calibrated on the first ``--calib-images`` images of the
+config's test split), which ``tools/deploy/check_onnx.py`` checks against the
+float32 graph.
 
 With ``--backbone-only`` or ``--backbone``, the backbone alone is exported, with
 one input ``input`` and outputs ``out0``... (one per ``out_indices``). A
 detector's or segmentor's checkpoint (keys under ``backbone.``) gives its
 backbone without ``--prefix``.
+
+The transformer layers' self-attention is exported as ONNX Runtime's fused
+``MultiHeadAttention`` kernel (``com.microsoft`` domain); ``--standard-ops`` keeps
+to standard ONNX ops, for other runtimes.
 
 K and the pooling strides follow from the input size, so the graph is exported
 for one size (export again for another). The check runs ONNX Runtime and PyTorch
@@ -27,8 +40,9 @@ on one random image and prints the largest difference per output;
 ``tools/deploy/check_onnx.py`` compares a whole model on real images. A fault
 ends the export with one ``error:`` line: exit status 2 for a bad argument or a
 config the export cannot read, 1 for weights that do not fit the model (the line
-names the mismatch), a model the export cannot write as a graph, or a graph whose
-outputs differ from PyTorch's (the file is removed).
+names the mismatch), a model the export cannot write as a graph, a graph whose
+outputs differ from PyTorch's (the file is removed) or a test split that cannot be
+read for ``--int8``'s calibration.
 """
 import argparse
 import contextlib
@@ -42,7 +56,9 @@ import torch
 
 from mmfilter.benchmark.backbones import (MMFILTER_BACKBONES, build_backbone, catalogue_name,
                                           registry)
+from mmfilter.datasets import DatasetError
 from mmfilter.deploy import ExportError
+from mmfilter.deploy.quantize import MAX_CALIBRATION_IMAGES
 from mmfilter.engine.checkpoint import (check_weights_fit, init_weights_quietly, read_state_dict,
                                         select_prefix)
 from mmfilter.engine.cli import exit_on_error, init_model_or_exit
@@ -93,13 +109,15 @@ def build_model_for_export(config: str, checkpoint: Optional[str]) -> torch.nn.M
 
 
 def export_backbone(model: torch.nn.Module, image: torch.Tensor, path: str,
-                    opset: int = 17) -> List[str]:
-    """Write ``model`` traced on ``image`` to ``path``; return the output names."""
+                    opset: int = 17, runtime_kernels: bool = True) -> List[str]:
+    """Write ``model`` traced on ``image`` to ``path`` (with ONNX Runtime's fused
+    kernels unless ``runtime_kernels`` is False); return the output names."""
     from mmfilter.deploy import export_to_onnx
     with torch.no_grad():
         num_outputs = len(model(image))
     names = [f'out{i}' for i in range(num_outputs)]
-    export_to_onnx(model, image, path, opset, output_names=names)
+    export_to_onnx(model, image, path, opset, output_names=names,
+                   runtime_kernels=runtime_kernels)
     return names
 
 
@@ -157,14 +175,32 @@ def export_whole_model(args) -> List[str]:
     try:
         check_input_size(model, height, width)
         wrapper = export_model(model, image, out, args.opset, config=args.config,
-                               checkpoint=osp.basename(args.checkpoint or ''))
+                               checkpoint=osp.basename(args.checkpoint or ''),
+                               normalize_outside=args.normalize_outside,
+                               runtime_kernels=not args.standard_ops)
     except ExportError as e:
         raise ExportError(f'{args.config}: {e}') from None
     with removed_on_failure(out):
         for line in whole_model_differences(wrapper, out, image, task_of(model)):
             print(line)
     print(f'wrote {out}')
-    return [out]
+    return [out, write_int8(model.cfg, args.config, out, args.calib_images)] if args.int8 \
+        else [out]
+
+
+def write_int8(cfg, config: str, path: str, count: int) -> str:
+    """Write ``path``'s static int8 graph beside it (``-int8.onnx``), calibrated on
+    the first ``count`` images of the config's test split; returns its path. Raises
+    :class:`~mmfilter.datasets.DatasetError` where the split cannot be read."""
+    from mmfilter.deploy.quantize import quantize_int8, split_image_paths
+    try:
+        images = split_image_paths(cfg, count)
+    except ValueError as e:
+        raise DatasetError(str(e)) from None
+    out = f'{osp.splitext(path)[0]}-int8.onnx'
+    quantize_int8(path, out, images, config)
+    print(f'wrote {out} (int8, calibrated on {len(images)} images of the test split)')
+    return out
 
 
 @contextlib.contextmanager
@@ -191,7 +227,7 @@ def export_backbone_alone(args: argparse.Namespace) -> List[float]:
     out = args.out or f'{default}_{height}x{width}.onnx'
     image = torch.rand(args.batch_size or 1, model.in_channels, height, width,
                        generator=torch.Generator().manual_seed(0))
-    names = export_backbone(model, image, out, args.opset)
+    names = export_backbone(model, image, out, args.opset, not args.standard_ops)
     errors = max_relative_errors(model, out, image)
     for name, err in zip(names, errors):
         print(f'{name}: max relative error onnxruntime vs torch = {err:.2e}')
@@ -201,6 +237,24 @@ def export_backbone_alone(args: argparse.Namespace) -> List[float]:
                               f'{tolerance}')
     print(f'wrote {out}')
     return errors
+
+
+def check_whole_model_options(parser: argparse.ArgumentParser, args) -> None:
+    """Refuse the whole-model options for a backbone export, and a calibration set
+    outside 1-:data:`MAX_CALIBRATION_IMAGES` or without ``--int8``; fill its default."""
+    given = [option for option, value in (('--int8', args.int8),
+                                          ('--normalize-outside', args.normalize_outside),
+                                          ('--calib-images', args.calib_images is not None))
+             if value]
+    if given and (args.backbone_only or not args.config):
+        parser.error(f'{", ".join(given)}: for a whole-model export only (a config, without '
+                     '--backbone-only)')
+    if args.calib_images is not None and not args.int8:
+        parser.error('--calib-images calibrates the int8 graph: give --int8 with it')
+    if args.calib_images is None:
+        args.calib_images = MAX_CALIBRATION_IMAGES
+    if not 1 <= args.calib_images <= MAX_CALIBRATION_IMAGES:
+        parser.error(f'--calib-images {args.calib_images}: give 1 to {MAX_CALIBRATION_IMAGES}')
 
 
 def main(argv=None) -> list:
@@ -223,8 +277,19 @@ def main(argv=None) -> list:
                         'for a backbone default 800 1344')
     parser.add_argument('--batch-size', type=int, help='backbones only. Default: 1')
     parser.add_argument('--opset', type=int, default=17)
+    parser.add_argument('--standard-ops', action='store_true',
+                        help="standard ONNX ops only: the self-attention without ONNX Runtime's "
+                        'fused MultiHeadAttention (com.microsoft), for other runtimes')
     parser.add_argument('--out', help='ONNX file (default: CONFIG_HxW.onnx, '
                         'CONFIG_backbone_HxW.onnx or BACKBONE_ARCH_HxW.onnx)')
+    parser.add_argument('--normalize-outside', action='store_true',
+                        help='whole models: leave the normalisation to the runner (MMDeploy\'s '
+                        'input contract), stated in the metadata')
+    parser.add_argument('--int8', action='store_true', help='whole models: also write the '
+                        'static int8 (QDQ) graph, MODEL-int8.onnx')
+    parser.add_argument('--calib-images', type=int, metavar='N',
+                        help='with --int8: calibration images of the test split (1-'
+                        f'{MAX_CALIBRATION_IMAGES}). Default: {MAX_CALIBRATION_IMAGES}')
     parser.add_argument('--tolerance', type=float,
                         help='largest relative error accepted for a backbone. Default: 1e-4')
     args = parser.parse_args(argv)
@@ -232,6 +297,7 @@ def main(argv=None) -> list:
         parser.error('give a config (and its checkpoint after it), or --backbone, not both')
     if args.backbone_only and not args.config:
         parser.error('--backbone-only exports the backbone of a config: give the config')
+    check_whole_model_options(parser, args)
     if args.config and not args.backbone_only:
         backbone_options = [f'--{name.replace("_", "-")}' for name in
                             ('arch', 'prefix', 'batch_size', 'tolerance')

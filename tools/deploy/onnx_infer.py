@@ -12,8 +12,9 @@ order, the mean, and the config's test resize.
 Each image is resized as the config's test pipeline resizes it (MMCV's rule for
 its ``Resize`` scale; an image that would then exceed the graph's input, such as
 a portrait photo in a landscape COCO graph, is fitted into it instead), padded at
-the bottom and right with the mean colour (which the graph normalises to 0, as
-the data preprocessor pads), run, and its boxes or class map scaled back to the
+the bottom and right with the mean colour (which normalises to 0, as the data
+preprocessor pads), normalised where the graph leaves that to the runner
+(``export_onnx.py --normalize-outside``), run, and its boxes or class map scaled back to the
 image. Detectors write the image with boxes, class names and scores (above
 ``--score-thr``); segmentors the image with the classes as a coloured overlay.
 One PNG per input, at the input's path below the inputs' common folder. An
