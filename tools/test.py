@@ -18,14 +18,14 @@ writable (exit status 2), and the test split's files. A run over part of a COCO
 split (``test_dataloader.dataset.indices``) is scored on those images only.
 """
 import argparse
-import os
 import sys
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
-from mmfilter.engine import add_malloc_argument, check_weights_fit
-from mmfilter.engine.cli import (PARTIAL_LOAD_HELP, distributed, exit_on_error,
-                                 run_runner, use_cpu_inference_settings)
+from mmfilter.engine import check_weights_fit
+from mmfilter.engine.cli import (PARTIAL_LOAD_HELP, add_runner_arguments, distributed,
+                                 exit_on_error, parse_runner_args, run_runner,
+                                 use_cpu_inference_settings)
 from mmfilter.engine.config import ConfigError, check_loop_options, load_config
 from mmfilter.engine.preflight import (build_model, checked_data, handle_bad_images,
                                        restrict_coco_metrics_to_subsets)
@@ -49,21 +49,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--fuse-conv-bn', action='store_true',
                         help='fold BatchNorm into the convolutions once the weights are loaded')
     parser.add_argument('--partial-load', action='store_true', help=PARTIAL_LOAD_HELP)
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
-    parser.add_argument('--no-data-check', action='store_true',
-                        help='skip the pre-flight check of annotation files and image headers '
-                        '(as data_check = False in the config); made on rank 0 only otherwise')
     parser.add_argument('--out', metavar='FILE.pkl|DIR',
                         help="detection: dump the raw predictions to this pickle file "
                         "(MMDetection's --out); segmentation: save the predicted label maps "
                         "in this folder (MMSegmentation's --out)")
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    add_malloc_argument(parser)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_runner_arguments(parser)
+    return parse_runner_args(parser, argv)
 
 
 def add_outputs(cfg: Config, args: argparse.Namespace) -> None:

@@ -13,16 +13,15 @@ the dataset files (images that do not decode or have another size than annotated
 """
 import argparse
 import contextlib
-import os
 import os.path as osp
 import sys
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
-from mmfilter.engine import (add_malloc_argument, check_weights_fit, latest_checkpoint,
-                             write_checkpoints_atomically)
-from mmfilter.engine.cli import (PARTIAL_LOAD_HELP, distributed, exit_on_error,
-                                 run_runner, use_cpu_inference_settings)
+from mmfilter.engine import check_weights_fit, latest_checkpoint, write_checkpoints_atomically
+from mmfilter.engine.cli import (PARTIAL_LOAD_HELP, add_runner_arguments, distributed,
+                                 exit_on_error, parse_runner_args, run_runner,
+                                 use_cpu_inference_settings)
 from mmfilter.engine.config import check_loop_options, enable_auto_scale_lr, load_config
 from mmfilter.engine.preflight import (build_model, checked_data, existing_checkpoints,
                                        handle_bad_images, restrict_coco_metrics_to_subsets)
@@ -44,20 +43,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'latest complete checkpoint in the work dir (none: start afresh)')
     parser.add_argument('--partial-load', action='store_true',
                         help=f'with load_from or --resume: {PARTIAL_LOAD_HELP}')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, e.g. train_dataloader.batch_size=4')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
-                        help='job launcher for distributed training')
     parser.add_argument('--sync-bn', action='store_true',
                         help='SyncBatchNorm across processes (distributed training on CUDA)')
-    parser.add_argument('--no-data-check', action='store_true',
-                        help='skip the pre-flight check of annotation files and image headers '
-                        '(as data_check = False in the config); made on rank 0 only otherwise')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    add_malloc_argument(parser)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_runner_arguments(parser)
+    return parse_runner_args(parser, argv)
 
 
 def build_config(args: argparse.Namespace) -> Config:

@@ -62,6 +62,18 @@ def _units(stem: str, stem_block: str, stage0_block: str, strided: str, block: s
     return tuple(units)
 
 
+def _staged_layout(stages: str, ir: Tuple[str, str, str], block: Dict[str, object],
+                   **kwargs) -> Layout:
+    """The layout of a byobnet-style tree (timm's, mmpretrain's): ``stem``, then the
+    stage modules ``<stages>.i.j`` (stage 0 the stem block, stage 1 mmfilter's stage
+    0), conv-norm units of ``conv`` and ``bn``, each block's ``conv_proj`` and
+    ``conv_fusion``. ``block``: the rest of :attr:`Layout.block`."""
+    units = _units(r'stem', rf'{stages}\.0\.0', rf'{stages}\.1\.(?P<b>\d+)',
+                   rf'{stages}\.{{s}}\.0', rf'{stages}\.{{s}}\.1')
+    return Layout(conv=(r'conv', r'bn'), units=units, ir=ir,
+                  block=dict(block, proj=r'conv_proj', fusion=r'conv_fusion'), **kwargs)
+
+
 MOBILEVIT_LAYOUTS: Dict[str, Layout] = {
     # Apple's ml-cvnets (mobilevit_{xxs,xs,s}.pt): conv_1, layer_1 ... layer_5.
     'ml-cvnets': Layout(
@@ -78,16 +90,12 @@ MOBILEVIT_LAYOUTS: Dict[str, Layout] = {
                    norm=r'global_rep\.\d+', proj=r'conv_proj', fusion=r'fusion'),
         drop=r'^(classifier|conv_1x1_exp)\.'),
     # timm's mobilevit_{xxs,xs,s}.cvnets_in1k: stem, stages.0 ... stages.4 (byobnet).
-    'timm': Layout(
-        conv=(r'conv', r'bn'),
-        units=_units(r'stem', r'stages\.0\.0', r'stages\.1\.(?P<b>\d+)', r'stages\.{s}\.0',
-                     r'stages\.{s}\.1'),
-        ir=(r'conv1_1x1', r'conv2_kxk', r'conv3_1x1'),
+    'timm': _staged_layout(
+        'stages', ir=(r'conv1_1x1', r'conv2_kxk', r'conv3_1x1'),
         block=dict(local_conv=r'conv_kxk', local_proj=r'conv_1x1\.weight',
-                   layer=r'transformer\.(?P<l>\d+)',
+                   layer=r'transformer\.(?P<l>\d+)', norm=r'norm',
                    layer_parts=(r'norm1', r'attn\.qkv', r'attn\.proj', r'norm2', r'mlp\.fc1',
-                                r'mlp\.fc2'),
-                   norm=r'norm', proj=r'conv_proj', fusion=r'conv_fusion'),
+                                r'mlp\.fc2')),
         drop=r'^(head|final_conv)\.'),
     # Hugging Face's apple/mobilevit-{xx-small,x-small,small}: [mobilevit.]conv_stem,
     # encoder.layer.N.
@@ -105,16 +113,12 @@ MOBILEVIT_LAYOUTS: Dict[str, Layout] = {
         wrapper='mobilevit.',
         drop=r'^(classifier|conv_1x1_exp|segmentation_head)\.'),
     # mmpretrain's mobilevit-*_3rdparty_in1k: backbone.stem, backbone.layers.0 ... 4.
-    'mmpretrain': Layout(
-        conv=(r'conv', r'bn'),
-        units=_units(r'stem', r'layers\.0\.0', r'layers\.1\.(?P<b>\d+)', r'layers\.{s}\.0',
-                     r'layers\.{s}\.1'),
-        ir=(r'conv\.0', r'conv\.1', r'conv\.2'),
+    'mmpretrain': _staged_layout(
+        'layers', ir=(r'conv\.0', r'conv\.1', r'conv\.2'),
         block=dict(local_conv=r'local_rep\.0', local_proj=r'local_rep\.1\.conv\.weight',
-                   layer=r'global_rep\.(?P<l>\d+)',
+                   layer=r'global_rep\.(?P<l>\d+)', norm=r'global_rep\.\d+',
                    layer_parts=(r'ln1', r'attn\.qkv', r'attn\.proj', r'ln2',
-                                r'ffn\.layers\.0\.0', r'ffn\.layers\.1'),
-                   norm=r'global_rep\.\d+', proj=r'conv_proj', fusion=r'conv_fusion'),
+                                r'ffn\.layers\.0\.0', r'ffn\.layers\.1')),
         wrapper='backbone.',
         drop=r'^(head|conv_1x1_exp|neck|backbone\.conv_1x1_exp)\.'),
 }

@@ -6,13 +6,16 @@ the errors a user can act on (2 for a configuration mistake, as argparse's for a
 bad argument; 1 for the rest). Any other exception is a bug and keeps its
 traceback.
 """
+import argparse
 import contextlib
+import os
 import sys
-from typing import Iterator, NoReturn, Optional
+from typing import Iterator, NoReturn, Optional, Sequence, Tuple
 
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 
 from ..datasets.checks import DatasetError
+from .allocator import add_malloc_argument
 from .checkpoint import CheckpointError, SaveError, WeightsMismatchError
 from .config import ConfigError, error_message
 from .hooks import DivergedError
@@ -52,14 +55,18 @@ def exit_with(error: BaseException, status: int, hint: str = '') -> NoReturn:
 
 
 @contextlib.contextmanager
-def exit_on_error(partial_load_flag: bool = False) -> Iterator[None]:
+def exit_on_error(partial_load_flag: bool = False,
+                  layer_errors: Sequence[Tuple[type, int]] = ()) -> Iterator[None]:
     """Within this context an error of :data:`EXIT_STATUS` ends the tool with one
     ``error:`` line and its status. ``partial_load_flag``: the tool has
-    ``--partial-load``, which the line of a checkpoint that does not fit names."""
+    ``--partial-load``, which the line of a checkpoint that does not fit names.
+    ``layer_errors``: ``(error class, exit status)`` of a layer above the engine
+    that the tool uses (e.g. ``mmfilter.deploy``'s ``ExportError``), tried first."""
+    table = tuple(layer_errors) + EXIT_STATUS
     try:
         yield
-    except tuple(cls for cls, _ in EXIT_STATUS) as error:
-        status = next(status for cls, status in EXIT_STATUS if isinstance(error, cls))
+    except tuple(cls for cls, _ in table) as error:
+        status = next(status for cls, status in table if isinstance(error, cls))
         hint = PARTIAL_LOAD_HINT if partial_load_flag and isinstance(
             error, WeightsMismatchError) else ''
         exit_with(error, status, hint)
@@ -76,6 +83,58 @@ def init_model_or_exit(config: str, checkpoint: Optional[str],
     kwargs = dict(dict(cpu_optimize=True, malloc='reuse'), **kwargs)
     with exit_on_error(partial_load_flag=partial_load is not None):
         return init_model(config, checkpoint, partial_load=bool(partial_load), **kwargs)
+
+
+def model_run_parser(description: str, num_images: Optional[int] = None
+                     ) -> argparse.ArgumentParser:
+    """The arguments of a script that runs a model over a config's test images:
+    ``config``, ``checkpoint`` (optional with ``--dry-run``), ``--num-images``
+    (default ``num_images``; None: the whole split) and ``--dry-run`` (one image,
+    without a checkpoint the initial weights). Parse with :func:`parse_model_run_args`."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument('config')
+    parser.add_argument('checkpoint', nargs='?', help='required unless --dry-run')
+    parser.add_argument('--num-images', type=int, default=num_images,
+                        help='default: the whole split' if num_images is None else None)
+    parser.add_argument('--dry-run', action='store_true',
+                        help='one image; without CHECKPOINT the initial weights')
+    return parser
+
+
+def parse_model_run_args(parser: argparse.ArgumentParser,
+                         argv: Optional[list] = None) -> argparse.Namespace:
+    """``argv`` parsed by a :func:`model_run_parser`: a run needs the checkpoint
+    or ``--dry-run``, which sets ``num_images`` to 1."""
+    args = parser.parse_args(argv)
+    if not (args.checkpoint or args.dry_run):
+        parser.error('give the CHECKPOINT, or --dry-run')
+    if args.dry_run:
+        args.num_images = 1
+    return args
+
+
+def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``tools/train.py`` and ``tools/test.py`` after their own:
+    ``--cfg-options``, ``--launcher``, ``--no-data-check``, ``--local-rank`` (set by
+    PyTorch's launcher) and the malloc mode. Parse with :func:`parse_runner_args`."""
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, e.g. train_dataloader.batch_size=4')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+                        help='job launcher for a distributed run')
+    parser.add_argument('--no-data-check', action='store_true',
+                        help='skip the pre-flight check of annotation files and image headers '
+                        '(as data_check = False in the config); made on rank 0 only otherwise')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_malloc_argument(parser)
+
+
+def parse_runner_args(parser: argparse.ArgumentParser,
+                      argv: Optional[list] = None) -> argparse.Namespace:
+    """``argv`` parsed by a parser with :func:`add_runner_arguments`; ``LOCAL_RANK``
+    set from ``--local-rank`` unless the launcher set it."""
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
 
 
 def use_cpu_inference_settings(cfg: Config, malloc: str) -> bool:

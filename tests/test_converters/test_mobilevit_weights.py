@@ -1,6 +1,7 @@
 """ImageNet MobileViT weights: conversion of four public layouts, equivalence with Hugging
 Face's reference implementation, and FilterMobileViT starting from them."""
 import re
+from typing import Callable
 
 import pytest
 import torch
@@ -69,6 +70,7 @@ def test_converted_mobilevit_matches_the_reference(converted, size):
     assert max(errors) <= 1e-4
 
 
+@pytest.mark.parametrize('converted', ['xxs'], indirect=True)  # every arch resizes: the test above
 def test_padding_instead_of_resizing_would_not_match(converted, monkeypatch):
     """The odd-map handling matters: zero padding (what mmfilter did before) departs from
     the reference, which resizes."""
@@ -87,13 +89,20 @@ def test_padding_instead_of_resizing_would_not_match(converted, monkeypatch):
 
 
 # -- the other public layouts, written out from their published key names ----------------
+def _rename_units(key: str, stem: str, stage: Callable[[int], str]) -> str:
+    """mmfilter's unit prefixes → a source's: its ``stem`` conv, then ``stage(i)``'s
+    modules ``.0`` (the strided block) and ``.1`` (the MobileViT block); source
+    stage 0 holds the stem block, source stage 1 mmfilter's stage 0."""
+    key = re.sub(r'^stem\.conv\.', f'{stem}.', key)
+    key = re.sub(r'^stem\.block\.', f'{stage(0)}.0.', key)
+    key = re.sub(r'^stages\.0\.blocks\.(\d+)\.', lambda m: f'{stage(1)}.{m[1]}.', key)
+    key = re.sub(r'^stages\.(\d)\.blocks\.0\.', lambda m: f'{stage(int(m[1]) + 1)}.0.', key)
+    return re.sub(r'^stages\.(\d)\.attention\.', lambda m: f'{stage(int(m[1]) + 1)}.1.', key)
+
+
 def _cvnets_key(key: str, depths) -> str:
     conv = {'conv.weight': 'block.conv.weight'}
-    key = re.sub(r'^stem\.conv\.', 'conv_1.', key)
-    key = re.sub(r'^stem\.block\.', 'layer_1.0.', key)
-    key = re.sub(r'^stages\.0\.blocks\.(\d+)\.', r'layer_2.\1.', key)
-    key = re.sub(r'^stages\.(\d)\.blocks\.0\.', lambda m: f'layer_{int(m[1]) + 2}.0.', key)
-    key = re.sub(r'^stages\.(\d)\.attention\.', lambda m: f'layer_{int(m[1]) + 2}.1.', key)
+    key = _rename_units(key, 'conv_1', lambda i: f'layer_{i + 1}')
     key = re.sub(r'\.(expand|depthwise|project)\.',
                  lambda m: {'expand': '.block.exp_1x1.', 'depthwise': '.block.conv_3x3.',
                             'project': '.block.red_1x1.'}[m[1]], key)
@@ -113,11 +122,7 @@ def _cvnets_key(key: str, depths) -> str:
 
 
 def _timm_key(key: str, depths) -> str:
-    key = re.sub(r'^stem\.conv\.', 'stem.', key)
-    key = re.sub(r'^stem\.block\.', 'stages.0.0.', key)
-    key = re.sub(r'^stages\.0\.blocks\.(\d+)\.', r'stages.1.\1.', key)
-    key = re.sub(r'^stages\.(\d)\.blocks\.0\.', lambda m: f'stages.{int(m[1]) + 1}.0.', key)
-    key = re.sub(r'^stages\.(\d)\.attention\.', lambda m: f'stages.{int(m[1]) + 1}.1.', key)
+    key = _rename_units(key, 'stem', lambda i: f'stages.{i}')
     for mmfilter_name, theirs in [('expand', 'conv1_1x1'), ('depthwise', 'conv2_kxk'),
                          ('project', 'conv3_1x1'), ('local_conv', 'conv_kxk'),
                          ('local_proj', 'conv_1x1'), ('fusion', 'conv_fusion'),
@@ -127,11 +132,7 @@ def _timm_key(key: str, depths) -> str:
 
 
 def _mmpretrain_key(key: str, depths) -> str:
-    key = re.sub(r'^stem\.conv\.', 'stem.', key)
-    key = re.sub(r'^stem\.block\.', 'layers.0.0.', key)
-    key = re.sub(r'^stages\.0\.blocks\.(\d+)\.', r'layers.1.\1.', key)
-    key = re.sub(r'^stages\.(\d)\.blocks\.0\.', lambda m: f'layers.{int(m[1]) + 1}.0.', key)
-    key = re.sub(r'^stages\.(\d)\.attention\.', lambda m: f'layers.{int(m[1]) + 1}.1.', key)
+    key = _rename_units(key, 'stem', lambda i: f'layers.{i}')
     stage = int(key[7]) - 1 if key.startswith('layers.') else 0
     for mmfilter_name, theirs in [('expand', 'conv.0'), ('depthwise', 'conv.1'), ('project', 'conv.2'),
                          ('local_conv', 'local_rep.0'), ('fusion', 'conv_fusion'),
@@ -214,6 +215,7 @@ def test_converter_tool_writes_a_checkpoint_that_pretrained_init_loads(tmp_path)
 
 
 # -- FilterMobileViT ------------------------------------------------------------------------
+@pytest.mark.parametrize('converted', ['xxs'], indirect=True)  # the blocks of every arch alike
 @pytest.mark.parametrize('size', [(224, 224), (200, 328)])
 def test_filtermobilevit_at_full_budget_is_mobilevit(converted, size):
     arch, reference, mobilevit = converted

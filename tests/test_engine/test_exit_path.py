@@ -1,5 +1,6 @@
 """The tools' one exit path, and each fault a new user hits ending in one ``error:`` line
 with exit status 2 for a configuration mistake (1 otherwise), before anything is created."""
+import argparse
 import glob
 import json
 import os
@@ -9,7 +10,8 @@ import pytest
 from mmengine.config import Config
 
 from conftest import config_path, load_tool, own_lines, run_tool
-from mmfilter.engine.cli import EXIT_STATUS, exit_on_error
+from mmfilter.engine.cli import (EXIT_STATUS, add_runner_arguments, exit_on_error,
+                                 model_run_parser, parse_model_run_args, parse_runner_args)
 
 DEMO = config_path('filtervit/retinanet_filtervit_demo.py')
 SEG_DEMO = config_path('filtervit/upernet_filtervit_demo.py')
@@ -50,6 +52,40 @@ def test_a_mismatch_names_partial_load_only_where_the_tool_has_it_and_bugs_keep_
         assert capsys.readouterr().err == f'error: checkpoint c.pth does not fit the model{tail}\n'
     with pytest.raises(ZeroDivisionError), exit_on_error():
         raise ZeroDivisionError  # a bug, not a user's mistake
+
+
+def test_errors_of_a_tools_own_layer_end_in_one_line_where_the_tool_names_them(capsys):
+    from mmfilter.deploy import ExportError
+    with pytest.raises(SystemExit) as caught, exit_on_error(layer_errors=[(ExportError, 1)]):
+        raise ExportError('the graph differs from PyTorch')
+    assert caught.value.code == 1
+    assert capsys.readouterr().err == 'error: the graph differs from PyTorch\n'
+    with pytest.raises(ExportError), exit_on_error():
+        raise ExportError('not named: a bug of the tool')
+
+
+def test_a_model_run_needs_a_checkpoint_or_a_dry_run_of_one_image(capsys):
+    parser = model_run_parser('a study', num_images=50)
+    with pytest.raises(SystemExit) as caught:
+        parse_model_run_args(parser, ['a.py'])
+    assert caught.value.code == 2
+    assert 'error: give the CHECKPOINT, or --dry-run' in capsys.readouterr().err
+    assert parse_model_run_args(parser, ['a.py', 'c.pth']).num_images == 50
+    dry_run = parse_model_run_args(parser, ['a.py', '--dry-run', '--num-images', '8'])
+    assert dry_run.checkpoint is None and dry_run.num_images == 1
+    assert model_run_parser('a study').parse_args(['a.py']).num_images is None  # the whole split
+
+
+def test_runner_arguments_set_the_local_rank_unless_the_launcher_did(monkeypatch):
+    parser = argparse.ArgumentParser()
+    add_runner_arguments(parser)
+    monkeypatch.delenv('LOCAL_RANK', raising=False)
+    args = parse_runner_args(parser, ['--local-rank', '3', '--cfg-options', 'model.a=1'])
+    assert os.environ['LOCAL_RANK'] == '3'
+    assert args.cfg_options == {'model.a': 1} and args.launcher == 'none' and args.malloc == 'reuse'
+    monkeypatch.setenv('LOCAL_RANK', '1')
+    parse_runner_args(parser, ['--local-rank', '3'])
+    assert os.environ['LOCAL_RANK'] == '1'
 
 
 def _assert_one_config_error(proc, start: str) -> str:

@@ -24,7 +24,7 @@ def test_token_budget_sweep_overrides_k_and_selection(trained_detector, tmp_path
         expected = {3: [3, 3, 3], 'all': r['n'], '1/4': [-(-n // 4) for n in r['n']],
                     'off': [0, 0, 0]}
         assert r['k'] == expected[r['budget']]
-        assert 0 <= r['coco/bbox_mAP'] <= 1 and r['latency_ms'] > 0
+        assert 0 <= r['coco/bbox_mAP'] <= 1
     assert (tmp_path / 'sweep.png').stat().st_size > 5000
     assert '| topk | 3 |' in (tmp_path / 'sweep.md').read_text()
 

@@ -101,11 +101,17 @@ def test_malloc_modes_apply_on_glibc_unless_the_user_chose():
         configure_malloc('jemalloc')
 
 
+def _time_whole_models(out_dir, models, backbones, size: str, *flags) -> list:
+    """The rows of ``benchmark_models.py`` timing each of ``models`` on each of
+    ``backbones`` once, without warm-up, at ``size`` (``HxW``)."""
+    return load_tool('analysis/benchmark_models.py').main(
+        ['--models', *models, '--backbones', *backbones, '--size', size, '--repeats', '1',
+         '--warmup', '0', '--out-dir', str(out_dir), *flags])
+
+
 def test_whole_models_are_timed_end_to_end_and_split(tmp_path):
-    rows = load_tool('analysis/benchmark_models.py').main([
-        '--models', 'retinanet-light', 'faster-rcnn', 'upernet', '--backbones', 'FilterViT-xs',
-        'ResNet-18', '--size', '70x100', '--repeats', '1', '--warmup', '0', '--malloc', 'defaults',
-        '--out-dir', str(tmp_path)])
+    rows = _time_whole_models(tmp_path, ['retinanet-light', 'faster-rcnn', 'upernet'],
+                              ['FilterViT-xs', 'ResNet-18'], '70x100', '--malloc', 'defaults')
     assert [(r['model'], r['backbone']) for r in rows] == [
         (m, b) for m in ('retinanet-light', 'faster-rcnn', 'upernet')
         for b in ('FilterViT-xs', 'ResNet-18')]
@@ -160,10 +166,9 @@ def test_threads_label_names_the_openmp_wait_settings(monkeypatch):
 
 
 def test_whole_models_of_the_mobilevit_recipes_with_fused_batch_norm(tmp_path):
-    rows = load_tool('analysis/benchmark_models.py').main([
-        '--models', 'ssdlite', 'deeplabv3', '--backbones', 'FilterViT-xs', 'MobileViT-xs',
-        'ResNet-18', '--size', '64x64', '--repeats', '1', '--warmup', '0', '--fuse-conv-bn', 'both',
-        '--out-dir', str(tmp_path)])
+    rows = _time_whole_models(tmp_path, ['ssdlite', 'deeplabv3'],
+                              ['FilterViT-xs', 'MobileViT-xs', 'ResNet-18'], '64x64',
+                              '--fuse-conv-bn', 'both')
     assert [(r['model'], r['backbone']) for r in rows] == [
         (m, b + f) for m in ('ssdlite', 'deeplabv3')
         for b in ('FilterViT-xs', 'MobileViT-xs', 'ResNet-18') for f in ('', ' +fused')]

@@ -5,6 +5,7 @@ from torch import nn
 
 from conftest import load_tool
 from mmfilter import FilterViT
+from mmfilter.engine import CheckpointError
 
 pytestmark = pytest.mark.slow  # tool runs, trainings, processes: integration tests
 
@@ -49,9 +50,27 @@ def test_onnx_export_takes_the_backbone_of_a_detector_checkpoint(tmp_path):
         model = tool.backbone_for_export('FilterViT', 'xxs', None, str(ckpt), prefix)
         for key, value in source.state_dict().items():
             assert torch.equal(model.state_dict()[key], value)
-    with pytest.raises(SystemExit, match=r'^error: checkpoint .*det.pth does not fit '
+    with pytest.raises(CheckpointError, match=r'^checkpoint .*det.pth does not fit '
                        r'MobileViT-xxs: \d+ of the model.s keys missing'):
         tool.backbone_for_export('MobileViT', 'xxs', None, str(ckpt), None)
+
+
+@pytest.mark.parametrize('args,status,start', [
+    (['--checkpoint', '{ckpt}'], 1, 'error: checkpoint '),  # weights of another backbone
+    (['--arch', 'm'], 2, "error: no backbone 'MobileViT-m'"),
+])
+def test_onnx_export_faults_end_in_one_line_with_their_status(tmp_path, capsys, args, status,
+                                                              start):
+    ckpt = tmp_path / 'filtervit.pth'
+    torch.save({'state_dict': FilterViT(arch='xxs').state_dict()}, ckpt)
+    out = tmp_path / 'model.onnx'
+    with pytest.raises(SystemExit) as caught:
+        _export_tool().main(['--backbone', 'MobileViT', '--arch', 'xxs', '--shape', '64', '64',
+                             '--out', str(out)] + [a.format(ckpt=ckpt) for a in args])
+    assert caught.value.code == status
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert start in lines[-1], lines
+    assert not out.exists()
 
 
 @pytest.mark.parametrize('backbone', ['FilterViT', 'DropoutViT', 'MobileViT', 'FilterMobileViT'])

@@ -64,7 +64,9 @@ def test_contention_dry_run_names_the_load_it_ran_beside(tmp_path):
         assert len(spinning) == 2 and all(p.poll() is None for p in spinning)
     assert all(p.poll() is not None for p in spinning)
     report = tool.main(['--dry-run', '--load', '1', '--out-dir', str(tmp_path)])
-    assert report['results']['FilterViT-xxs']['64x64/b1'] > 0
+    # the dry run's plan: FilterViT-xxs at 64x64, batch 1 (and its training pass and FLOPs)
+    assert {m: sorted(r) for m, r in report['results'].items()} == {
+        'FilterViT-xxs': ['64x64/b1', '64x64/gflops', '64x64/train', 'params']}
     assert json.loads((tmp_path / 'benchmark.json').read_text())['background_load'] == 1
     assert (tmp_path / 'benchmark.md').read_text().startswith('CPU-bound background processes: 1.')
 

@@ -7,7 +7,7 @@ import pytest
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from conftest import run_tool
+from conftest import run_tool, tiny_detection_config
 from mmfilter.visualization import InputGeometry, heatmap_overlay, mark_tokens, token_mask
 from mmfilter.visualization.selection_maps import topk_agreement
 
@@ -47,15 +47,22 @@ def test_topk_agreement():
     assert topk_agreement(np.array([0, 1, 8, 9]), saliency) == 0.5
 
 
-@pytest.mark.slow
-def test_visualize_filter_on_an_odd_sized_image(trained_detector, tmp_path):
+def _visualize_odd_image(trained_detector, tmp_path, *flags) -> str:
+    """What ``visualize_filter.py`` prints for a random 97x131 ``odd.png`` with the
+    trained detector's weights."""
     cfg, work, _ = trained_detector
     image = tmp_path / 'odd.png'
     cv2.imwrite(str(image), np.random.default_rng(1).integers(0, 255, (97, 131, 3), dtype=np.uint8))
-    proc = run_tool('visualize_filter.py', cfg, image, '--checkpoint', work / 'epoch_2.pth',
-                    '--out-dir', tmp_path / 'vis', '--gradcam', 1)
+    proc = run_tool('visualize_filter.py', cfg, image, '--checkpoint', work / 'epoch_2.pth', *flags)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert 'of stage 1 tokens lie in the top-K Grad-CAM cells (chance' in proc.stdout
+    return proc.stdout
+
+
+@pytest.mark.slow
+def test_visualize_filter_on_an_odd_sized_image(trained_detector, tmp_path):
+    out = _visualize_odd_image(trained_detector, tmp_path, '--out-dir', tmp_path / 'vis',
+                               '--gradcam', 1)
+    assert 'of stage 1 tokens lie in the top-K Grad-CAM cells (chance' in out
     for kind in ('mask', 'tokens'):
         files = sorted(glob.glob(str(tmp_path / 'vis' / f'odd_stage*_{kind}.png')))
         assert len(files) == 3  # FilterViT's three filter blocks
@@ -67,20 +74,15 @@ def test_visualize_filter_on_an_odd_sized_image(trained_detector, tmp_path):
 
 @pytest.mark.slow
 def test_visualize_filter_draws_every_method_for_one_prediction(trained_detector, tmp_path):
-    cfg, work, _ = trained_detector
-    image = tmp_path / 'odd.png'
-    cv2.imwrite(str(image), np.random.default_rng(1).integers(0, 255, (97, 131, 3), dtype=np.uint8))
-    proc = run_tool('visualize_filter.py', cfg, image, '--checkpoint', work / 'epoch_2.pth',
-                    '--out-dir', tmp_path, '--method', 'all', '--class-id', '2')
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert 'odd_methods.png (mask, gradcam, rollout, lrp)' in proc.stdout
+    out = _visualize_odd_image(trained_detector, tmp_path, '--out-dir', tmp_path, '--method',
+                               'all', '--class-id', '2')
+    assert 'odd_methods.png (mask, gradcam, rollout, lrp)' in out
     methods = cv2.imread(str(tmp_path / 'odd_methods.png'))
     assert methods.shape[1] == 5 * 360  # the prediction and four maps side by side
 
 
-def test_explain_shows_dropoutvit_selection_without_a_mask(trained_detector):
-    cfg_path, _, _ = trained_detector
-    cfg = Config.fromfile(cfg_path)
+def test_explain_shows_dropoutvit_selection_without_a_mask(tmp_path):
+    cfg = Config.fromfile(tiny_detection_config(tmp_path))  # its initial weights: no training
     cfg.model.backbone.type = 'DropoutViT'
     init_default_scope('mmdet')
     from mmdet.apis import init_detector

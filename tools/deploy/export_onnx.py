@@ -37,8 +37,12 @@ to standard ONNX ops, for other runtimes.
 K and the pooling strides follow from the input size, so the graph is exported
 for one size (export again for another). The check runs ONNX Runtime and PyTorch
 on one random image and prints the largest difference per output;
-``tools/deploy/check_onnx.py`` compares a whole model on real images. Weights
-that do not fit the model stop the export with one line naming the mismatch.
+``tools/deploy/check_onnx.py`` compares a whole model on real images. A fault
+ends the export with one ``error:`` line: exit status 2 for a bad argument or a
+config the export cannot read, 1 for weights that do not fit the model (the line
+names the mismatch), a model the export cannot write as a graph, a graph whose
+outputs differ from PyTorch's (the file is removed) or a test split that cannot be
+read for ``--int8``'s calibration.
 """
 import argparse
 import contextlib
@@ -52,9 +56,13 @@ import torch
 
 from mmfilter.benchmark.backbones import (MMFILTER_BACKBONES, build_backbone, catalogue_name,
                                           registry)
+from mmfilter.datasets import DatasetError
+from mmfilter.deploy import ExportError
 from mmfilter.deploy.quantize import MAX_CALIBRATION_IMAGES
-from mmfilter.engine.checkpoint import (CheckpointError, check_weights_fit, init_weights_quietly,
-                                        read_state_dict, select_prefix)
+from mmfilter.engine.checkpoint import (check_weights_fit, init_weights_quietly, read_state_dict,
+                                        select_prefix)
+from mmfilter.engine.cli import exit_on_error, init_model_or_exit
+from mmfilter.engine.config import ConfigError, read_config
 
 
 def backbone_for_export(name: Optional[str], arch: str, config: Optional[str],
@@ -62,33 +70,29 @@ def backbone_for_export(name: Optional[str], arch: str, config: Optional[str],
     """The backbone in eval mode, as built (no row bands): the config's, or the
     catalogue's ``name``-``arch`` (:mod:`mmfilter.benchmark.backbones`); with the
     weights of ``checkpoint`` under ``prefix`` (None: ``'backbone.'`` if the
-    checkpoint has such keys, as a detector's or segmentor's has, else none)."""
+    checkpoint has such keys, as a detector's or segmentor's has, else none). Raises
+    :class:`~mmfilter.engine.config.ConfigError` for a config whose backbone is not
+    mmfilter's, ``ValueError`` for a name or arch the catalogue does not hold and
+    :class:`~mmfilter.engine.checkpoint.CheckpointError` for weights that do not fit."""
     if config:
-        from mmengine.config import Config
-        cfg = Config.fromfile(config).model.backbone
+        cfg = read_config(config).model.backbone
         if cfg.type not in MMFILTER_BACKBONES:
-            raise SystemExit(f'error: {config}: its backbone {cfg.type!r} is not one of '
-                             f'mmfilter\'s ({", ".join(MMFILTER_BACKBONES)})')
+            raise ConfigError(f'{config}: its backbone {cfg.type!r} is not one of '
+                              f'mmfilter\'s ({", ".join(MMFILTER_BACKBONES)})')
         if checkpoint:
             cfg.pop('init_cfg', None)  # the weights come from the checkpoint
         model_name = f"{cfg.type}-{cfg.get('arch', 'xs')}"
         model = registry(None).build(cfg).eval()
     else:
-        try:
-            model_name = catalogue_name(name, arch)
-        except ValueError as e:
-            raise SystemExit(f'error: {e}') from None
+        model_name = catalogue_name(name, arch)
         model = build_backbone(model_name, row_bands=False)
     if not checkpoint:
         model.init_weights()  # the config's init_cfg, if any
         return model.eval()
-    try:
-        state_dict = read_state_dict(checkpoint)
-        if prefix is None:  # a detector's or segmentor's checkpoint: its backbone
-            prefix = 'backbone.' if any(k.startswith('backbone.') for k in state_dict) else ''
-        notes = check_weights_fit(model, checkpoint, prefix=prefix, model_name=model_name)
-    except CheckpointError as e:
-        raise SystemExit(f'error: {e}') from None
+    state_dict = read_state_dict(checkpoint)
+    if prefix is None:  # a detector's or segmentor's checkpoint: its backbone
+        prefix = 'backbone.' if any(k.startswith('backbone.') for k in state_dict) else ''
+    notes = check_weights_fit(model, checkpoint, prefix=prefix, model_name=model_name)
     for note in notes:
         print(note, file=sys.stderr)
     model.load_state_dict(select_prefix(state_dict, prefix), strict=False)  # fits: checked
@@ -98,7 +102,6 @@ def backbone_for_export(name: Optional[str], arch: str, config: Optional[str],
 def build_model_for_export(config: str, checkpoint: Optional[str]) -> torch.nn.Module:
     """The config's detector or segmentor on the CPU in eval mode, as built (no row
     bands), with the checkpoint's weights, or the weights training starts from."""
-    from mmfilter.engine.cli import init_model_or_exit
     model = init_model_or_exit(config, checkpoint, device='cpu', cpu_optimize=False)
     if checkpoint is None:  # the heads' priors: few scores above the test threshold
         init_weights_quietly(model)
@@ -140,14 +143,14 @@ def max_relative_errors(model: torch.nn.Module, path: str, image: torch.Tensor) 
 def whole_model_differences(wrapper: torch.nn.Module, path: str, image: torch.Tensor,
                             task: str) -> List[str]:
     """Lines comparing the graph's outputs with the wrapped model's on ``image``;
-    SystemExit if they differ (a detection without a counterpart of its class within
+    :class:`~mmfilter.deploy.ExportError` if they differ (a detection without a counterpart of its class within
     0.01 px and 1e-4 of score, or classes of 0.1% of the pixels)."""
     from mmfilter.deploy import cut_score, match_detections
     onnx_outs, torch_outs = run_both(wrapper, path, image)
     if task == 'segmentation':
         agreement = float((onnx_outs[0] == torch_outs[0]).mean())
         if agreement < 0.999:
-            raise SystemExit(f'error: ONNX Runtime and PyTorch agree on {agreement:.4%} of pixels')
+            raise ExportError(f'ONNX Runtime and PyTorch agree on {agreement:.4%} of pixels')
         return [f'seg: ONNX Runtime and PyTorch agree on {agreement:.4%} of the pixels']
     (onnx_dets, onnx_labels), (torch_dets, torch_labels) = onnx_outs, torch_outs
     results = [dict(bboxes=d[0, :, :4], scores=d[0, :, 4], labels=l[0])
@@ -159,12 +162,12 @@ def whole_model_differences(wrapper: torch.nn.Module, path: str, image: torch.Te
             f"{stats['matched']} matched (box {stats['box_diff']:.1e} px, score "
             f"{stats['score_diff']:.1e})")
     if stats['missed'] or stats['extra']:
-        raise SystemExit(f'error: {line}, {stats["missed"] + stats["extra"]} unmatched')
+        raise ExportError(f'{line}, {stats["missed"] + stats["extra"]} unmatched')
     return [line]
 
 
 def export_whole_model(args) -> List[str]:
-    from mmfilter.deploy import ExportError, check_input_size, export_model, task_of
+    from mmfilter.deploy import check_input_size, export_model, task_of
     model = build_model_for_export(args.config, args.checkpoint)
     height, width = args.shape
     out = args.out or f'{osp.splitext(osp.basename(args.config))[0]}_{height}x{width}.onnx'
@@ -176,7 +179,7 @@ def export_whole_model(args) -> List[str]:
                                normalize_outside=args.normalize_outside,
                                runtime_kernels=not args.standard_ops)
     except ExportError as e:
-        raise SystemExit(f'error: {args.config}: {e}') from None
+        raise ExportError(f'{args.config}: {e}') from None
     with removed_on_failure(out):
         for line in whole_model_differences(wrapper, out, image, task_of(model)):
             print(line)
@@ -187,12 +190,13 @@ def export_whole_model(args) -> List[str]:
 
 def write_int8(cfg, config: str, path: str, count: int) -> str:
     """Write ``path``'s static int8 graph beside it (``-int8.onnx``), calibrated on
-    the first ``count`` images of the config's test split; returns its path."""
+    the first ``count`` images of the config's test split; returns its path. Raises
+    :class:`~mmfilter.datasets.DatasetError` where the split cannot be read."""
     from mmfilter.deploy.quantize import quantize_int8, split_image_paths
     try:
         images = split_image_paths(cfg, count)
     except ValueError as e:
-        raise SystemExit(f'error: {e}') from None
+        raise DatasetError(str(e)) from None
     out = f'{osp.splitext(path)[0]}-int8.onnx'
     quantize_int8(path, out, images, config)
     print(f'wrote {out} (int8, calibrated on {len(images)} images of the test split)')
@@ -207,6 +211,32 @@ def removed_on_failure(path: str):
     except BaseException:
         os.remove(path)
         raise
+
+
+def export_backbone_alone(args: argparse.Namespace) -> List[float]:
+    """Export the config's or the catalogue's backbone; return the largest relative
+    error per output. Raises :class:`~mmfilter.deploy.ExportError` (the graph removed)
+    where one exceeds the tolerance."""
+    checkpoint = args.checkpoint if args.config else args.backbone_checkpoint
+    arch, tolerance = args.arch or 'xs', 1e-4 if args.tolerance is None else args.tolerance
+    model = backbone_for_export(args.backbone or 'FilterViT', arch, args.config, checkpoint,
+                                args.prefix)
+    height, width = args.shape or (800, 1344)
+    default = (f'{osp.splitext(osp.basename(args.config))[0]}_backbone' if args.config
+               else f'{type(model).__name__.lower()}_{arch}')
+    out = args.out or f'{default}_{height}x{width}.onnx'
+    image = torch.rand(args.batch_size or 1, model.in_channels, height, width,
+                       generator=torch.Generator().manual_seed(0))
+    names = export_backbone(model, image, out, args.opset, not args.standard_ops)
+    errors = max_relative_errors(model, out, image)
+    for name, err in zip(names, errors):
+        print(f'{name}: max relative error onnxruntime vs torch = {err:.2e}')
+    with removed_on_failure(out):
+        if max(errors) > tolerance:
+            raise ExportError(f'onnxruntime differs from torch by {max(errors):.2e} > '
+                              f'{tolerance}')
+    print(f'wrote {out}')
+    return errors
 
 
 def check_whole_model_options(parser: argparse.ArgumentParser, args) -> None:
@@ -278,28 +308,15 @@ def main(argv=None) -> list:
         if args.shape is None:
             parser.error('a whole model is exported at one size: give --shape H W, the size '
                          'its test pipeline pads to (COCO: 800 1344; SSDLite: 320 320)')
-        return export_whole_model(args)
-
-    checkpoint = args.checkpoint if args.config else args.backbone_checkpoint
-    arch, tolerance = args.arch or 'xs', 1e-4 if args.tolerance is None else args.tolerance
-    model = backbone_for_export(args.backbone or 'FilterViT', arch, args.config, checkpoint,
-                                args.prefix)
-    height, width = args.shape or (800, 1344)
-    default = (f'{osp.splitext(osp.basename(args.config))[0]}_backbone' if args.config
-               else f'{type(model).__name__.lower()}_{arch}')
-    out = args.out or f'{default}_{height}x{width}.onnx'
-    image = torch.rand(args.batch_size or 1, model.in_channels, height, width,
-                       generator=torch.Generator().manual_seed(0))
-    names = export_backbone(model, image, out, args.opset, not args.standard_ops)
-    errors = max_relative_errors(model, out, image)
-    for name, err in zip(names, errors):
-        print(f'{name}: max relative error onnxruntime vs torch = {err:.2e}')
-    with removed_on_failure(out):
-        if max(errors) > tolerance:
-            raise SystemExit(f'error: onnxruntime differs from torch by {max(errors):.2e} > '
-                             f'{tolerance}')
-    print(f'wrote {out}')
-    return errors
+    elif not args.config:
+        try:
+            catalogue_name(args.backbone or 'FilterViT', args.arch or 'xs')
+        except ValueError as e:
+            parser.error(str(e))
+    with exit_on_error(layer_errors=[(ExportError, 1)]):
+        if args.config and not args.backbone_only:
+            return export_whole_model(args)
+        return export_backbone_alone(args)
 
 
 if __name__ == '__main__':

@@ -39,13 +39,8 @@ class InvertedResidual(nn.Module):
     dilates the depthwise conv; ``project`` has no activation.
     """
 
-    def __init__(self,
-                 in_channels: int,
-                 out_channels: int,
-                 stride: int = 1,
-                 expand_ratio: float = 4,
-                 dilation: int = 1,
-                 norm_cfg: dict = dict(type='BN'),
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1,
+                 expand_ratio: float = 4, dilation: int = 1, norm_cfg: dict = dict(type='BN'),
                  act_cfg: Optional[dict] = dict(type='SiLU')) -> None:
         super().__init__()
         hidden = int(round(in_channels * expand_ratio))

@@ -121,18 +121,10 @@ class FilterMobileViTBlock(TokenSelectingBlock):
     covering every patch the block computes exactly MobileViT's block.
     """
 
-    def __init__(self,
-                 channels: int,
-                 embed_dim: int,
-                 depth: int,
-                 num_heads: int,
-                 token_ratio: Optional[float] = None,
-                 token_budget: Optional[int] = None,
-                 selection: str = 'topk',
-                 patch_size: int = 2,
-                 mlp_ratio: float = 2.,
-                 drop_path: 'float | Sequence[float]' = 0.,
-                 attn_drop: float = 0.,
+    def __init__(self, channels: int, embed_dim: int, depth: int, num_heads: int,
+                 token_ratio: Optional[float] = None, token_budget: Optional[int] = None,
+                 selection: str = 'topk', patch_size: int = 2, mlp_ratio: float = 2.,
+                 drop_path: 'float | Sequence[float]' = 0., attn_drop: float = 0.,
                  norm_cfg: dict = dict(type='BN'),
                  act_cfg: Optional[dict] = dict(type='SiLU')) -> None:
         super().__init__(token_ratio, token_budget, selection)

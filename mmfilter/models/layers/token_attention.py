@@ -14,13 +14,8 @@ class TokenAttention(nn.Module):
     an update the blocks add to the tokens as they choose.
     """
 
-    def __init__(self,
-                 channels: int,
-                 embed_dim: int,
-                 depth: int,
-                 num_heads: int,
-                 mlp_ratio: float = 2.,
-                 drop_path: 'float | Sequence[float]' = 0.,
+    def __init__(self, channels: int, embed_dim: int, depth: int, num_heads: int,
+                 mlp_ratio: float = 2., drop_path: 'float | Sequence[float]' = 0.,
                  attn_drop: float = 0.) -> None:
         super().__init__()
         self.proj_in = nn.Linear(channels, embed_dim)

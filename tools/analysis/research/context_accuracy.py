@@ -12,7 +12,6 @@ in both kinds of scene, so its two rates sum to 1 and their mean (the balanced a
 a detector that reads the flag scores above 0.5. ``--dry-run``: one image, with the
 checkpoint's weights where one is given, else its random initial weights.
 """
-import argparse
 import os.path as osp
 import sys
 from typing import List, Optional, Sequence, Tuple
@@ -21,6 +20,7 @@ import mmcv
 import torch
 
 from mmfilter.datasets.scene import FLAGGED_STAR
+from mmfilter.engine.cli import model_run_parser, parse_model_run_args
 
 STAR = 'star'
 
@@ -62,20 +62,11 @@ def summarise(named: List[Tuple[int, Optional[int]]], labels: Sequence[int],
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config')
-    parser.add_argument('checkpoint', nargs='?', help='required unless --dry-run')
-    parser.add_argument('--num-images', type=int, default=None, help='default: the whole split')
+    parser = model_run_parser(__doc__.split('\n')[0])
     parser.add_argument('--iou', type=float, default=0.5, help='overlap that makes a detection '
                         'name a star')
     parser.add_argument('--device', default='cpu')
-    parser.add_argument('--dry-run', action='store_true',
-                        help='one image; without CHECKPOINT the initial weights')
-    args = parser.parse_args(argv)
-    if not (args.checkpoint or args.dry_run):
-        parser.error('give the CHECKPOINT, or --dry-run')
-    if args.dry_run:
-        args.num_images = 1
+    args = parse_model_run_args(parser, argv)
     from pycocotools.coco import COCO
 
     from mmfilter.apis import predict

@@ -19,11 +19,9 @@ image, with the checkpoint's weights where one is given, else its random
 initial weights. The deletion test is :mod:`mmfilter.visualization.deletion`, the
 object masks :mod:`mmfilter.datasets.objects`.
 """
-import argparse
 import json
 import os
 import os.path as osp
-import sys
 from typing import Dict, List
 
 import mmcv
@@ -33,6 +31,7 @@ import torch.nn.functional as F
 
 from mmfilter.datasets.scene import OBJECT_CLASSES
 from mmfilter.datasets.objects import segmentation_class_ids, test_split_objects
+from mmfilter.engine.cli import model_run_parser, parse_model_run_args
 from mmfilter.visualization.deletion import (DELETION_FRACTIONS, area_under_curve, cell_ranking,
                                              deletion_curve, normalised_curve,
                                              top_share_on_objects)
@@ -128,10 +127,7 @@ def plot(report: Dict[str, dict], path: str, title: str) -> None:
 
 def main(argv=None) -> Dict[str, dict]:
     from mmfilter.visualization.explain import METHODS
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config')
-    parser.add_argument('checkpoint', nargs='?', help='required unless --dry-run')
-    parser.add_argument('--num-images', type=int, default=50)
+    parser = model_run_parser(__doc__.split('\n')[0], num_images=50)
     parser.add_argument('--methods', nargs='+', default=list(METHODS), choices=METHODS)
     parser.add_argument('--cell', type=int, default=4, help='side of a removed cell in input pixels')
     parser.add_argument('--object-classes', nargs='+', default=list(OBJECT_CLASSES),
@@ -139,13 +135,7 @@ def main(argv=None) -> Dict[str, dict]:
     parser.add_argument('--seed', type=int, default=0, help='of the random ranking')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--out-dir', default='results/faithfulness')
-    parser.add_argument('--dry-run', action='store_true',
-                        help='one image; without CHECKPOINT the initial weights')
-    args = parser.parse_args(argv)
-    if not (args.checkpoint or args.dry_run):
-        parser.error('give the CHECKPOINT, or --dry-run')
-    if args.dry_run:
-        args.num_images = 1
+    args = parse_model_run_args(parser, argv)
     from mmfilter.apis import scope_of
     from mmfilter.engine.cli import exit_on_error, init_model_or_exit
     model = init_model_or_exit(args.config, args.checkpoint, device=args.device)

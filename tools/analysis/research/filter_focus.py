@@ -12,7 +12,6 @@ a filter that focuses on objects has the first well above the second.
 ``--dry-run``: one image, with the checkpoint's weights where one is given, else
 its random initial weights.
 """
-import argparse
 import sys
 from collections import defaultdict
 
@@ -21,22 +20,14 @@ import numpy as np
 
 from mmfilter.datasets.scene import OBJECT_CLASSES
 from mmfilter.datasets.objects import on_object_fraction, test_split_objects
+from mmfilter.engine.cli import model_run_parser, parse_model_run_args
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config')
-    parser.add_argument('checkpoint', nargs='?', help='required unless --dry-run')
-    parser.add_argument('--num-images', type=int, default=None, help='default: the whole split')
+    parser = model_run_parser(__doc__.split('\n')[0])
     parser.add_argument('--object-classes', nargs='+', default=list(OBJECT_CLASSES))
     parser.add_argument('--device', default='cpu')
-    parser.add_argument('--dry-run', action='store_true',
-                        help='one image; without CHECKPOINT the initial weights')
-    args = parser.parse_args(argv)
-    if not (args.checkpoint or args.dry_run):
-        parser.error('give the CHECKPOINT, or --dry-run')
-    if args.dry_run:
-        args.num_images = 1
+    args = parse_model_run_args(parser, argv)
     from mmfilter.apis import scope_of
     from mmfilter.engine.cli import init_model_or_exit
     from mmfilter.visualization.explain import explain

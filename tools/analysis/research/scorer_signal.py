@@ -14,11 +14,11 @@ from unselected pixels learns which pixels to dim, not which to attend.
 ``--dry-run``: one image, with the checkpoint's weights where one is given, else
 its random initial weights.
 """
-import argparse
 from collections import defaultdict
 
 import torch
 
+from mmfilter.engine.cli import model_run_parser, parse_model_run_args
 
 
 def scorer_signal(model, batches) -> dict:
@@ -64,18 +64,11 @@ def scorer_signal(model, batches) -> dict:
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config')
-    parser.add_argument('checkpoint', nargs='?', help='required unless --dry-run')
-    parser.add_argument('--num-images', type=int, default=32)
+    parser = model_run_parser(__doc__.split('\n')[0], num_images=32)
     parser.add_argument('--batch-size', type=int, default=8)
-    parser.add_argument('--dry-run', action='store_true',
-                        help='one image; without CHECKPOINT the initial weights')
-    args = parser.parse_args(argv)
-    if not (args.checkpoint or args.dry_run):
-        parser.error('give the CHECKPOINT, or --dry-run')
+    args = parse_model_run_args(parser, argv)
     if args.dry_run:
-        args.num_images, args.batch_size = 1, 1
+        args.batch_size = 1
     from mmengine.dataset import pseudo_collate
     from mmengine.registry import DATASETS
 
