@@ -3,7 +3,8 @@ export-time rewrites (:mod:`.rewrites`), the whole model as the graph runs it
 (:mod:`.wrappers`), the runner's metadata (:mod:`.metadata`), the export
 (:mod:`.export`) and, without torch, the ONNX Runtime side (:mod:`.runtime`), with
 detections of two runtimes compared (:mod:`.compare`) and the graph's time per operator
-type from ONNX Runtime's profiler (:mod:`.profile`). Exporting needs MMDetection or
+type from ONNX Runtime's profiler (:mod:`.profile`); static int8 graphs are written
+by :mod:`.quantize`. Exporting needs MMDetection or
 MMSegmentation for the model, torch's exporter and ``onnx``."""
 from .compare import cut_score, match_detections
 from .export import export_model, export_to_onnx
